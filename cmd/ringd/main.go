@@ -1,0 +1,154 @@
+// Command ringd is the server: it reads its configuration from flags (each
+// also settable as RINGD_<NAME>), opens the embedded store under the data
+// directory, and serves the protocol until SIGTERM or SIGINT.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/ringd/ringd/internal/blob"
+	"github.com/ringd/ringd/internal/server"
+	"github.com/ringd/ringd/internal/store/sqlite"
+)
+
+type options struct {
+	listen string
+	data   string
+	cfg    server.Config
+	debug  bool
+}
+
+func parseFlags(args []string) (*options, error) {
+	o := &options{}
+	fs := flag.NewFlagSet("ringd", flag.ContinueOnError)
+	fs.StringVar(&o.listen, "listen", "127.0.0.1:8080", "address to serve on")
+	fs.StringVar(&o.data, "data", "./data", "directory of the database and message data (made if missing)")
+	fs.Int64Var(&o.cfg.MaxLength, "max-length", server.DefaultMaxLength, "largest data of one request, in bytes")
+	fs.IntVar(&o.cfg.MaxCallees, "max-callees", server.DefaultMaxCallees, "most callees of one sends")
+	fs.IntVar(&o.cfg.MaxGet, "max-get", server.DefaultMaxGet, "most messages in one get answer")
+	fs.DurationVar(&o.cfg.Retention, "retention", server.DefaultRetention, "how long messages are kept (at least 24h)")
+	fs.StringVar(&o.cfg.RegisterKey, "register-key", "", "when set, register requests must carry it as auth")
+	fs.StringVar(&o.cfg.AdminToken, "admin-token", "", "token of operator requests (none: they are refused)")
+	fs.DurationVar(&o.cfg.RingTimeout, "ring-timeout", server.DefaultRingTimeout, "how long a call rings before it is missed")
+	fs.IntVar(&o.cfg.MaxInFlight, "max-inflight", server.DefaultMaxInFlight, "requests handled at once; past it the server answers 10009")
+	fs.BoolVar(&o.debug, "debug", false, "debug mode: debug requests answered, debug logs")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: ringd [flags]\n\nEvery flag can also be set as an environment variable RINGD_<NAME>,\ne.g. RINGD_MAX_LENGTH=1048576. Flags given on the command line win.\n\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if err := envFlags(fs); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected arguments: %q", fs.Args())
+	}
+	if o.cfg.Retention < server.DefaultRetention {
+		return nil, fmt.Errorf("-retention %v: no shorter than %v", o.cfg.Retention, server.DefaultRetention)
+	}
+	o.cfg.Debug = o.debug
+	return o, nil
+}
+
+// envFlags sets each flag not given on the command line from RINGD_<NAME>.
+func envFlags(fs *flag.FlagSet) error {
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	var err error
+	fs.VisitAll(func(f *flag.Flag) {
+		if given[f.Name] || err != nil {
+			return
+		}
+		name := "RINGD_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if v, ok := os.LookupEnv(name); ok {
+			if e := f.Value.Set(v); e != nil {
+				err = fmt.Errorf("%s=%q: %v", name, v, e)
+			}
+		}
+	})
+	return err
+}
+
+func main() {
+	o, err := parseFlags(os.Args[1:])
+	if errors.Is(err, flag.ErrHelp) {
+		return
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "ringd:", err)
+		os.Exit(2)
+	}
+	level := slog.LevelInfo
+	if o.debug {
+		level = slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	slog.SetDefault(log)
+	if err := run(o, log); err != nil {
+		log.Error("ringd stopped", "err", err)
+		os.Exit(1)
+	}
+}
+
+func run(o *options, log *slog.Logger) error {
+	if err := os.MkdirAll(o.data, 0o700); err != nil {
+		return err
+	}
+	db, err := sqlite.Open(filepath.Join(o.data, "ringd.db"), sqlite.Options{})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	blobs, err := blob.NewDisk(filepath.Join(o.data, "blobs"))
+	if err != nil {
+		return err
+	}
+	o.cfg.Logger = log
+	srv := server.New(o.cfg, db, blobs)
+	srv.Start()
+	defer srv.Close()
+
+	ln, err := net.Listen("tcp", o.listen)
+	if err != nil {
+		return err
+	}
+	hs := &http.Server{
+		Handler:           srv,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	log.Info("ringd serving", "addr", ln.Addr().String(), "data", o.data, "version", server.Version)
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: finishing requests in flight")
+	srv.Close() // ends long-polls so Shutdown need not wait for them
+	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil {
+		return err
+	}
+	log.Info("stopped")
+	return nil
+}

@@ -1,0 +1,26 @@
+// Package blob owns the data of messages that is too large to keep in the
+// database: content-addressed by SHA-256, written durably, read by range.
+// Disk keeps it in files under the data directory; an object store can
+// implement the same interface for several nodes.
+package blob
+
+import (
+	"context"
+	"errors"
+	"io"
+)
+
+// ErrNotFound is returned for a hash that is not stored.
+var ErrNotFound = errors.New("blob not found")
+
+// Store keeps data by its SHA-256.
+type Store interface {
+	// Put streams exactly n bytes from r into the store, hashing on the way,
+	// and returns the hex SHA-256. It returns only once the data is durable.
+	// If r fails, nothing is kept. Data already stored is kept once.
+	Put(ctx context.Context, r io.Reader, n int64) (hash string, err error)
+	// Open returns the data of hash from offset on.
+	Open(ctx context.Context, hash string, offset int64) (io.ReadCloser, error)
+	// Delete removes the data of hash; deleting what is missing is no error.
+	Delete(ctx context.Context, hash string) error
+}

@@ -1,0 +1,50 @@
+package server
+
+import (
+	"context"
+	"time"
+)
+
+// janitorEvery is how often expired messages are deleted.
+const janitorEvery = time.Minute
+
+func (s *Server) janitor() {
+	defer s.wg.Done()
+	t := time.NewTicker(janitorEvery)
+	defer t.Stop()
+	for {
+		if err := s.Sweep(context.Background()); err != nil {
+			s.log.Warn("janitor", "err", err)
+		}
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Sweep deletes messages older than the retention window, then the data
+// that no live message refers to any more.
+func (s *Server) Sweep(ctx context.Context) error {
+	before := s.clock.Now().Add(-s.cfg.Retention)
+	uris, err := s.store.ExpireMessages(ctx, before)
+	if err != nil || len(uris) == 0 {
+		return err
+	}
+	s.blobMu.Lock()
+	defer s.blobMu.Unlock()
+	external, err := s.store.DropBlobs(ctx, uris)
+	if err != nil {
+		return err
+	}
+	for _, h := range external {
+		if err := s.blobs.Delete(ctx, h); err != nil {
+			return err
+		}
+	}
+	if len(external) > 0 || len(uris) > 0 {
+		s.log.Info("expired", "data_checked", len(uris), "files_deleted", len(external))
+	}
+	return nil
+}

@@ -1,0 +1,79 @@
+package server
+
+import (
+	"context"
+
+	"github.com/ringd/ringd/internal/store"
+	"github.com/ringd/ringd/internal/wire"
+)
+
+type receiptHead struct {
+	UUID  *string   `json:"uuid"`
+	MsgID *[]string `json:"msgid"`
+}
+
+type statusAnswer struct {
+	Answer wire.Code         `json:"answer"`
+	Status map[string]string `json:"status"`
+}
+
+// receipt checks a read or status head: one uuid, a non-empty msgid list.
+func (s *Server) receipt(ctx context.Context, r *wire.Request) (store.Number, []int64, error) {
+	var h receiptHead
+	if err := r.Decode(&h); err != nil {
+		return store.Number{}, nil, err
+	}
+	if err := r.NoData(); err != nil {
+		return store.Number{}, nil, err
+	}
+	if h.UUID == nil {
+		return store.Number{}, nil, wire.Errorf(wire.FormatError, "uuid")
+	}
+	if h.MsgID == nil || len(*h.MsgID) == 0 || len(*h.MsgID) > s.cfg.MaxGet {
+		return store.Number{}, nil, wire.Errorf(wire.FormatError, "msgid")
+	}
+	hash, err := hashUUID(*h.UUID)
+	if err != nil {
+		return store.Number{}, nil, err
+	}
+	nums, err := s.store.NumbersByUUID(ctx, []store.UUIDHash{hash})
+	if err != nil {
+		return store.Number{}, nil, err
+	}
+	ids := make([]int64, len(*h.MsgID))
+	for i, m := range *h.MsgID {
+		if ids[i], err = parseID(m); err != nil {
+			return store.Number{}, nil, err
+		}
+	}
+	return nums[0], ids, nil
+}
+
+// read: the receiver marks messages read.
+func (s *Server) read(ctx context.Context, r *wire.Request) (any, error) {
+	n, ids, err := s.receipt(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.store.MarkRead(ctx, []string{n.Number}, ids); err != nil {
+		return nil, err
+	}
+	return wire.Ack{Answer: wire.OK}, nil
+}
+
+// status: the sender learns each message's state.
+func (s *Server) status(ctx context.Context, r *wire.Request) (any, error) {
+	n, ids, err := s.receipt(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	states, err := s.store.States(ctx, n.Number, ids)
+	if err != nil {
+		return nil, err
+	}
+	a := statusAnswer{Answer: wire.OK, Status: make(map[string]string, len(ids))}
+	for i, id := range ids {
+		a.Status[formatID(id)] = states[i].String()
+	}
+	return a, nil
+}

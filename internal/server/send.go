@@ -1,0 +1,299 @@
+package server
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"io"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/ringd/ringd/internal/store"
+	"github.com/ringd/ringd/internal/wire"
+)
+
+// sendHead is the head of send and sends; Callee is send's, Callees sends'.
+type sendHead struct {
+	UUID       *string   `json:"uuid"`
+	Callee     *string   `json:"callee"`
+	Callees    *[]string `json:"callees"`
+	Length     *int64    `json:"length"`
+	CallerName *string   `json:"caller_name"`
+	Fname      *string   `json:"fname"`
+	CID        *string   `json:"cid"`
+}
+
+type sendAnswer struct {
+	Answer wire.Code `json:"answer"`
+	MsgID  string    `json:"msgid"`
+	Time   int64     `json:"time"`
+}
+
+type sendsAnswer struct {
+	Answer wire.Code         `json:"answer"`
+	Time   int64             `json:"time"`
+	MsgIDs map[string]string `json:"msgids"`
+	Failed []string          `json:"failed,omitempty"`
+}
+
+// send stores a message to one number (seed).
+func (s *Server) send(ctx context.Context, r *wire.Request) (any, error) {
+	var h sendHead
+	if err := r.Decode(&h); err != nil {
+		return nil, err
+	}
+	if h.Callee == nil || !wire.IsNumber(*h.Callee) {
+		return nil, wire.Errorf(wire.FormatError, "callee")
+	}
+	res, err := s.store1(ctx, r, &h, []string{*h.Callee})
+	if err != nil {
+		return nil, err
+	}
+	id, ok := res.MsgIDs[*h.Callee]
+	if !ok {
+		return nil, store.ErrCalleeNotInUse
+	}
+	return sendAnswer{Answer: wire.OK, MsgID: formatID(id), Time: res.Time}, nil
+}
+
+// sends stores one message to several numbers, its data once (seed).
+func (s *Server) sends(ctx context.Context, r *wire.Request) (any, error) {
+	var h sendHead
+	if err := r.Decode(&h); err != nil {
+		return nil, err
+	}
+	if h.Callees == nil || len(*h.Callees) == 0 || len(*h.Callees) > s.cfg.MaxCallees {
+		return nil, wire.Errorf(wire.FormatError, "callees")
+	}
+	callees := make([]string, 0, len(*h.Callees))
+	seen := make(map[string]bool, len(*h.Callees))
+	for _, c := range *h.Callees {
+		if !wire.IsNumber(c) {
+			return nil, wire.Errorf(wire.FormatError, "callee")
+		}
+		if !seen[c] {
+			seen[c] = true
+			callees = append(callees, c)
+		}
+	}
+	res, err := s.store1(ctx, r, &h, callees)
+	if err != nil {
+		return nil, err
+	}
+	a := sendsAnswer{Answer: wire.OK, Time: res.Time, MsgIDs: make(map[string]string, len(res.MsgIDs)), Failed: res.Failed}
+	for c, id := range res.MsgIDs {
+		a.MsgIDs[c] = formatID(id)
+	}
+	return a, nil
+}
+
+// store1 checks the fields send and sends share, stores the data once, and
+// stores a message per callee in use.
+func (s *Server) store1(ctx context.Context, r *wire.Request, h *sendHead, callees []string) (store.SendResult, error) {
+	var none store.SendResult
+	switch {
+	case h.UUID == nil:
+		return none, wire.Errorf(wire.FormatError, "uuid")
+	case h.Length == nil || *h.Length < 0:
+		return none, wire.Errorf(wire.FormatError, "length")
+	case *h.Length > s.cfg.MaxLength:
+		return none, wire.Errorf(wire.FormatError, "length %d over the limit", *h.Length)
+	case h.CallerName != nil && !wire.Chars(*h.CallerName, 2, 32):
+		return none, wire.Errorf(wire.FormatError, "caller_name")
+	case h.Fname != nil && !validFname(*h.Fname):
+		return none, wire.Errorf(wire.FormatError, "fname")
+	case h.CID != nil && !wire.Chars(*h.CID, 1, 64):
+		return none, wire.Errorf(wire.FormatError, "cid")
+	}
+	length := *h.Length
+	isText := h.Fname == nil
+	if isText && length == 0 {
+		return none, wire.Errorf(wire.FormatError, "empty text")
+	}
+	hash, err := hashUUID(*h.UUID)
+	if err != nil {
+		return none, err
+	}
+	// Refuse an unknown or idle sender before reading what may be many
+	// megabytes of data. The store checks again when it commits.
+	senders, err := s.store.NumbersByUUID(ctx, []store.UUIDHash{hash})
+	if err != nil {
+		return none, err
+	}
+	if !senders[0].InUse() && h.CID == nil {
+		return none, store.ErrCallerNotInUse
+	}
+
+	m := store.NewMessages{SenderHash: hash, Callees: callees, Now: s.clock.Now()}
+	if h.CallerName != nil {
+		m.CallerName = *h.CallerName
+	}
+	if h.Fname != nil {
+		m.Fname = *h.Fname
+	}
+	if h.CID != nil {
+		m.CID = *h.CID
+	}
+
+	data := r.Data(length)
+	if isText {
+		data = &utf8Reader{r: data}
+	}
+	if length <= store.InlineMax {
+		buf := make([]byte, length)
+		if _, err := io.ReadFull(data, buf); err != nil {
+			return none, dataErr(err)
+		}
+		if _, err := data.Read(nil); err != io.EOF { // the data must end here
+			return none, dataErr(err)
+		}
+		sum := sha256.Sum256(buf)
+		m.Blob = store.Blob{Hash: hex.EncodeToString(sum[:]), Length: length, Inline: buf}
+		return s.store.Send(ctx, m)
+	}
+
+	// Large data streams into the blob store; the janitor must not take it
+	// away before the message that refers to it is committed.
+	s.blobMu.RLock()
+	sum, err := s.blobs.Put(ctx, data, length)
+	if err != nil {
+		s.blobMu.RUnlock()
+		return none, dataErr(err)
+	}
+	m.Blob = store.Blob{Hash: sum, Length: length}
+	res, err := s.store.Send(ctx, m)
+	s.blobMu.RUnlock()
+	if err != nil || res.Replayed {
+		s.dropIfUnused(sum)
+	}
+	return res, err
+}
+
+// dropIfUnused deletes stored data that no message refers to, after a send
+// stored it and then failed (or turned out to be a retry). It holds blobMu
+// exclusively, so no other send is between storing the same data and
+// committing a message for it.
+func (s *Server) dropIfUnused(hash string) {
+	s.blobMu.Lock()
+	defer s.blobMu.Unlock()
+	ctx := context.Background()
+	used, err := s.store.HasBlob(ctx, hash)
+	if err != nil || used {
+		return
+	}
+	if err := s.blobs.Delete(ctx, hash); err != nil {
+		s.log.Warn("deleting unused data", "hash", hash, "err", err)
+	}
+}
+
+// dataErr maps a failure reading or storing the data: the client's fault
+// (short, long, not UTF-8) is 10002, anything else 10001.
+func dataErr(err error) error {
+	switch {
+	case errors.Is(err, wire.ErrShortData), errors.Is(err, wire.ErrLongData),
+		errors.Is(err, errBadUTF8), errors.Is(err, io.ErrUnexpectedEOF):
+		return wire.Wrap(wire.FormatError, err, "data")
+	}
+	var we *wire.Error
+	if errors.As(err, &we) {
+		return err
+	}
+	return wire.Wrap(wire.ServerError, err, "storing data")
+}
+
+// validFname: 2-100 characters, no control characters, no / or \.
+func validFname(f string) bool {
+	if !wire.Chars(f, 2, 100) || !utf8.ValidString(f) {
+		return false
+	}
+	for _, c := range f {
+		if c < 0x20 || c == 0x7f || (c >= 0x80 && c < 0xa0) || c == '/' || c == '\\' {
+			return false
+		}
+	}
+	return true
+}
+
+func formatID(id int64) string { return strconv.FormatInt(id, 10) }
+
+// parseID parses a msgid; anything that is not one is 10013.
+func parseID(s string) (int64, error) {
+	if s == "" || len(s) > 19 || strings.TrimLeft(s, "0123456789") != "" {
+		return 0, wire.Errorf(wire.MsgIDError, "malformed msgid")
+	}
+	id, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || id <= 0 {
+		return 0, wire.Errorf(wire.MsgIDError, "malformed msgid")
+	}
+	return id, nil
+}
+
+var errBadUTF8 = errors.New("text is not valid UTF-8")
+
+// utf8Reader passes data through, failing if it is not valid UTF-8. A
+// character split between reads is carried over to the next.
+type utf8Reader struct {
+	r       io.Reader
+	pending [utf8.UTFMax]byte
+	npend   int
+}
+
+func (u *utf8Reader) Read(p []byte) (int, error) {
+	n, err := u.r.Read(p)
+	if n > 0 {
+		if !u.check(p[:n]) {
+			return 0, errBadUTF8
+		}
+	}
+	if err == io.EOF && u.npend > 0 {
+		return n, errBadUTF8 // ends inside a character
+	}
+	return n, err
+}
+
+func (u *utf8Reader) check(b []byte) bool {
+	if u.npend > 0 {
+		// Complete the carried character with the first bytes of b.
+		need := 0
+		for need = 1; need <= len(b) && u.npend+need <= utf8.UTFMax; need++ {
+			var buf [utf8.UTFMax]byte
+			copy(buf[:], u.pending[:u.npend])
+			copy(buf[u.npend:], b[:need])
+			if utf8.FullRune(buf[:u.npend+need]) {
+				r, size := utf8.DecodeRune(buf[:u.npend+need])
+				if r == utf8.RuneError && size <= 1 {
+					return false
+				}
+				b = b[need:]
+				u.npend = 0
+				break
+			}
+		}
+		if u.npend > 0 {
+			if u.npend+len(b) >= utf8.UTFMax {
+				return false
+			}
+			copy(u.pending[u.npend:], b)
+			u.npend += len(b)
+			return true
+		}
+	}
+	// Hold back a trailing incomplete character.
+	tail := 0
+	for i := len(b) - 1; i >= 0 && i >= len(b)-utf8.UTFMax; i-- {
+		if utf8.RuneStart(b[i]) {
+			if !utf8.FullRune(b[i:]) {
+				tail = len(b) - i
+			}
+			break
+		}
+	}
+	if !utf8.Valid(b[:len(b)-tail]) {
+		return false
+	}
+	copy(u.pending[:], b[len(b)-tail:])
+	u.npend = tail
+	return true
+}

@@ -1,0 +1,253 @@
+// Package server owns ringd's protocol: it reads each POST, dispatches it by
+// its "req" to a handler, and writes the answer. One file per group of
+// requests; storage is reached only through store.Store and blob.Store.
+package server
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/ringd/ringd/internal/blob"
+	"github.com/ringd/ringd/internal/store"
+	"github.com/ringd/ringd/internal/wire"
+)
+
+// Version is the server's version, reported by debug.
+var Version = "0.1.0-dev"
+
+// Clock tells the time; tests inject a fake one to drive expiry.
+type Clock interface {
+	Now() time.Time
+}
+
+type realClock struct{}
+
+func (realClock) Now() time.Time { return time.Now() }
+
+// Config is the server's configuration. Zero fields take the defaults below.
+type Config struct {
+	Path         string        // where requests are POSTed; default "/"
+	MaxLength    int64         // largest data of one request; default 64 MiB
+	MaxCallees   int           // most callees of one sends; default 1000
+	MaxGet       int           // most messages in one get answer; default 500
+	Retention    time.Duration // how long messages live; default (and minimum) 24h
+	RegisterKey  string        // when set, register needs "auth" equal to it
+	AdminToken   string        // operator requests' "auth"; none: always 10061
+	RingTimeout  time.Duration // how long a call rings; default 60s
+	Debug        bool          // answer debug requests
+	MaxInFlight  int           // requests handled at once; past it 10009; default 4096
+	NumberDigits int           // digits of numbers the server allocates; default 8
+	Clock        Clock
+	Logger       *slog.Logger
+}
+
+// Defaults of Config.
+const (
+	DefaultMaxLength    = 64 << 20
+	DefaultMaxCallees   = 1000
+	DefaultMaxGet       = 500
+	DefaultRetention    = 24 * time.Hour
+	DefaultRingTimeout  = 60 * time.Second
+	DefaultMaxInFlight  = 4096
+	DefaultNumberDigits = 8
+	// getWindow is how far back get and history look, whatever after says
+	// (seed: "the earliest allowed is 1 day ago").
+	getWindow = 24 * time.Hour
+)
+
+func (c *Config) setDefaults() {
+	if c.Path == "" {
+		c.Path = "/"
+	}
+	if c.MaxLength <= 0 {
+		c.MaxLength = DefaultMaxLength
+	}
+	if c.MaxCallees <= 0 {
+		c.MaxCallees = DefaultMaxCallees
+	}
+	if c.MaxGet <= 0 {
+		c.MaxGet = DefaultMaxGet
+	}
+	if c.Retention < DefaultRetention {
+		c.Retention = DefaultRetention
+	}
+	if c.RingTimeout <= 0 {
+		c.RingTimeout = DefaultRingTimeout
+	}
+	if c.MaxInFlight <= 0 {
+		c.MaxInFlight = DefaultMaxInFlight
+	}
+	if c.NumberDigits < 3 || c.NumberDigits > 15 {
+		c.NumberDigits = DefaultNumberDigits
+	}
+	if c.Clock == nil {
+		c.Clock = realClock{}
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+}
+
+// handler answers one request. It returns the answer to encode (or a
+// *wire.DataAnswer), or an error whose wire code the client gets.
+type handler func(ctx context.Context, r *wire.Request) (any, error)
+
+// Server is the protocol's HTTP handler.
+type Server struct {
+	cfg      Config
+	log      *slog.Logger
+	clock    Clock
+	store    store.Store
+	blobs    blob.Store
+	handlers map[string]handler
+	inflight chan struct{}
+
+	// blobMu keeps the janitor from deleting a data file that a send has
+	// stored (or found stored) but not yet committed a message for: sends
+	// hold it shared from blob Put to commit, the janitor exclusively while
+	// it drops unreferenced data.
+	blobMu sync.RWMutex
+
+	stopOnce sync.Once
+	stop     chan struct{} // closed by Close: ends the janitor and long-polls
+	wg       sync.WaitGroup
+}
+
+// New makes a server over st and blobs. Call Start to run its background
+// work and Close to stop it.
+func New(cfg Config, st store.Store, blobs blob.Store) *Server {
+	cfg.setDefaults()
+	s := &Server{
+		cfg:      cfg,
+		log:      cfg.Logger,
+		clock:    cfg.Clock,
+		store:    st,
+		blobs:    blobs,
+		inflight: make(chan struct{}, cfg.MaxInFlight),
+		stop:     make(chan struct{}),
+	}
+	s.handlers = map[string]handler{
+		"register": s.register,
+		"login":    s.login,
+		"send":     s.send,
+		"sends":    s.sends,
+		"get":      s.get,
+		"history":  s.history,
+		"fetch":    s.fetch,
+		"read":     s.read,
+		"status":   s.status,
+	}
+	return s
+}
+
+// Start runs the server's background work (the janitor).
+func (s *Server) Start() {
+	s.wg.Add(1)
+	go s.janitor()
+}
+
+// Close stops the background work and ends waiting long-polls. It does not
+// close the store.
+func (s *Server) Close() {
+	s.stopOnce.Do(func() { close(s.stop) })
+	s.wg.Wait()
+}
+
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == "/healthz" && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+		w.Header().Set("Content-Type", "text/plain")
+		w.Write([]byte("ok\n"))
+		return
+	}
+	if r.URL.Path != s.cfg.Path {
+		http.NotFound(w, r)
+		return
+	}
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		wire.WriteError(w, http.StatusMethodNotAllowed, wire.FormatError)
+		return
+	}
+	select {
+	case s.inflight <- struct{}{}:
+		defer func() { <-s.inflight }()
+	default:
+		wire.WriteError(w, http.StatusOK, wire.ServerBusy)
+		return
+	}
+	start := time.Now()
+	req, ans, err := s.serve(r)
+	if err != nil {
+		code := s.codeOf(err)
+		s.logError(req, code, err)
+		wire.WriteError(w, http.StatusOK, code)
+		s.observe(req, code, start)
+		return
+	}
+	switch a := ans.(type) {
+	case *wire.DataAnswer:
+		err = wire.WriteData(w, a)
+	default:
+		err = wire.WriteJSON(w, a)
+	}
+	if err != nil {
+		s.log.Debug("writing answer", "req", req, "err", err)
+	}
+	s.observe(req, wire.OK, start)
+}
+
+// serve reads and dispatches one request; req is its name, for logs.
+func (s *Server) serve(r *http.Request) (req string, ans any, err error) {
+	rq, err := wire.ReadRequest(r.Body)
+	if err != nil {
+		return "", nil, err
+	}
+	h, ok := s.handlers[rq.Req]
+	if !ok {
+		return "unknown", nil, wire.Errorf(wire.FormatError, "unknown req")
+	}
+	ans, err = h(r.Context(), rq)
+	return rq.Req, ans, err
+}
+
+// observe records a finished request; metrics hook here.
+func (s *Server) observe(req string, code wire.Code, start time.Time) {}
+
+// codeOf maps an error to its wire code: a *wire.Error's own, the store's
+// sentinel errors to theirs, anything else 10001.
+func (s *Server) codeOf(err error) wire.Code {
+	var we *wire.Error
+	switch {
+	case errors.As(err, &we):
+		return we.Code
+	case errors.Is(err, store.ErrBusy):
+		return wire.ServerBusy
+	case errors.Is(err, store.ErrUnknownUUID):
+		return wire.UUIDError
+	case errors.Is(err, store.ErrTaken), errors.Is(err, store.ErrReserved):
+		return wire.NumberNotAvailable
+	case errors.Is(err, store.ErrCallerNotInUse):
+		return wire.CallerNotInUse
+	case errors.Is(err, store.ErrCalleeNotInUse):
+		return wire.CalleeNotInUse
+	case errors.Is(err, store.ErrBadMsgID):
+		return wire.MsgIDError
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return wire.ServerBusy
+	}
+	return wire.ServerError
+}
+
+func (s *Server) logError(req string, code wire.Code, err error) {
+	// Error details never hold secrets: handlers build them without uuids,
+	// tokens or keys, and the request body is never logged.
+	if code == wire.ServerError {
+		s.log.Error("request failed", "req", req, "answer", int(code), "err", err)
+		return
+	}
+	s.log.Debug("request refused", "req", req, "answer", int(code), "err", err)
+}

@@ -1,0 +1,368 @@
+// Package sqlite is ringd's embedded store: one SQLite database in WAL mode.
+//
+// All writes go through one writer goroutine that practises group commit:
+// the operations waiting when it becomes free run in one transaction, each
+// inside its own savepoint so that one failing operation leaves the others
+// whole, and one COMMIT (one fsync of the WAL, synchronous=FULL) makes them
+// all durable before any of them is answered. Reads run concurrently on a
+// pool of read-only connections, which WAL lets proceed beside the writer.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/mattn/go-sqlite3"
+
+	"github.com/ringd/ringd/internal/store"
+)
+
+var _ store.Store = (*DB)(nil)
+
+// Options tune the store; the zero value is usable.
+type Options struct {
+	// BusyWait is how long a write may wait for the writer before the store
+	// answers store.ErrBusy. Default 5s.
+	BusyWait time.Duration
+	// MaxBatch bounds the operations committed together. Default 512.
+	MaxBatch int
+	// Readers is the size of the read pool. Default 2×GOMAXPROCS, at least 4.
+	Readers int
+}
+
+// DB is the SQLite store.
+type DB struct {
+	path   string
+	opts   Options
+	read   *sql.DB
+	wdb    *sql.DB
+	wconn  *sql.Conn
+	ops    chan *op
+	done   chan struct{}
+	closed sync.Once
+
+	stmtMu sync.Mutex // guards the following
+	wstmts map[string]*sql.Stmt
+	rstmts map[string]*sql.Stmt
+
+	// Commits counts transactions committed by the writer, so tests can
+	// show that group commit shares them.
+	commits   int64
+	commitsMu sync.Mutex
+}
+
+// Open opens (creating if missing) the database at path.
+func Open(path string, opts Options) (*DB, error) {
+	if opts.BusyWait <= 0 {
+		opts.BusyWait = 5 * time.Second
+	}
+	if opts.MaxBatch <= 0 {
+		opts.MaxBatch = 512
+	}
+	if opts.Readers <= 0 {
+		opts.Readers = max(4, 2*runtime.GOMAXPROCS(0))
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, err
+	}
+	dsn := func(extra string) string {
+		return "file:" + (&url.URL{Path: abs}).EscapedPath() +
+			"?_journal_mode=WAL&_synchronous=FULL&_busy_timeout=5000&_foreign_keys=0&cache=private" + extra
+	}
+	wdb, err := sql.Open("sqlite3", dsn(""))
+	if err != nil {
+		return nil, err
+	}
+	wdb.SetMaxOpenConns(1)
+	ctx := context.Background()
+	wconn, err := wdb.Conn(ctx)
+	if err != nil {
+		wdb.Close()
+		return nil, fmt.Errorf("opening %s: %w", path, err)
+	}
+	for _, q := range schema {
+		if _, err := wconn.ExecContext(ctx, q); err != nil {
+			wconn.Close()
+			wdb.Close()
+			return nil, fmt.Errorf("schema: %w", err)
+		}
+	}
+	read, err := sql.Open("sqlite3", dsn("&_query_only=1"))
+	if err != nil {
+		wconn.Close()
+		wdb.Close()
+		return nil, err
+	}
+	read.SetMaxOpenConns(opts.Readers)
+	read.SetMaxIdleConns(opts.Readers)
+	read.SetConnMaxIdleTime(0)
+	db := &DB{
+		path:   abs,
+		opts:   opts,
+		read:   read,
+		wdb:    wdb,
+		wconn:  wconn,
+		ops:    make(chan *op, 4*opts.MaxBatch),
+		done:   make(chan struct{}),
+		wstmts: map[string]*sql.Stmt{},
+		rstmts: map[string]*sql.Stmt{},
+	}
+	go db.writer()
+	return db, nil
+}
+
+// Close stops the writer once the queued operations are done, and closes
+// the database.
+func (db *DB) Close() error {
+	db.closed.Do(func() { close(db.ops) })
+	<-db.done
+	db.stmtMu.Lock()
+	for _, s := range db.wstmts {
+		s.Close()
+	}
+	for _, s := range db.rstmts {
+		s.Close()
+	}
+	db.stmtMu.Unlock()
+	db.wconn.Close()
+	err := db.wdb.Close()
+	if err2 := db.read.Close(); err == nil {
+		err = err2
+	}
+	return err
+}
+
+// Commits returns the number of write transactions committed so far.
+func (db *DB) Commits() int64 {
+	db.commitsMu.Lock()
+	defer db.commitsMu.Unlock()
+	return db.commits
+}
+
+// op is one write operation waiting for the writer.
+type op struct {
+	ctx  context.Context
+	fn   func(tx *wtx) error
+	done chan error
+}
+
+var opPool = sync.Pool{New: func() any { return &op{done: make(chan error, 1)} }}
+
+// write runs fn in the writer's transaction and returns once it is
+// committed (fn's error, or the commit's). store.ErrBusy if the writer does
+// not take it within BusyWait.
+func (db *DB) write(ctx context.Context, fn func(tx *wtx) error) (err error) {
+	o := opPool.Get().(*op)
+	o.ctx, o.fn = ctx, fn
+	defer func() {
+		if r := recover(); r != nil { // send on closed ops: the store is closed
+			err = errors.New("store closed")
+		}
+	}()
+	select {
+	case db.ops <- o:
+	default:
+		t := time.NewTimer(db.opts.BusyWait)
+		select {
+		case db.ops <- o:
+			t.Stop()
+		case <-t.C:
+			return store.ErrBusy
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		}
+	}
+	err = <-o.done
+	o.ctx, o.fn = nil, nil
+	opPool.Put(o)
+	return err
+}
+
+// writer runs the operations, committing together those that wait.
+func (db *DB) writer() {
+	defer close(db.done)
+	batch := make([]*op, 0, db.opts.MaxBatch)
+	results := make([]error, 0, db.opts.MaxBatch)
+	for first := range db.ops {
+		batch = append(batch[:0], first)
+	drain:
+		for len(batch) < db.opts.MaxBatch {
+			select {
+			case o, ok := <-db.ops:
+				if !ok {
+					break drain
+				}
+				batch = append(batch, o)
+			default:
+				break drain
+			}
+		}
+		results = db.runBatch(batch, results[:0])
+		for i, o := range batch {
+			o.done <- results[i]
+		}
+	}
+}
+
+func (db *DB) runBatch(batch []*op, results []error) []error {
+	ctx := context.Background()
+	tx := &wtx{db: db, ctx: ctx}
+	if _, err := db.wconn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		err = mapErr(err)
+		for range batch {
+			results = append(results, err)
+		}
+		return results
+	}
+	ok := 0
+	for _, o := range batch {
+		if err := o.ctx.Err(); err != nil {
+			results = append(results, err) // given up before it ran: nothing done
+			continue
+		}
+		tx.ctx = o.ctx
+		err := db.runOne(tx, o.fn)
+		if err == nil {
+			ok++
+		}
+		results = append(results, err)
+	}
+	tx.ctx = ctx
+	var err error
+	if ok > 0 {
+		_, err = db.wconn.ExecContext(ctx, "COMMIT")
+	} else {
+		_, err = db.wconn.ExecContext(ctx, "ROLLBACK")
+	}
+	if err != nil {
+		db.wconn.ExecContext(ctx, "ROLLBACK")
+		err = mapErr(err)
+		for i := range results {
+			if results[i] == nil {
+				results[i] = err
+			}
+		}
+		return results
+	}
+	if ok > 0 {
+		db.commitsMu.Lock()
+		db.commits++
+		db.commitsMu.Unlock()
+	}
+	return results
+}
+
+// runOne runs fn inside a savepoint, undoing its changes if it fails.
+func (db *DB) runOne(tx *wtx, fn func(*wtx) error) (err error) {
+	if _, err := db.wconn.ExecContext(tx.ctx, "SAVEPOINT op"); err != nil {
+		return mapErr(err)
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("panic in store operation: %v", r)
+		}
+		if err != nil {
+			db.wconn.ExecContext(context.Background(), "ROLLBACK TO op")
+		}
+		db.wconn.ExecContext(context.Background(), "RELEASE op")
+	}()
+	return fn(tx)
+}
+
+// wtx is the writer's view of the open transaction.
+type wtx struct {
+	db  *DB
+	ctx context.Context
+}
+
+func (tx *wtx) stmt(q string) (*sql.Stmt, error) {
+	db := tx.db
+	db.stmtMu.Lock()
+	defer db.stmtMu.Unlock()
+	if s, ok := db.wstmts[q]; ok {
+		return s, nil
+	}
+	s, err := db.wconn.PrepareContext(context.Background(), q)
+	if err != nil {
+		return nil, err
+	}
+	db.wstmts[q] = s
+	return s, nil
+}
+
+func (tx *wtx) exec(q string, args ...any) (sql.Result, error) {
+	s, err := tx.stmt(q)
+	if err != nil {
+		return nil, err
+	}
+	r, err := s.ExecContext(tx.ctx, args...)
+	return r, mapErr(err)
+}
+
+func (tx *wtx) query(q string, args ...any) (*sql.Rows, error) {
+	s, err := tx.stmt(q)
+	if err != nil {
+		return nil, err
+	}
+	r, err := s.QueryContext(tx.ctx, args...)
+	return r, mapErr(err)
+}
+
+func (tx *wtx) queryRow(q string, args ...any) *sql.Row {
+	s, err := tx.stmt(q)
+	if err != nil {
+		// Surface the error through Row.Scan, as database/sql does.
+		return tx.db.wconn.QueryRowContext(tx.ctx, q, args...)
+	}
+	return s.QueryRowContext(tx.ctx, args...)
+}
+
+// rstmt returns a prepared statement of the read pool.
+func (db *DB) rstmt(q string) (*sql.Stmt, error) {
+	db.stmtMu.Lock()
+	defer db.stmtMu.Unlock()
+	if s, ok := db.rstmts[q]; ok {
+		return s, nil
+	}
+	s, err := db.read.Prepare(q)
+	if err != nil {
+		return nil, err
+	}
+	db.rstmts[q] = s
+	return s, nil
+}
+
+func (db *DB) rquery(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	s, err := db.rstmt(q)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	r, err := s.QueryContext(ctx, args...)
+	return r, mapErr(err)
+}
+
+func (db *DB) rqueryRow(ctx context.Context, q string, args ...any) *sql.Row {
+	s, err := db.rstmt(q)
+	if err != nil {
+		return db.read.QueryRowContext(ctx, q, args...)
+	}
+	return s.QueryRowContext(ctx, args...)
+}
+
+// mapErr turns SQLite's busy and locked errors into store.ErrBusy.
+func mapErr(err error) error {
+	var se sqlite3.Error
+	if errors.As(err, &se) && (se.Code == sqlite3.ErrBusy || se.Code == sqlite3.ErrLocked) {
+		return fmt.Errorf("%w: %v", store.ErrBusy, err)
+	}
+	return err
+}

@@ -1,0 +1,356 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ringd/ringd/internal/store"
+)
+
+// sendRecord is how a cid's first result is kept for replay.
+type sendRecord struct {
+	Time   int64            `json:"time"`
+	MsgIDs map[string]int64 `json:"msgids"`
+	Failed []string         `json:"failed,omitempty"`
+}
+
+func (db *DB) Send(ctx context.Context, m store.NewMessages) (store.SendResult, error) {
+	var res store.SendResult
+	err := db.write(ctx, func(tx *wtx) error {
+		res = store.SendResult{}
+		var caller, name string
+		var token sql.NullString
+		err := tx.queryRow(`SELECT number, name, token FROM numbers WHERE uuid_hash = ?`, m.SenderHash[:]).
+			Scan(&caller, &name, &token)
+		if errors.Is(err, sql.ErrNoRows) {
+			return store.ErrUnknownUUID
+		}
+		if err != nil {
+			return err
+		}
+		if m.CID != "" {
+			var rec string
+			err := tx.queryRow(`SELECT result FROM sends WHERE caller = ? AND cid = ?`, caller, m.CID).Scan(&rec)
+			if err == nil {
+				var r sendRecord
+				if err := json.Unmarshal([]byte(rec), &r); err != nil {
+					return err
+				}
+				res = store.SendResult{Time: r.Time, MsgIDs: r.MsgIDs, Failed: r.Failed, Replayed: true}
+				return nil
+			}
+			if !errors.Is(err, sql.ErrNoRows) {
+				return err
+			}
+		}
+		if !token.Valid {
+			return store.ErrCallerNotInUse
+		}
+		callerName := m.CallerName
+		if callerName == "" {
+			callerName = name
+		}
+		res.Time = m.Now.Unix()
+		res.MsgIDs = make(map[string]int64, len(m.Callees))
+		var live []string
+		for _, c := range m.Callees {
+			if _, dup := res.MsgIDs[c]; dup {
+				continue
+			}
+			var tok sql.NullString
+			err := tx.queryRow(`SELECT token FROM numbers WHERE number = ?`, c).Scan(&tok)
+			if err != nil && !errors.Is(err, sql.ErrNoRows) {
+				return err
+			}
+			if !tok.Valid {
+				res.Failed = append(res.Failed, c)
+				continue
+			}
+			res.MsgIDs[c] = 0
+			live = append(live, c)
+		}
+		if len(live) == 0 {
+			return store.ErrCalleeNotInUse
+		}
+		if _, err := tx.exec(`INSERT INTO blobs(hash, length, inline) VALUES(?, ?, ?) ON CONFLICT(hash) DO NOTHING`,
+			m.Blob.Hash, m.Blob.Length, m.Blob.Inline); err != nil {
+			return err
+		}
+		var fname any
+		if m.Fname != "" {
+			fname = m.Fname
+		}
+		for _, c := range live {
+			r, err := tx.exec(`INSERT INTO messages(caller, caller_name, callee, time, uri, length, fname) VALUES(?, ?, ?, ?, ?, ?, ?)`,
+				caller, callerName, c, res.Time, m.Blob.Hash, m.Blob.Length, fname)
+			if err != nil {
+				return err
+			}
+			id, err := r.LastInsertId()
+			if err != nil {
+				return err
+			}
+			res.MsgIDs[c] = id
+		}
+		if m.CID != "" {
+			rec, err := json.Marshal(sendRecord{Time: res.Time, MsgIDs: res.MsgIDs, Failed: res.Failed})
+			if err != nil {
+				return err
+			}
+			if _, err := tx.exec(`INSERT INTO sends(caller, cid, time, result) VALUES(?, ?, ?, ?)`,
+				caller, m.CID, res.Time, string(rec)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return res, err
+}
+
+const messageColumns = `m.id, m.caller, m.caller_name, m.callee, m.time, m.uri, m.length, m.fname, m.callid, m.state,
+	CASE WHEN m.fname IS NULL THEN b.inline END`
+
+const messageFrom = ` FROM messages m LEFT JOIN blobs b ON b.hash = m.uri `
+
+func scanMessage(rows interface{ Scan(...any) error }) (store.Message, error) {
+	var m store.Message
+	var fname, callid sql.NullString
+	var inline []byte
+	err := rows.Scan(&m.ID, &m.Caller, &m.CallerName, &m.Callee, &m.Time, &m.URI, &m.Length,
+		&fname, &callid, &m.State, &inline)
+	m.Fname, m.CallID = fname.String, callid.String
+	if inline != nil {
+		t := string(inline)
+		m.Text = &t
+	}
+	return m, err
+}
+
+// inList returns "?, ?, ?" for n arguments.
+func inList(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
+}
+
+func getQuery(q store.GetQuery, onlyUndelivered bool) (string, []any) {
+	var sb strings.Builder
+	sb.WriteString(`SELECT ` + messageColumns + messageFrom + `WHERE m.callee IN (`)
+	sb.WriteString(inList(len(q.Callees)))
+	sb.WriteString(`) AND m.time > ? AND m.id > ?`)
+	if onlyUndelivered {
+		sb.WriteString(` AND m.state = 0`)
+	}
+	sb.WriteString(` ORDER BY m.id LIMIT ?`)
+	args := make([]any, 0, len(q.Callees)+3)
+	for _, c := range q.Callees {
+		args = append(args, c)
+	}
+	args = append(args, q.After, q.AfterID, q.Limit+1)
+	return sb.String(), args
+}
+
+func collect(rows *sql.Rows, limit int) ([]store.Message, bool, error) {
+	defer rows.Close()
+	var msgs []store.Message
+	for rows.Next() {
+		m, err := scanMessage(rows)
+		if err != nil {
+			return nil, false, err
+		}
+		msgs = append(msgs, m)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, false, mapErr(err)
+	}
+	more := len(msgs) > limit
+	if more {
+		msgs = msgs[:limit]
+	}
+	return msgs, more, nil
+}
+
+func (db *DB) TakeUndelivered(ctx context.Context, q store.GetQuery) ([]store.Message, bool, error) {
+	var msgs []store.Message
+	var more bool
+	query, args := getQuery(q, true)
+	err := db.write(ctx, func(tx *wtx) error {
+		rows, err := tx.query(query, args...)
+		if err != nil {
+			return err
+		}
+		msgs, more, err = collect(rows, q.Limit)
+		if err != nil || len(msgs) == 0 {
+			return err
+		}
+		ids := make([]any, len(msgs))
+		for i := range msgs {
+			ids[i] = msgs[i].ID
+		}
+		_, err = tx.exec(`UPDATE messages SET state = 1 WHERE state = 0 AND id IN (`+inList(len(ids))+`)`, ids...)
+		return err
+	})
+	if err != nil {
+		return nil, false, err
+	}
+	for i := range msgs {
+		msgs[i].State = store.Delivered
+	}
+	return msgs, more, nil
+}
+
+func (db *DB) History(ctx context.Context, q store.GetQuery) ([]store.Message, bool, error) {
+	query, args := getQuery(q, false)
+	rows, err := db.read.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, false, mapErr(err)
+	}
+	return collect(rows, q.Limit)
+}
+
+func (db *DB) Message(ctx context.Context, id int64) (store.Message, error) {
+	m, err := scanMessage(db.rqueryRow(ctx, `SELECT `+messageColumns+messageFrom+`WHERE m.id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return m, store.ErrBadMsgID
+	}
+	return m, mapErr(err)
+}
+
+func (db *DB) Blob(ctx context.Context, hash string) (store.Blob, error) {
+	b := store.Blob{Hash: hash}
+	err := db.rqueryRow(ctx, `SELECT length, inline FROM blobs WHERE hash = ?`, hash).Scan(&b.Length, &b.Inline)
+	if errors.Is(err, sql.ErrNoRows) {
+		return b, store.ErrNotFound
+	}
+	return b, mapErr(err)
+}
+
+func (db *DB) MarkRead(ctx context.Context, callees []string, ids []int64) error {
+	return db.write(ctx, func(tx *wtx) error {
+		for _, id := range ids {
+			var callee string
+			err := tx.queryRow(`SELECT callee FROM messages WHERE id = ?`, id).Scan(&callee)
+			if errors.Is(err, sql.ErrNoRows) || (err == nil && !contains(callees, callee)) {
+				return store.ErrBadMsgID
+			}
+			if err != nil {
+				return err
+			}
+			if _, err := tx.exec(`UPDATE messages SET state = 2 WHERE id = ?`, id); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func (db *DB) States(ctx context.Context, caller string, ids []int64) ([]store.State, error) {
+	out := make([]store.State, 0, len(ids))
+	for _, id := range ids {
+		var c string
+		var st store.State
+		err := db.rqueryRow(ctx, `SELECT caller, state FROM messages WHERE id = ?`, id).Scan(&c, &st)
+		if errors.Is(err, sql.ErrNoRows) || (err == nil && c != caller) {
+			return nil, store.ErrBadMsgID
+		}
+		if err != nil {
+			return nil, mapErr(err)
+		}
+		out = append(out, st)
+	}
+	return out, nil
+}
+
+// expireBatch bounds the rows one expiry operation deletes, so the janitor
+// never holds the writer for long.
+const expireBatch = 2000
+
+func (db *DB) ExpireMessages(ctx context.Context, before time.Time) ([]string, error) {
+	cut := before.Unix()
+	seen := map[string]bool{}
+	var uris []string
+	for {
+		var n int
+		err := db.write(ctx, func(tx *wtx) error {
+			n = 0
+			rows, err := tx.query(`DELETE FROM messages WHERE id IN (SELECT id FROM messages WHERE time < ? LIMIT `+strconv.Itoa(expireBatch)+`) RETURNING uri`, cut)
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			for rows.Next() {
+				var u string
+				if err := rows.Scan(&u); err != nil {
+					return err
+				}
+				n++
+				if !seen[u] {
+					seen[u] = true
+					uris = append(uris, u)
+				}
+			}
+			if err := rows.Err(); err != nil {
+				return err
+			}
+			rows.Close()
+			_, err = tx.exec(`DELETE FROM sends WHERE time < ?`, cut)
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+		if n < expireBatch {
+			return uris, nil
+		}
+	}
+}
+
+func (db *DB) DropBlobs(ctx context.Context, hashes []string) ([]string, error) {
+	var external []string
+	for len(hashes) > 0 {
+		chunk := hashes[:min(len(hashes), expireBatch)]
+		hashes = hashes[len(chunk):]
+		err := db.write(ctx, func(tx *wtx) error {
+			for _, h := range chunk {
+				var ext bool
+				err := tx.queryRow(`DELETE FROM blobs WHERE hash = ? AND NOT EXISTS (SELECT 1 FROM messages WHERE uri = ?)
+					RETURNING inline IS NULL`, h, h).Scan(&ext)
+				if errors.Is(err, sql.ErrNoRows) {
+					continue
+				}
+				if err != nil {
+					return err
+				}
+				if ext {
+					external = append(external, h)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return external, nil
+}
+
+func (db *DB) HasBlob(ctx context.Context, hash string) (bool, error) {
+	var one int
+	err := db.rqueryRow(ctx, `SELECT 1 FROM blobs WHERE hash = ?`, hash).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	return err == nil, mapErr(err)
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

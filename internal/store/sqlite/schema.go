@@ -1,0 +1,56 @@
+package sqlite
+
+// schema creates the tables; every statement is idempotent, so it runs on
+// every start. Each later change to the schema is appended, never edited.
+var schema = []string{
+	`CREATE TABLE IF NOT EXISTS numbers(
+		number    TEXT PRIMARY KEY,
+		uuid_hash BLOB NOT NULL UNIQUE,
+		name      TEXT NOT NULL DEFAULT '',
+		token     TEXT,
+		created   INTEGER NOT NULL
+	)`,
+	`CREATE INDEX IF NOT EXISTS numbers_token ON numbers(token) WHERE token IS NOT NULL`,
+	`CREATE TABLE IF NOT EXISTS devices(
+		token   TEXT PRIMARY KEY,
+		appid   TEXT NOT NULL,
+		build   TEXT NOT NULL,
+		name    TEXT NOT NULL,
+		locale  TEXT NOT NULL,
+		updated INTEGER NOT NULL
+	)`,
+	`CREATE TABLE IF NOT EXISTS reserved(number TEXT PRIMARY KEY) WITHOUT ROWID`,
+	// blobs: one row per distinct data; inline holds data of at most
+	// store.InlineMax bytes, larger data lives in the blob store.
+	`CREATE TABLE IF NOT EXISTS blobs(
+		hash   TEXT PRIMARY KEY,
+		length INTEGER NOT NULL,
+		inline BLOB
+	) WITHOUT ROWID`,
+	`CREATE TABLE IF NOT EXISTS messages(
+		id          INTEGER PRIMARY KEY,
+		caller      TEXT NOT NULL,
+		caller_name TEXT NOT NULL,
+		callee      TEXT NOT NULL,
+		time        INTEGER NOT NULL,
+		uri         TEXT NOT NULL,
+		length      INTEGER NOT NULL,
+		fname       TEXT,
+		callid      TEXT,
+		state       INTEGER NOT NULL DEFAULT 0
+	)`,
+	`CREATE INDEX IF NOT EXISTS messages_undelivered ON messages(callee, id) WHERE state = 0`,
+	`CREATE INDEX IF NOT EXISTS messages_callee ON messages(callee, id)`,
+	`CREATE INDEX IF NOT EXISTS messages_time ON messages(time)`,
+	`CREATE INDEX IF NOT EXISTS messages_uri ON messages(uri)`,
+	// sends remembers each send that carried a cid, with its answer, so a
+	// retry gets the first answer again.
+	`CREATE TABLE IF NOT EXISTS sends(
+		caller TEXT NOT NULL,
+		cid    TEXT NOT NULL,
+		time   INTEGER NOT NULL,
+		result TEXT NOT NULL,
+		PRIMARY KEY(caller, cid)
+	) WITHOUT ROWID`,
+	`CREATE INDEX IF NOT EXISTS sends_time ON sends(time)`,
+}

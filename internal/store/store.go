@@ -1,0 +1,188 @@
+// Package store defines what ringd keeps: numbers and the devices they are
+// bound to, messages and their receipts, and the records of the data those
+// messages carry. The interface is the contract between the protocol handlers
+// and a storage engine; sqlite/ is the embedded engine, and a PostgreSQL one
+// implements the same interface for several stateless nodes.
+//
+// Every method that changes something is atomic: it applies whole or not at
+// all, and returns only once the change is durable.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Errors a Store returns. The server maps each to its protocol code.
+var (
+	ErrNotFound       = errors.New("not found")
+	ErrTaken          = errors.New("number taken")
+	ErrReserved       = errors.New("number reserved")
+	ErrUnknownUUID    = errors.New("unknown uuid")
+	ErrCallerNotInUse = errors.New("caller not in use")
+	ErrCalleeNotInUse = errors.New("callee not in use")
+	ErrBadMsgID       = errors.New("msgid unknown, expired or not yours")
+	// ErrBusy means the store could not take the request within its wait;
+	// the client should retry (10009).
+	ErrBusy = errors.New("store busy")
+)
+
+// UUIDHash is the SHA-256 of a uuid's canonical text. Only hashes are stored.
+type UUIDHash [32]byte
+
+// Number is a registered number.
+type Number struct {
+	Number string
+	Name   string // display name, set by login
+	Token  string // push token of the bound device; "" when not in use
+	Device *Device
+}
+
+// InUse reports whether the number is bound to a device.
+func (n *Number) InUse() bool { return n.Token != "" }
+
+// Device is a phone or other client, identified by its push token.
+type Device struct {
+	Token  string
+	AppID  string
+	Build  string
+	Name   string
+	Locale string
+}
+
+// State is a message's delivery state.
+type State int
+
+// Message states, in the order a message moves through them.
+const (
+	Sent      State = 0
+	Delivered State = 1
+	Read      State = 2
+)
+
+func (s State) String() string {
+	switch s {
+	case Delivered:
+		return "delivered"
+	case Read:
+		return "read"
+	}
+	return "sent"
+}
+
+// MissedCallURI is the uri of a missed-call notice (seed).
+const MissedCallURI = "missed.call"
+
+// Message is one message to one callee.
+type Message struct {
+	ID         int64
+	Caller     string
+	CallerName string
+	Callee     string
+	Time       int64 // Unix seconds
+	URI        string
+	Length     int64
+	Fname      string // "" for a text
+	CallID     string // set on a missed-call notice
+	State      State
+	// Text holds a text's data when it is inline (small enough to be kept in
+	// the database); get returns it so no fetch is needed.
+	Text *string
+}
+
+// Blob describes a message's data. Data of at most InlineMax bytes is kept in
+// the database (Inline non-nil) so that small messages cost no file and no
+// extra fsync; larger data lives in the blob store under the same hash.
+type Blob struct {
+	Hash   string // hex SHA-256; the messages' uri
+	Length int64
+	Inline []byte
+}
+
+// InlineMax is the largest data kept inline in the database.
+const InlineMax = 4096
+
+// NewMessages is what send and sends store: one data, several callees.
+type NewMessages struct {
+	SenderHash UUIDHash
+	CallerName string // "" means the sender's stored name
+	Callees    []string
+	Fname      string
+	Blob       Blob
+	CID        string // client's id for idempotent retries; "" for none
+	Now        time.Time
+}
+
+// SendResult is the outcome of a send: a msgid per callee that got the
+// message, and the callees that were not in use.
+type SendResult struct {
+	Time   int64
+	MsgIDs map[string]int64 // callee → message id
+	Failed []string
+	// Replayed is true when CID matched an earlier send, whose result this is.
+	Replayed bool
+}
+
+// GetQuery selects undelivered (or, for history, all) messages to numbers.
+type GetQuery struct {
+	Callees []string
+	After   int64 // only messages with Time > After
+	AfterID int64 // only messages with ID > AfterID (history paging)
+	Limit   int
+}
+
+// Store is everything ringd keeps.
+type Store interface {
+	// Register makes number with the given uuid hash. ErrTaken or
+	// ErrReserved when the number cannot be had.
+	Register(ctx context.Context, number string, uuid UUIDHash, now time.Time) error
+	// NumbersByUUID resolves uuid hashes, in order. ErrUnknownUUID if any is
+	// unknown.
+	NumbersByUUID(ctx context.Context, uuids []UUIDHash) ([]Number, error)
+	// Number looks a number up by its digits; ErrNotFound if unregistered.
+	Number(ctx context.Context, number string) (Number, error)
+	// Login, in one transaction, unbinds every number bound to dev.Token,
+	// binds each uuid's number to it (moving it off any other device), stores
+	// the device, and sets the display name of every number bound to
+	// dev.Name. With no uuids it only unbinds (logout) and forgets the
+	// device. ErrUnknownUUID, changing nothing, if any uuid is unknown.
+	Login(ctx context.Context, dev Device, uuids []UUIDHash, now time.Time) ([]string, error)
+
+	// Send stores one message per callee that is in use, all pointing at
+	// one blob record. ErrUnknownUUID, ErrCallerNotInUse, or
+	// ErrCalleeNotInUse when no callee is in use; then nothing is stored.
+	// When CID repeats an earlier send of the sender within the retention
+	// window, the earlier result is returned and nothing is stored.
+	Send(ctx context.Context, m NewMessages) (SendResult, error)
+	// TakeUndelivered returns the oldest undelivered messages matching q
+	// (at most q.Limit) and marks them delivered in the same transaction;
+	// more reports whether others are left.
+	TakeUndelivered(ctx context.Context, q GetQuery) (msgs []Message, more bool, err error)
+	// History returns messages matching q whatever their state, marking
+	// nothing.
+	History(ctx context.Context, q GetQuery) (msgs []Message, more bool, err error)
+	// Message returns a live message by id; ErrBadMsgID if there is none.
+	Message(ctx context.Context, id int64) (Message, error)
+	// Blob returns the blob record of a hash; ErrNotFound if none.
+	Blob(ctx context.Context, hash string) (Blob, error)
+	// MarkRead marks messages to one of callees as read. ErrBadMsgID, and
+	// nothing changes, if any id is not a live message to them.
+	MarkRead(ctx context.Context, callees []string, ids []int64) error
+	// States returns the state of messages sent by caller. ErrBadMsgID if
+	// any id is not a live message from caller.
+	States(ctx context.Context, caller string, ids []int64) ([]State, error)
+
+	// ExpireMessages deletes messages and idempotency records older than
+	// before, and returns the distinct uris the deleted messages held: the
+	// candidates for DropBlobs.
+	ExpireMessages(ctx context.Context, before time.Time) (uris []string, err error)
+	// DropBlobs deletes the blob records among hashes that no message refers
+	// to, and returns those whose data lives outside the database, for the
+	// caller to delete from the blob store.
+	DropBlobs(ctx context.Context, hashes []string) (external []string, err error)
+	// HasBlob reports whether a blob record exists for hash.
+	HasBlob(ctx context.Context, hash string) (bool, error)
+	// Close releases the store.
+	Close() error
+}

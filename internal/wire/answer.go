@@ -1,0 +1,81 @@
+package wire
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"strconv"
+)
+
+// Ack is the answer of a request that returns nothing but success.
+type Ack struct {
+	Answer Code `json:"answer"`
+}
+
+// DataAnswer is an answer that carries data after its JSON: JSON, NUL, then
+// exactly Length bytes read from Data.
+type DataAnswer struct {
+	Head   any // JSON-encoded; must hold "length" equal to Length
+	Length int64
+	Data   io.Reader
+	// Close, if set, is called once the data is written or abandoned.
+	Close func() error
+}
+
+type errorBody struct {
+	Answer Code   `json:"answer"`
+	Error  string `json:"error"`
+}
+
+// WriteJSON writes a protocol answer: HTTP 200 and v as JSON.
+func WriteJSON(w http.ResponseWriter, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	h := w.Header()
+	h["Content-Type"] = []string{"application/json"}
+	h["Content-Length"] = []string{strconv.Itoa(len(b))}
+	w.WriteHeader(http.StatusOK)
+	_, err = w.Write(b)
+	return err
+}
+
+// WriteData writes an answer with data: JSON, NUL, data.
+func WriteData(w http.ResponseWriter, a *DataAnswer) error {
+	if a.Close != nil {
+		defer a.Close()
+	}
+	b, err := json.Marshal(a.Head)
+	if err != nil {
+		return err
+	}
+	h := w.Header()
+	h["Content-Type"] = []string{"application/octet-stream"}
+	h["Content-Length"] = []string{strconv.FormatInt(int64(len(b))+1+a.Length, 10)}
+	w.WriteHeader(http.StatusOK)
+	b = append(b, 0)
+	if _, err := w.Write(b); err != nil {
+		return err
+	}
+	if a.Length == 0 {
+		return nil
+	}
+	_, err = io.CopyN(w, a.Data, a.Length)
+	return err
+}
+
+// WriteError writes the error answer for code: HTTP 200 (or status, when a
+// transport rule asks for another) and exactly {"answer":code,"error":text}.
+// 10009 carries Retry-After.
+func WriteError(w http.ResponseWriter, status int, code Code) {
+	b, _ := json.Marshal(errorBody{Answer: code, Error: code.Text()})
+	h := w.Header()
+	h["Content-Type"] = []string{"application/json"}
+	h["Content-Length"] = []string{strconv.Itoa(len(b))}
+	if code == ServerBusy {
+		h["Retry-After"] = []string{"1"}
+	}
+	w.WriteHeader(status)
+	w.Write(b)
+}

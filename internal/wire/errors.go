@@ -1,0 +1,112 @@
+// Package wire owns ringd's wire format: how a request body is split into its
+// JSON and its data, how fields are checked, and how answers and the
+// protocol's error codes are written. Every error the API can answer is listed
+// here, in one table, with the exact text the seed fixes.
+package wire
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Code is a protocol answer code.
+type Code int
+
+// The protocol's answer codes (seed). The texts in codeText are part of the
+// wire contract: apps compare them byte for byte.
+const (
+	OK                 Code = 10000
+	ServerError        Code = 10001
+	FormatError        Code = 10002
+	NumberNotAvailable Code = 10003
+	UUIDError          Code = 10004
+	LinkDataExisted    Code = 10005
+	ServerBusy         Code = 10009
+	CallerNotInUse     Code = 10010
+	CalleeNotInUse     Code = 10011
+	CallIDError        Code = 10012
+	MsgIDError         Code = 10013
+	Debug              Code = 10020
+	ServiceUnavailable Code = 10031
+	BalanceNotEnough   Code = 10032
+	AuthError          Code = 10061
+)
+
+var codeText = map[Code]string{
+	OK:                 "OK",
+	ServerError:        "server error",
+	FormatError:        "format error",
+	NumberNotAvailable: "number not available",
+	UUIDError:          "uuid error",
+	LinkDataExisted:    "link data existed",
+	ServerBusy:         "server busy, try again",
+	CallerNotInUse:     "caller number not in use",
+	CalleeNotInUse:     "callee number not in use",
+	CallIDError:        "callid error",
+	MsgIDError:         "msgid error",
+	Debug:              "debug",
+	ServiceUnavailable: "service not available",
+	BalanceNotEnough:   "balance not enough",
+	AuthError:          "auth error",
+}
+
+// Text is the seed's English text for c.
+func (c Code) Text() string {
+	if t, ok := codeText[c]; ok {
+		return t
+	}
+	return codeText[ServerError]
+}
+
+// Codes lists every code the API can answer, in numeric order.
+func Codes() []Code {
+	return []Code{OK, ServerError, FormatError, NumberNotAvailable, UUIDError, LinkDataExisted,
+		ServerBusy, CallerNotInUse, CalleeNotInUse, CallIDError, MsgIDError, Debug,
+		ServiceUnavailable, BalanceNotEnough, AuthError}
+}
+
+// Error is an error answer. Code and its fixed text are what the client sees;
+// Detail is what the server logs, and never reaches the client, so a storage
+// error or a parse position can be logged without leaking into the protocol.
+// Detail must never hold a secret (a uuid, a token, a key).
+type Error struct {
+	Code   Code
+	Detail string
+	Err    error // the cause, for logs and errors.Is
+}
+
+func (e *Error) Error() string {
+	s := fmt.Sprintf("%d %s", e.Code, e.Code.Text())
+	if e.Detail != "" {
+		s += ": " + e.Detail
+	}
+	if e.Err != nil {
+		s += ": " + e.Err.Error()
+	}
+	return s
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// Errorf makes an error answer with a detail for the log.
+func Errorf(code Code, format string, args ...any) *Error {
+	return &Error{Code: code, Detail: fmt.Sprintf(format, args...)}
+}
+
+// Wrap makes an error answer whose cause is err.
+func Wrap(code Code, err error, detail string) *Error {
+	return &Error{Code: code, Detail: detail, Err: err}
+}
+
+// CodeOf is the answer code for err: the code of a *Error in its chain, or
+// ServerError for anything else.
+func CodeOf(err error) Code {
+	if err == nil {
+		return OK
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return ServerError
+}

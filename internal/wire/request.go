@@ -1,0 +1,195 @@
+package wire
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"unicode/utf8"
+)
+
+// MaxHead bounds the JSON part of a request. The largest legitimate heads are
+// a sends to max-callees numbers or a get for many uuids: a few tens of KiB.
+const MaxHead = 1 << 20
+
+// Request is one request as read off the wire: its JSON head and, when the
+// head was followed by a NUL, the data after it, still unread in the body.
+type Request struct {
+	Req  string // the head's "req"
+	Head []byte // the JSON object, without the NUL
+	// HasData is whether a NUL followed the head. The data is read through
+	// Data, which the handler opens once it has checked the declared length.
+	HasData bool
+	rest    *bufio.Reader
+}
+
+// ErrHeadTooLarge is returned when no NUL or end of body comes within MaxHead.
+var ErrHeadTooLarge = errors.New("request head too large")
+
+// ReadRequest reads the JSON head of a request from body and names its req.
+// The data, if any, is left in the reader for Data. Every failure is a
+// FormatError: the body is not one JSON object, or has no string "req".
+func ReadRequest(body io.Reader) (*Request, error) {
+	br := bufio.NewReaderSize(body, 32<<10)
+	head, hasData, err := readHead(br)
+	if err != nil {
+		return nil, Wrap(FormatError, err, "reading head")
+	}
+	if !isObject(head) {
+		return nil, Errorf(FormatError, "head is not a JSON object")
+	}
+	var r struct {
+		Req *string `json:"req"`
+	}
+	if err := json.Unmarshal(head, &r); err != nil {
+		return nil, Wrap(FormatError, err, "decoding head")
+	}
+	if r.Req == nil {
+		return nil, Errorf(FormatError, "no req")
+	}
+	return &Request{Req: *r.Req, Head: head, HasData: hasData, rest: br}, nil
+}
+
+// readHead reads up to the first NUL (dropped) or the end of the body.
+func readHead(br *bufio.Reader) (head []byte, hasData bool, err error) {
+	var buf []byte
+	for {
+		chunk, err := br.ReadSlice(0)
+		switch {
+		case err == nil:
+			chunk = chunk[:len(chunk)-1]
+			if buf == nil {
+				// The common case: the whole head fit the buffer. Copy it,
+				// since the buffer is reused as the data is read.
+				return bytes.Clone(chunk), true, nil
+			}
+			buf = append(buf, chunk...)
+			return buf, true, checkSize(buf)
+		case err == bufio.ErrBufferFull:
+			buf = append(buf, chunk...)
+			if err := checkSize(buf); err != nil {
+				return nil, false, err
+			}
+		case err == io.EOF:
+			buf = append(buf, chunk...)
+			return buf, false, checkSize(buf)
+		default:
+			return nil, false, err
+		}
+	}
+}
+
+func checkSize(b []byte) error {
+	if len(b) > MaxHead {
+		return ErrHeadTooLarge
+	}
+	return nil
+}
+
+func isObject(head []byte) bool {
+	t := bytes.TrimLeft(head, " \t\r\n")
+	return len(t) > 0 && t[0] == '{'
+}
+
+// Decode decodes the head into v, a struct whose required fields are
+// pointers: a missing or null field stays nil. A wrongly typed field, trailing
+// garbage or invalid JSON is a FormatError.
+func (r *Request) Decode(v any) error {
+	if err := json.Unmarshal(r.Head, v); err != nil {
+		return Wrap(FormatError, err, "decoding "+r.Req)
+	}
+	return nil
+}
+
+// NoData is a FormatError when the request carried data: requests that take
+// none must not be sent a NUL.
+func (r *Request) NoData() error {
+	if r.HasData {
+		return Errorf(FormatError, "%s takes no data", r.Req)
+	}
+	return nil
+}
+
+// Data returns a reader of exactly length bytes of the request's data. Its
+// reads fail with ErrShortData when the body ends early and with ErrLongData
+// when the body holds more, so a consumer that reads to io.EOF has seen
+// exactly the declared data, and one that got an error must store nothing.
+func (r *Request) Data(length int64) io.Reader {
+	if !r.HasData {
+		if length == 0 {
+			return &exactReader{r: bytes.NewReader(nil)}
+		}
+		return &exactReader{err: ErrShortData}
+	}
+	return &exactReader{r: r.rest, left: length}
+}
+
+var (
+	// ErrShortData means the body held fewer bytes than its length.
+	ErrShortData = errors.New("data shorter than length")
+	// ErrLongData means the body held more bytes than its length.
+	ErrLongData = errors.New("data longer than length")
+)
+
+type exactReader struct {
+	r    io.Reader
+	left int64
+	err  error
+}
+
+func (e *exactReader) Read(p []byte) (int, error) {
+	if e.err != nil {
+		return 0, e.err
+	}
+	if e.left == 0 {
+		// Everything declared has been read: the body must end here.
+		var one [1]byte
+		n, err := io.ReadFull(e.r, one[:])
+		switch {
+		case n > 0:
+			e.err = ErrLongData
+		case err == io.EOF || err == io.ErrUnexpectedEOF:
+			e.err = io.EOF
+		default:
+			e.err = err
+		}
+		return 0, e.err
+	}
+	if int64(len(p)) > e.left {
+		p = p[:e.left]
+	}
+	n, err := e.r.Read(p)
+	e.left -= int64(n)
+	if err == io.EOF {
+		if e.left > 0 {
+			e.err = ErrShortData
+			return n, e.err
+		}
+		err = nil
+	}
+	return n, err
+}
+
+// Chars reports whether s holds between min and max Unicode characters,
+// both ends inclusive, as the seed counts lengths.
+func Chars(s string, min, max int) bool {
+	if len(s) < min { // fewer bytes than min means fewer characters too
+		return false
+	}
+	n := utf8.RuneCountInString(s)
+	return n >= min && n <= max
+}
+
+// IsNumber reports whether s is a number: 3 to 15 ASCII digits.
+func IsNumber(s string) bool {
+	if len(s) < 3 || len(s) > 15 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
