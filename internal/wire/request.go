@@ -42,7 +42,7 @@ func ReadRequest(body io.Reader) (*Request, error) {
 	var r struct {
 		Req *string `json:"req"`
 	}
-	if err := json.Unmarshal(head, &r); err != nil {
+	if err := json.Unmarshal(exactKeys(head, &r), &r); err != nil {
 		return nil, Wrap(FormatError, err, "decoding head")
 	}
 	if r.Req == nil {
@@ -96,7 +96,7 @@ func isObject(head []byte) bool {
 // pointers: a missing or null field stays nil. A wrongly typed field, trailing
 // garbage or invalid JSON is a FormatError.
 func (r *Request) Decode(v any) error {
-	if err := json.Unmarshal(r.Head, v); err != nil {
+	if err := json.Unmarshal(exactKeys(r.Head, v), v); err != nil {
 		return Wrap(FormatError, err, "decoding "+r.Req)
 	}
 	return nil
