@@ -24,3 +24,9 @@ type Store interface {
 	// Delete removes the data of hash; deleting what is missing is no error.
 	Delete(ctx context.Context, hash string) error
 }
+
+// Lister is a Store that can list what it holds, so that data left behind by
+// a crash (stored, but its message never committed) can be found.
+type Lister interface {
+	List(ctx context.Context, fn func(hash string) error) error
+}

@@ -156,3 +156,33 @@ func (d *Disk) Delete(ctx context.Context, hash string) error {
 	}
 	return err
 }
+
+var _ Lister = (*Disk)(nil)
+
+// List calls fn with the hash of every stored data.
+func (d *Disk) List(ctx context.Context, fn func(hash string) error) error {
+	subs, err := os.ReadDir(d.dir)
+	if err != nil {
+		return err
+	}
+	for _, sub := range subs {
+		if !sub.IsDir() || len(sub.Name()) != 2 {
+			continue
+		}
+		ents, err := os.ReadDir(filepath.Join(d.dir, sub.Name()))
+		if err != nil {
+			return err
+		}
+		for _, e := range ents {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			if validHash(e.Name()) {
+				if err := fn(e.Name()); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}

@@ -3,6 +3,8 @@ package server
 import (
 	"context"
 	"time"
+
+	"github.com/ringd/ringd/internal/blob"
 )
 
 // janitorEvery is how often expired messages are deleted.
@@ -12,6 +14,9 @@ func (s *Server) janitor() {
 	defer s.wg.Done()
 	t := time.NewTicker(janitorEvery)
 	defer t.Stop()
+	if err := s.DropStrays(context.Background()); err != nil {
+		s.log.Warn("janitor: looking for stray data", "err", err)
+	}
 	for {
 		if err := s.Sweep(context.Background()); err != nil {
 			s.log.Warn("janitor", "err", err)
@@ -45,6 +50,38 @@ func (s *Server) Sweep(ctx context.Context) error {
 	}
 	if len(external) > 0 || len(uris) > 0 {
 		s.log.Info("expired", "data_checked", len(uris), "files_deleted", len(external))
+	}
+	return nil
+}
+
+// DropStrays deletes stored data that has no record in the store: what a
+// crash left between storing a send's data and committing its message (that
+// send was never acknowledged). It runs once at start.
+func (s *Server) DropStrays(ctx context.Context) error {
+	lister, ok := s.blobs.(blob.Lister)
+	if !ok {
+		return nil
+	}
+	var stray []string
+	s.blobMu.Lock()
+	defer s.blobMu.Unlock()
+	err := lister.List(ctx, func(hash string) error {
+		known, err := s.store.HasBlob(ctx, hash)
+		if err == nil && !known {
+			stray = append(stray, hash)
+		}
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	for _, h := range stray {
+		if err := s.blobs.Delete(ctx, h); err != nil {
+			return err
+		}
+	}
+	if len(stray) > 0 {
+		s.log.Info("deleted stray data", "files", len(stray))
 	}
 	return nil
 }

@@ -1,0 +1,56 @@
+package server_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/ringd/ringd/internal/ringtest"
+)
+
+// Data stored by a send that crashed before its commit has no record; the
+// janitor's first round deletes it, and keeps data that messages refer to.
+func TestDropStraysKeepsReferencedData(t *testing.T) {
+	s := ringtest.New(t, ringtest.NewConfig(t))
+	alice, bob := s.User(t, "Alice"), s.User(t, "Bob")
+	kept := bytes.Repeat([]byte("k"), 10000)
+	a, _ := s.Must(t, map[string]any{"req": "send", "uuid": alice.UUID, "callee": bob.Number,
+		"length": len(kept), "fname": "kept.bin"}, kept)
+
+	stray := bytes.Repeat([]byte("s"), 10000)
+	hash, err := s.Blobs.Put(context.Background(), bytes.NewReader(stray), int64(len(stray)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Server.DropStrays(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(s.Dir, "blobs", hash[:2], hash)); !os.IsNotExist(err) {
+		t.Fatalf("stray data still there: %v", err)
+	}
+	_, data := s.Must(t, map[string]any{"req": "fetch", "uuid": bob.UUID, "msgid": a.Str("msgid")}, nil)
+	if !bytes.Equal(data, kept) {
+		t.Fatalf("referenced data damaged: %d bytes", len(data))
+	}
+	rc, err := s.Blobs.Open(context.Background(), messageURI(t, s, bob), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	if b, _ := io.ReadAll(rc); !bytes.Equal(b, kept) {
+		t.Fatal("referenced file damaged")
+	}
+}
+
+func messageURI(t *testing.T, s *ringtest.Server, u ringtest.User) string {
+	t.Helper()
+	a, _ := s.Must(t, map[string]any{"req": "history", "uuid": []string{u.UUID}}, nil)
+	msgs := ringtest.Messages(a)
+	if len(msgs) == 0 {
+		t.Fatal("no messages")
+	}
+	return msgs[0]["uri"].(string)
+}
