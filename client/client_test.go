@@ -122,6 +122,10 @@ func TestRequestBytes(t *testing.T) {
 			_, err := c.History(ctx, HistoryRequest{UUIDs: []string{"u"}, After: 5})
 			return err
 		}, `{"req":"history","uuid":["u"],"after":5}`, "", false},
+		{"history page", func(c *Client) error {
+			_, err := c.History(ctx, HistoryRequest{UUIDs: []string{"u"}, AfterMsgID: "17"})
+			return err
+		}, `{"req":"history","uuid":["u"],"after_msgid":"17"}`, "", false},
 		{"read", func(c *Client) error {
 			_, err := c.Read(ctx, MsgIDsRequest{UUID: "u", MsgIDs: []string{"m1", "m2"}})
 			return err

@@ -139,6 +139,10 @@ type GetRequest struct {
 type HistoryRequest struct {
 	UUIDs []string `json:"uuid"`
 	After int64    `json:"after,omitempty"`
+	// AfterMsgID pages: only messages after this msgid. Since history marks
+	// nothing, asking again with the last msgid got is how to read past
+	// an answer whose More is true.
+	AfterMsgID string `json:"after_msgid,omitempty"`
 }
 
 // Messages is the answer of get and history, oldest first. More is true when
@@ -163,6 +167,9 @@ type Message struct {
 	// has none and must be fetched.
 	Text   string `json:"text,omitempty"`
 	CallID string `json:"callid,omitempty"` // for a missed call
+	// State is set by history only: StatusSent, StatusDelivered or
+	// StatusRead.
+	State string `json:"state,omitempty"`
 }
 
 // IsMissedCall reports whether m is a missed-call notice.
