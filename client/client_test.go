@@ -266,13 +266,13 @@ func TestAnswersDecoded(t *testing.T) {
 
 	t.Run("callinfo with data", func(t *testing.T) {
 		_, c := newWireServer(t, func(w http.ResponseWriter, _ request) {
-			io.WriteString(w, `{"answer":10000,"callid":"c","caller":"1","caller_name":"Al","callee":"2","state":"answered","time":5,"answer_time":6,"length":3}`+"\x00sdp")
+			io.WriteString(w, `{"answer":10000,"callid":"c","caller":"1","caller_name":"Al","callee":"2","ai":true,"state":"answered","time":5,"answer_time":6,"length":3}`+"\x00sdp")
 		})
 		got, err := c.CallInfo(ctx, CallInfoRequest{UUID: "u", CallID: "c", Wait: 30})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got.State != CallAnswered || got.CallID != "c" || got.AnswerTime != 6 || string(got.Data) != "sdp" {
+		if got.State != CallAnswered || got.CallID != "c" || !got.AI || got.AnswerTime != 6 || string(got.Data) != "sdp" {
 			t.Errorf("got %+v", got)
 		}
 	})
@@ -284,6 +284,17 @@ func TestAnswersDecoded(t *testing.T) {
 			t.Fatal(err)
 		}
 		if got.State != CallEnded || got.Reason != ReasonDeclined || got.Data != nil {
+			t.Errorf("got %+v", got)
+		}
+	})
+
+	t.Run("hangup of an AI call", func(t *testing.T) {
+		_, c := newWireServer(t, answerJSON(`{"answer":10000,"state":"ended","reason":"hangup","seconds":42,"balance":558}`))
+		got, err := c.Hangup(ctx, CallRequestID{UUID: "u", CallID: "c"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.State != CallEnded || got.Reason != ReasonHangup || got.Seconds != 42 || got.Balance != 558 {
 			t.Errorf("got %+v", got)
 		}
 	})

@@ -220,8 +220,8 @@ func (c *Client) Answer(ctx context.Context, r CallRequestID, data []byte) (*Ack
 }
 
 // Hangup ends a call (or an AI call) as either party.
-func (c *Client) Hangup(ctx context.Context, r CallRequestID) (*Ack, error) {
-	var out Ack
+func (c *Client) Hangup(ctx context.Context, r CallRequestID) (*HangupResponse, error) {
+	var out HangupResponse
 	if err := c.simple(ctx, "hangup", r, &out, &out.Raw); err != nil {
 		return nil, err
 	}

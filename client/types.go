@@ -237,6 +237,16 @@ type CallRequestID struct {
 	CallID string `json:"callid"`
 }
 
+// HangupResponse is the ended call's state and reason. For an AI call it
+// also says how many seconds were charged and the balance left.
+type HangupResponse struct {
+	State   string          `json:"state"`
+	Reason  string          `json:"reason,omitempty"`
+	Seconds int64           `json:"seconds,omitempty"`
+	Balance int64           `json:"balance,omitempty"`
+	Raw     json.RawMessage `json:"-"`
+}
+
 // CallInfoRequest asks for a call's state; Wait (at most 30 seconds) holds
 // the answer until the state changes.
 type CallInfoRequest struct {
@@ -251,10 +261,11 @@ type CallInfo struct {
 	Caller     string `json:"caller"`
 	CallerName string `json:"caller_name"`
 	Callee     string `json:"callee"`
+	AI         bool   `json:"ai,omitempty"`     // a call with the AI service (AICall)
 	State      string `json:"state"`            // CallRinging, CallAnswered or CallEnded
 	Reason     string `json:"reason,omitempty"` // once ended
 	// The call's times, Unix seconds; zero until they happen. protocol.md
-	// says only "times"; these are the names this package reads.
+	// says only "times"; these names are ringd's (internal/server/calls.go).
 	Time       int64 `json:"time"`
 	AnswerTime int64 `json:"answer_time,omitempty"`
 	EndTime    int64 `json:"end_time,omitempty"`
