@@ -1,0 +1,139 @@
+// Command ringbench is ringd's load tool. It speaks the real protocol: it
+// registers and logs in numbers of its own, then drives one operation with C
+// concurrent connections for a duration or a count and prints requests/s,
+// latency percentiles, the answer codes seen and, when it started the server
+// itself, the server's CPU seconds and peak RSS.
+//
+//	ringbench [flags]          one load against ringd (-url, or -server-bin to start one)
+//	ringbench compare [flags]  the same load alternately against ringd and against a
+//	                           bare net/http handler (the ceiling), and their ratio
+//
+// Interrupting it (SIGINT, SIGTERM) stops every process it started.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// config is one invocation's settings.
+type config struct {
+	url        string
+	serverBin  string
+	serverArgs []string
+	op         string
+	size       int
+	callees    int
+	m          int
+	conns      int
+	dur        time.Duration
+	count      int
+	warmup     time.Duration
+	pairs      int
+	verbose    bool
+}
+
+const usage = `Usage:
+  ringbench [flags]            run one load against ringd
+  ringbench compare [flags]    alternate ringd and the built-in ceiling (A B A B ...)
+
+Operations (-op):
+  send    send of a text of -size bytes
+  file    send of a file of -size bytes
+  sends   sends of a text of -size bytes to -callees callees
+  get     get; with -m 0 it finds nothing, with -m M it returns M texts of -size bytes
+  fetch   fetch of a file of -size bytes
+  login   login of one number
+
+Flags:
+`
+
+func parse(args []string, out io.Writer) (*config, error) {
+	c := &config{}
+	fs := flag.NewFlagSet("ringbench", flag.ContinueOnError)
+	fs.SetOutput(out)
+	fs.StringVar(&c.url, "url", "", "URL of a running ringd to load")
+	fs.StringVar(&c.serverBin, "server-bin", "", "ringd binary to start on a temp data dir and a free port")
+	serverArgs := fs.String("server-args", "", "extra flags for the started ringd, space-separated")
+	fs.StringVar(&c.op, "op", "send", "operation: send, file, sends, get, fetch, login")
+	fs.IntVar(&c.size, "size", 100, "bytes of data of send, file, sends, get's texts and fetch")
+	fs.IntVar(&c.callees, "callees", 1000, "callees of each sends")
+	fs.IntVar(&c.m, "m", 0, "messages each get returns")
+	fs.IntVar(&c.conns, "c", 64, "concurrent connections")
+	fs.DurationVar(&c.dur, "d", 5*time.Second, "duration of each run (unless -n)")
+	fs.IntVar(&c.count, "n", 0, "requests of each run (instead of -d)")
+	fs.DurationVar(&c.warmup, "warmup", time.Second, "load before each timed run, not counted (not with -n)")
+	fs.IntVar(&c.pairs, "pairs", 3, "compare: pairs of runs (ringd, ceiling)")
+	fs.BoolVar(&c.verbose, "v", false, "print setup progress")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), usage)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected arguments: %q", fs.Args())
+	}
+	c.serverArgs = strings.Fields(*serverArgs)
+	switch {
+	case (c.url == "") == (c.serverBin == ""):
+		return nil, errors.New("give exactly one of -url and -server-bin")
+	case c.conns < 1:
+		return nil, errors.New("-c must be at least 1")
+	case c.size < 1 && c.op != "get" && c.op != "login":
+		return nil, errors.New("-size must be at least 1")
+	case c.callees < 1:
+		return nil, errors.New("-callees must be at least 1")
+	case c.m < 0 || c.count < 0 || c.pairs < 1:
+		return nil, errors.New("-m, -n must be positive, -pairs at least 1")
+	}
+	if c.count > 0 {
+		c.warmup = 0
+	}
+	return c, nil
+}
+
+func main() {
+	args := os.Args[1:]
+	cmd := ""
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		cmd, args = args[0], args[1:]
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	var err error
+	switch cmd {
+	case "ceiling":
+		// The ceiling server itself, started by compare as a child process
+		// so that it, like ringd, has a process (and cores) of its own.
+		err = ceilingMain(ctx, args)
+	case "", "compare":
+		var c *config
+		c, err = parse(args, os.Stderr)
+		if errors.Is(err, flag.ErrHelp) {
+			return
+		}
+		if err == nil {
+			if cmd == "compare" {
+				err = compare(ctx, c, os.Stdout)
+			} else {
+				err = bench(ctx, c, os.Stdout)
+			}
+		}
+	default:
+		err = fmt.Errorf("unknown command %q", cmd)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "ringbench:", err)
+		os.Exit(1)
+	}
+}
