@@ -8,9 +8,9 @@ import (
 )
 
 type getHead struct {
-	UUID       *[]string `json:"uuid"`
-	After      *int64    `json:"after"`
-	AfterMsgID *string   `json:"after_msgid"` // history only: page after this msgid
+	UUID       *wire.Strings `json:"uuid"`
+	After      *int64        `json:"after"`
+	AfterMsgID *string       `json:"after_msgid"` // history only: page after this msgid
 }
 
 // messageJSON is a message as get and history answer it.

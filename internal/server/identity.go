@@ -147,12 +147,12 @@ func (s *Server) randomNumber() string {
 }
 
 type loginHead struct {
-	AppID  *string   `json:"appid"`
-	Build  *string   `json:"build"`
-	Name   *string   `json:"name"`
-	Locale *string   `json:"locale"`
-	Token  *string   `json:"token"`
-	UUID   *[]string `json:"uuid"`
+	AppID  *string       `json:"appid"`
+	Build  *string       `json:"build"`
+	Name   *string       `json:"name"`
+	Locale *string       `json:"locale"`
+	Token  *string       `json:"token"`
+	UUID   *wire.Strings `json:"uuid"`
 }
 
 type loginAnswer struct {

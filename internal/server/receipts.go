@@ -8,8 +8,8 @@ import (
 )
 
 type receiptHead struct {
-	UUID  *string   `json:"uuid"`
-	MsgID *[]string `json:"msgid"`
+	UUID  *string       `json:"uuid"`
+	MsgID *wire.Strings `json:"msgid"`
 }
 
 type statusAnswer struct {

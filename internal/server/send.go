@@ -16,13 +16,13 @@ import (
 
 // sendHead is the head of send and sends; Callee is send's, Callees sends'.
 type sendHead struct {
-	UUID       *string   `json:"uuid"`
-	Callee     *string   `json:"callee"`
-	Callees    *[]string `json:"callees"`
-	Length     *int64    `json:"length"`
-	CallerName *string   `json:"caller_name"`
-	Fname      *string   `json:"fname"`
-	CID        *string   `json:"cid"`
+	UUID       *string       `json:"uuid"`
+	Callee     *string       `json:"callee"`
+	Callees    *wire.Strings `json:"callees"`
+	Length     *int64        `json:"length"`
+	CallerName *string       `json:"caller_name"`
+	Fname      *string       `json:"fname"`
+	CID        *string       `json:"cid"`
 }
 
 type sendAnswer struct {
