@@ -1,0 +1,218 @@
+package server_test
+
+import (
+	"bufio"
+	"bytes"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"io"
+	"io/fs"
+	"net"
+	"net/http"
+	"net/url"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+
+	_ "github.com/mattn/go-sqlite3"
+
+	"github.com/ringd/ringd/internal/ringtest"
+)
+
+// rawDB opens the test server's SQLite file read-only, beside the server, so
+// a test can see what is stored without asking the server.
+func rawDB(t testing.TB, s *ringtest.Server) *sql.DB {
+	t.Helper()
+	p := filepath.Join(s.Dir, "ringd.db")
+	db, err := sql.Open("sqlite3", "file:"+(&url.URL{Path: p}).EscapedPath()+"?mode=ro&_query_only=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// snapshot describes everything the store keeps: every row of every table
+// and every data file. Two equal snapshots mean a request changed nothing.
+func snapshot(t testing.TB, db *sql.DB, s *ringtest.Server) string {
+	t.Helper()
+	var sb strings.Builder
+	for _, q := range []string{
+		`SELECT number, hex(uuid_hash), name, coalesce(token, '-') FROM numbers ORDER BY number`,
+		`SELECT token, appid, build, name, locale FROM devices ORDER BY token`,
+		`SELECT number FROM reserved ORDER BY number`,
+		`SELECT hash, length, length(inline) FROM blobs ORDER BY hash`,
+		`SELECT id, caller, caller_name, callee, time, uri, length, coalesce(fname, '-'), state FROM messages ORDER BY id`,
+		`SELECT caller, cid, result FROM sends ORDER BY caller, cid`,
+	} {
+		rows, err := db.Query(q)
+		if err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+		cols, _ := rows.Columns()
+		vals := make([]any, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		for rows.Next() {
+			if err := rows.Scan(ptrs...); err != nil {
+				t.Fatal(err)
+			}
+			fmt.Fprintf(&sb, "%v\n", vals)
+		}
+		rows.Close()
+		sb.WriteString("--\n")
+	}
+	for _, f := range blobFiles(t, s) {
+		sb.WriteString(f + "\n")
+	}
+	return sb.String()
+}
+
+// blobFiles lists the data files under the server's blob directory,
+// including temporary ones.
+func blobFiles(t testing.TB, s *ringtest.Server) []string {
+	t.Helper()
+	var out []string
+	root := filepath.Join(s.Dir, "blobs")
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if !d.IsDir() {
+			rel, _ := filepath.Rel(root, p)
+			out = append(out, rel)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// count runs a one-number query on the raw database.
+func count(t testing.TB, db *sql.DB, q string, args ...any) int {
+	t.Helper()
+	var n int
+	if err := db.QueryRow(q, args...).Scan(&n); err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+	return n
+}
+
+// rawResponse POSTs body and returns the status, the whole answer body and
+// the headers.
+func rawResponse(t testing.TB, method, u string, body io.Reader) (int, []byte, http.Header) {
+	t.Helper()
+	req, err := http.NewRequest(method, u, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s: %v", method, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, b, resp.Header
+}
+
+// errBody is the exact error answer of code.
+func errBody(code int) string {
+	text := map[int]string{
+		10001: "server error", 10002: "format error", 10003: "number not available",
+		10004: "uuid error", 10009: "server busy, try again", 10010: "caller number not in use",
+		10011: "callee number not in use", 10013: "msgid error", 10061: "auth error",
+	}[code]
+	return fmt.Sprintf(`{"answer":%d,"error":%q}`, code, text)
+}
+
+// wantError posts body and checks the answer is exactly code's error body.
+func wantError(t testing.TB, s *ringtest.Server, body []byte, code int) {
+	t.Helper()
+	status, got, _ := rawResponse(t, http.MethodPost, s.URL, bytes.NewReader(body))
+	if status != http.StatusOK || string(got) != errBody(code) {
+		t.Fatalf("answer %d %s, want 200 %s", status, got, errBody(code))
+	}
+}
+
+// headOnly sends an HTTP request whose Content-Length promises the whole
+// body but writes only prefix, and returns the answer read while the rest
+// has not been sent: proof the server answered without reading it.
+func headOnly(t testing.TB, s *ringtest.Server, prefix []byte, total int64) (ringtest.Answer, string) {
+	t.Helper()
+	u, _ := url.Parse(s.URL)
+	c, err := net.Dial("tcp", u.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	fmt.Fprintf(c, "POST / HTTP/1.1\r\nHost: %s\r\nContent-Type: application/octet-stream\r\nContent-Length: %d\r\n\r\n", u.Host, total)
+	if _, err := c.Write(prefix); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatalf("no answer before the data was sent: %v", err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	var a ringtest.Answer
+	if err := json.Unmarshal(b, &a); err != nil {
+		t.Fatalf("answer %q: %v", b, err)
+	}
+	return a, string(b)
+}
+
+// users registers and logs in names, each on its own device.
+func users(t testing.TB, s *ringtest.Server, names ...string) []ringtest.User {
+	t.Helper()
+	out := make([]ringtest.User, len(names))
+	for i, n := range names {
+		out[i] = s.User(t, n)
+	}
+	return out
+}
+
+// syncBuffer is a bytes.Buffer safe for the server's concurrent logging.
+type syncBuffer struct {
+	mu sync.Mutex // guards the following
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+// getAll drains u's undelivered messages, following more.
+func getAll(t testing.TB, s *ringtest.Server, u ringtest.User) []map[string]any {
+	t.Helper()
+	var all []map[string]any
+	for i := 0; ; i++ {
+		a, _ := s.Must(t, map[string]any{"req": "get", "uuid": []string{u.UUID}}, nil)
+		all = append(all, ringtest.Messages(a)...)
+		if a["more"] != true {
+			return all
+		}
+		if i > 10000 {
+			t.Fatal("more never ends")
+		}
+	}
+}
