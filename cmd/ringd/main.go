@@ -127,7 +127,7 @@ func run(o *options, log *slog.Logger) error {
 		return err
 	}
 	hs := &http.Server{
-		Handler:           srv,
+		Handler:           withDebug(srv, o.debug),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
