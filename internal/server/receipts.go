@@ -46,7 +46,26 @@ func (s *Server) receipt(ctx context.Context, r *wire.Request) (store.Number, []
 			return store.Number{}, nil, err
 		}
 	}
+	if err := s.checkAlive(ctx, ids); err != nil {
+		return store.Number{}, nil, err
+	}
 	return nums[0], ids, nil
+}
+
+// checkAlive is ErrBadMsgID when a message is past the retention window.
+// The janitor deletes such messages only on its next round; until then the
+// store still holds them, but to the protocol they are gone (expired: 10013).
+func (s *Server) checkAlive(ctx context.Context, ids []int64) error {
+	for _, id := range ids {
+		m, err := s.store.Message(ctx, id)
+		if err != nil {
+			return err
+		}
+		if !s.alive(m.Time) {
+			return store.ErrBadMsgID
+		}
+	}
+	return nil
 }
 
 // read: the receiver marks messages read.
