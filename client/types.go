@@ -278,7 +278,8 @@ type CallInfo struct {
 // AICallRequest starts a call with the AI service; optional data is passed
 // beside it.
 type AICallRequest struct {
-	UUID string `json:"uuid"`
+	UUID       string `json:"uuid"`
+	CallerName string `json:"caller_name,omitempty"`
 }
 
 // AICallResponse names the AI call (end it with Hangup) and carries the
@@ -332,10 +333,11 @@ type StatsRequest struct {
 }
 
 // StatsResponse holds the server's counts. protocol.md names what is
-// counted but not the fields; these are the names this package reads, and
-// Raw holds whatever the server sent.
+// counted but not the fields; these are ringd's names, and Raw holds
+// whatever the server sent.
 type StatsResponse struct {
 	Numbers  int64           `json:"numbers"`
+	InUse    int64           `json:"in_use"` // numbers bound to a device
 	Devices  int64           `json:"devices"`
 	Messages int64           `json:"messages"`
 	Calls    int64           `json:"calls"`
