@@ -29,16 +29,13 @@ const defaultServer = "http://127.0.0.1:8080/"
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], env{
-		stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv,
-	})
+	code := run(ctx, os.Args[1:], env{stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv})
 	stop()
 	os.Exit(code)
 }
 
 // env is the outside world of one run, so tests can run ringctl in process.
 type env struct {
-	stdin          io.Reader
 	stdout, stderr io.Writer
 	getenv         func(string) string
 }
