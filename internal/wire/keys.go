@@ -2,6 +2,7 @@ package wire
 
 import (
 	"bytes"
+	"encoding/json"
 	"reflect"
 	"strings"
 	"sync"
@@ -60,6 +61,12 @@ func exactKeys(head []byte, v any) []byte {
 		}
 	})
 	if strip == nil {
+		return head
+	}
+	if !json.Valid(head) {
+		// forEachMember takes a member with no value ("K":,) as a span;
+		// replacing it would turn invalid JSON valid. Leave it for
+		// json.Unmarshal to refuse.
 		return head
 	}
 	out := make([]byte, 0, len(head))
