@@ -133,6 +133,7 @@ func TestBadInput(t *testing.T) {
 		inputCase{"empty body", nil, 10002},
 		inputCase{"invalid JSON", []byte(`{"req":"get",`), 10002},
 		inputCase{"invalid JSON with data", []byte("{\"req\":\"send\"\x00abc"), 10002},
+		inputCase{"invalid JSON in a near-miss key", []byte(`{"UUID":,"req":"get","uuid":["` + bob.UUID + `"]}`), 10002},
 		inputCase{"array", []byte(`[{"req":"get"}]`), 10002},
 		inputCase{"string", []byte(`"get"`), 10002},
 		inputCase{"number", []byte(`10000`), 10002},

@@ -88,7 +88,7 @@ func TestRetention(t *testing.T) {
 	t0 := time.Unix(1_800_000_000, 0)
 	s.Clock.Set(t0)
 
-	only := bytes.Repeat([]byte("only old "), 1000)   // one old message refers to it
+	only := bytes.Repeat([]byte("only old "), 1000)      // one old message refers to it
 	shared := bytes.Repeat([]byte("shared data "), 1000) // an old and a newer message
 	oldText := s.Send(t, alice, bob.Number, "old text")
 	oldFile, _ := s.Must(t, obj{"req": "send", "uuid": alice.UUID, "callee": bob.Number, "length": len(only), "fname": "a.txt"}, only)
