@@ -1,0 +1,150 @@
+package server_test
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net/http"
+	"sync"
+	"testing"
+
+	"github.com/ringd/ringd/internal/ringtest"
+)
+
+// TestGroupCommit: concurrent sends share commits (issue 5 point 2), and
+// every one answered 10000 is stored.
+func TestGroupCommit(t *testing.T) {
+	s := ringtest.New(t, ringtest.NewConfig(t))
+	const senders, each = 32, 10
+	from := make([]ringtest.User, senders)
+	for i := range from {
+		from[i] = s.User(t, fmt.Sprintf("Sender %d", i))
+	}
+	bob := s.User(t, "Bob")
+	c0 := s.DB.Commits()
+
+	var wg sync.WaitGroup
+	errs := make(chan error, senders*each)
+	for i := range from {
+		wg.Go(func() {
+			for j := range each {
+				text := fmt.Sprintf("message %d from %d", j, i)
+				body := ringtest.Body(map[string]any{"req": "send", "uuid": from[i].UUID, "callee": bob.Number, "length": len(text)}, []byte(text))
+				resp, err := http.Post(s.URL, "application/octet-stream", bytes.NewReader(body))
+				if err != nil {
+					errs <- err
+					return
+				}
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if !bytes.HasPrefix(b, []byte(`{"answer":10000,`)) {
+					errs <- fmt.Errorf("send answered %s", b)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	commits := s.DB.Commits() - c0
+	sends := int64(senders * each)
+	t.Logf("%d sends in %d commits", sends, commits)
+	// One commit per send would be 320; sharing must cut that at least in
+	// four (measured: about a tenth even under -race).
+	if commits*4 > sends {
+		t.Errorf("%d sends took %d commits: group commit is not sharing them", sends, commits)
+	}
+	got := 0
+	for {
+		a, _ := s.Must(t, map[string]any{"req": "get", "uuid": []string{bob.UUID}}, nil)
+		got += len(ringtest.Messages(a))
+		if a["more"] != true {
+			break
+		}
+	}
+	if got != int(sends) {
+		t.Fatalf("bob got %d messages, want %d", got, sends)
+	}
+}
+
+// benchGet measures get end to end over HTTP against a real server: the
+// request through net/http, the head parse, the uuid lookup, the store's
+// take-and-mark, and the answer. With m > 0 each op first stores m
+// messages for the receiver, untimed.
+func benchGet(b *testing.B, m int) {
+	s := ringtest.New(b, ringtest.NewConfig(b))
+	alice := s.User(b, "Alice")
+	bob := s.User(b, "Bob")
+	body := ringtest.Body(map[string]any{"req": "get", "uuid": []string{bob.UUID}}, nil)
+	text := bytes.Repeat([]byte("x"), 100)
+	sendBody := ringtest.Body(map[string]any{"req": "send", "uuid": alice.UUID, "callee": bob.Number, "length": len(text)}, text)
+	b.ReportAllocs()
+	for b.Loop() {
+		if m > 0 {
+			// Stored from several clients at once, so that the sends share
+			// commits and the untimed part stays short.
+			b.StopTimer()
+			var wg sync.WaitGroup
+			for range min(m, 16) {
+				wg.Go(func() {
+					for range m / min(m, 16) {
+						resp, err := http.Post(s.URL, "application/octet-stream", bytes.NewReader(sendBody))
+						if err != nil {
+							b.Error(err)
+							return
+						}
+						a, _ := io.ReadAll(resp.Body)
+						resp.Body.Close()
+						if !bytes.HasPrefix(a, []byte(`{"answer":10000,`)) {
+							b.Errorf("send answered %s", a)
+						}
+					}
+				})
+			}
+			wg.Wait()
+			b.StartTimer()
+		}
+		_, a, _ := s.PostRaw(b, body)
+		if n := len(ringtest.Messages(a)); a.Code() != 10000 || n != m {
+			b.Fatalf("get: %d messages, want %d: %v", n, m, a)
+		}
+	}
+}
+
+func BenchmarkGetEmpty(b *testing.B) { benchGet(b, 0) }
+func BenchmarkGetOne(b *testing.B)   { benchGet(b, 1) }
+func BenchmarkGet304(b *testing.B)   { benchGet(b, 304) } // 16 × 19
+
+// BenchmarkGetEmptyParallel is get that finds nothing from many clients at
+// once, each with its own number.
+func BenchmarkGetEmptyParallel(b *testing.B) {
+	s := ringtest.New(b, ringtest.NewConfig(b))
+	users := make(chan ringtest.User, 64)
+	for i := range cap(users) {
+		users <- s.User(b, fmt.Sprintf("User %d", i))
+	}
+	tr := &http.Transport{MaxIdleConnsPerHost: 64}
+	defer tr.CloseIdleConnections()
+	hc := &http.Client{Transport: tr}
+	b.ReportAllocs()
+	b.SetParallelism(16)
+	b.RunParallel(func(pb *testing.PB) {
+		u := <-users
+		body := ringtest.Body(map[string]any{"req": "get", "uuid": []string{u.UUID}}, nil)
+		for pb.Next() {
+			resp, err := hc.Post(s.URL, "application/octet-stream", bytes.NewReader(body))
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			a, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if !bytes.HasPrefix(a, []byte(`{"answer":10000,`)) {
+				b.Errorf("get answered %s", a)
+				return
+			}
+		}
+	})
+}
