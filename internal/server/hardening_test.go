@@ -3,11 +3,13 @@ package server_test
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -356,5 +358,48 @@ func TestLengthOverLimitRefusedBeforeData(t *testing.T) {
 	}
 	if after := snapshot(t, db, s); after != before {
 		t.Fatal("a refused send stored something")
+	}
+}
+
+// TestStorageBusy: when the database stays locked past the store's wait
+// (another process holding its write lock), a write answers 10009 with
+// Retry-After at once, stores nothing, and works again once the lock goes.
+// It waits out the store's 5 s busy timeout, so it is skipped with -short.
+func TestStorageBusy(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits out the store's busy timeout")
+	}
+	s := ringtest.New(t, ringtest.NewConfig(t))
+	db := rawDB(t, s)
+	us := users(t, s, "Alice", "Bob")
+	alice, bob := us[0], us[1]
+	before := snapshot(t, db, s)
+
+	p := filepath.Join(s.Dir, "ringd.db")
+	other, err := sql.Open("sqlite3", "file:"+(&url.URL{Path: p}).EscapedPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	conn, err := other.Conn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(context.Background(), "BEGIN IMMEDIATE"); err != nil {
+		t.Fatal(err)
+	}
+	status, got, hdr := rawResponse(t, http.MethodPost, s.URL, bytes.NewReader(body(obj{"req": "send", "uuid": alice.UUID, "callee": bob.Number, "length": 2}, []byte("hi"))))
+	if status != http.StatusOK || string(got) != errBody(10009) || hdr.Get("Retry-After") == "" {
+		t.Fatalf("send while the database is locked: HTTP %d %s, Retry-After %q", status, got, hdr.Get("Retry-After"))
+	}
+	if _, err := conn.ExecContext(context.Background(), "ROLLBACK"); err != nil {
+		t.Fatal(err)
+	}
+	if after := snapshot(t, db, s); after != before {
+		t.Fatal("a busy send stored something")
+	}
+	if a := s.Send(t, alice, bob.Number, "hi"); a.Code() != 10000 {
+		t.Fatalf("send after the lock went: %v", a)
 	}
 }
