@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/ringd/ringd/internal/blob"
+	"github.com/ringd/ringd/internal/push"
 	"github.com/ringd/ringd/internal/server"
 	"github.com/ringd/ringd/internal/store/sqlite"
 )
@@ -28,6 +29,8 @@ type options struct {
 	data   string
 	cfg    server.Config
 	debug  bool
+	config string       // -config: the configuration file
+	push   *push.Config // its push section; nil: no pushes
 }
 
 func parseFlags(args []string) (*options, error) {
@@ -44,6 +47,7 @@ func parseFlags(args []string) (*options, error) {
 	fs.DurationVar(&o.cfg.RingTimeout, "ring-timeout", server.DefaultRingTimeout, "how long a call rings before it is missed")
 	fs.IntVar(&o.cfg.MaxInFlight, "max-inflight", server.DefaultMaxInFlight, "requests handled at once; past it the server answers 10009")
 	fs.BoolVar(&o.debug, "debug", false, "debug mode: debug requests answered, debug logs")
+	fs.StringVar(&o.config, "config", "", "configuration file, YAML or TOML (.toml): any flag by name, and the push section; flags and environment override it")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: ringd [flags]\n\nEvery flag can also be set as an environment variable RINGD_<NAME>,\ne.g. RINGD_MAX_LENGTH=1048576. Flags given on the command line win.\n\n")
 		fs.PrintDefaults()
@@ -53,6 +57,13 @@ func parseFlags(args []string) (*options, error) {
 	}
 	if err := envFlags(fs); err != nil {
 		return nil, err
+	}
+	if o.config != "" {
+		pc, err := applyConfig(fs, o.config)
+		if err != nil {
+			return nil, err
+		}
+		o.push = pc
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments: %q", fs.Args())
@@ -118,6 +129,18 @@ func run(o *options, log *slog.Logger) error {
 		return err
 	}
 	o.cfg.Logger = log
+	if o.push != nil {
+		// Reads the APNs keys and FCM credentials now: a bad file stops
+		// ringd here rather than at the first push.
+		d, err := push.New(*o.push, db, push.Options{Logger: log})
+		if err != nil {
+			return err
+		}
+		o.cfg.Pusher = d
+		d.Start()
+		defer d.Close() // before the store closes
+		log.Info("push configured", "apps", len(o.push.Apps))
+	}
 	srv := server.New(o.cfg, db, blobs)
 	srv.Start()
 	defer srv.Close()

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/ringd/ringd/internal/blob"
+	"github.com/ringd/ringd/internal/push"
 	"github.com/ringd/ringd/internal/server"
 	"github.com/ringd/ringd/internal/store/sqlite"
 )
@@ -65,6 +66,7 @@ type Server struct {
 	DB     *sqlite.DB
 	Blobs  *blob.Disk
 	HTTP   *httptest.Server
+	Push   *push.Dispatcher // nil unless started by NewPushAt
 }
 
 // NewConfig returns a Config for a test server, with a fresh clock.
@@ -83,6 +85,21 @@ func New(t testing.TB, cfg server.Config) *Server {
 // NewAt starts a server on an existing data directory.
 func NewAt(t testing.TB, cfg server.Config, dir string) *Server {
 	t.Helper()
+	return NewPushAt(t, cfg, dir, nil)
+}
+
+// Push runs a real push dispatcher beside a test server.
+type Push struct {
+	Config push.Config
+	// HTTPClient carries the providers' requests: a client that trusts
+	// the test's fake APNs, FCM or webhook servers.
+	HTTPClient *http.Client
+}
+
+// NewPushAt starts a server on an existing data directory, with a push
+// dispatcher for p (none if p is nil) that shares its clock.
+func NewPushAt(t testing.TB, cfg server.Config, dir string, p *Push) *Server {
+	t.Helper()
 	clock, ok := cfg.Clock.(*Clock)
 	if !ok {
 		clock = &Clock{}
@@ -99,9 +116,21 @@ func NewAt(t testing.TB, cfg server.Config, dir string) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var disp *push.Dispatcher
+	if p != nil {
+		disp, err = push.New(p.Config, db, push.Options{Clock: clock, Logger: cfg.Logger, HTTPClient: p.HTTPClient})
+		if err != nil {
+			db.Close()
+			t.Fatal(err)
+		}
+		cfg.Pusher = disp
+	}
 	srv := server.New(cfg, db, blobs)
+	if disp != nil {
+		disp.Start()
+	}
 	hs := httptest.NewServer(srv)
-	s := &Server{URL: hs.URL + "/", Dir: dir, Clock: clock, Server: srv, DB: db, Blobs: blobs, HTTP: hs}
+	s := &Server{URL: hs.URL + "/", Dir: dir, Clock: clock, Server: srv, DB: db, Blobs: blobs, HTTP: hs, Push: disp}
 	t.Cleanup(s.Close)
 	return s
 }
@@ -115,6 +144,9 @@ func (s *Server) Close() {
 	}
 	s.Server.Close()
 	s.HTTP.Close()
+	if s.Push != nil {
+		s.Push.Close() // before the store it writes to
+	}
 	s.DB.Close()
 }
 

@@ -151,11 +151,16 @@ func (s *Server) store1(ctx context.Context, r *wire.Request, h *sendHead, calle
 		}
 		sum := sha256.Sum256(buf)
 		m.Blob = store.Blob{Hash: hex.EncodeToString(sum[:]), Length: length, Inline: buf}
-		return s.store.Send(ctx, m)
+		return s.storeMessages(ctx, m)
 	}
 
 	// Large data streams into the blob store; the janitor must not take it
 	// away before the message that refers to it is committed.
+	var head *prefixReader
+	if isText {
+		head = &prefixReader{r: data} // the push's preview
+		data = head
+	}
 	s.blobMu.RLock()
 	sum, err := s.blobs.Put(ctx, data, length)
 	if err != nil {
@@ -163,7 +168,10 @@ func (s *Server) store1(ctx context.Context, r *wire.Request, h *sendHead, calle
 		return none, dataErr(err)
 	}
 	m.Blob = store.Blob{Hash: sum, Length: length}
-	res, err := s.store.Send(ctx, m)
+	if head != nil {
+		m.Preview = head.preview()
+	}
+	res, err := s.storeMessages(ctx, m)
 	s.blobMu.RUnlock()
 	if err != nil || res.Replayed {
 		s.dropIfUnused(sum)

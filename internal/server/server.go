@@ -43,6 +43,8 @@ type Config struct {
 	NumberDigits int           // digits of numbers the server allocates; default 8
 	Clock        Clock
 	Logger       *slog.Logger
+	// Pusher, when set, delivers the pushes the store queues (push.go).
+	Pusher Pusher
 }
 
 // Defaults of Config.
@@ -115,6 +117,8 @@ type Server struct {
 	stopOnce sync.Once
 	stop     chan struct{} // closed by Close: ends the janitor and long-polls
 	wg       sync.WaitGroup
+
+	metrics *metrics // what /metrics shows (metrics.go)
 }
 
 // New makes a server over st and blobs. Call Start to run its background
@@ -141,6 +145,8 @@ func New(cfg Config, st store.Store, blobs blob.Store) *Server {
 		"read":     s.read,
 		"status":   s.status,
 	}
+	s.metrics = newMetrics()
+	s.initPush()
 	return s
 }
 
@@ -161,6 +167,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path == "/healthz" && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
 		w.Header().Set("Content-Type", "text/plain")
 		w.Write([]byte("ok\n"))
+		return
+	}
+	if r.URL.Path == "/metrics" && r.Method == http.MethodGet && s.cfg.Path != "/metrics" {
+		s.metrics.handler.ServeHTTP(w, r)
 		return
 	}
 	if r.URL.Path != s.cfg.Path {
@@ -213,9 +223,6 @@ func (s *Server) serve(r *http.Request) (req string, ans any, err error) {
 	ans, err = h(r.Context(), rq)
 	return rq.Req, ans, err
 }
-
-// observe records a finished request; metrics hook here.
-func (s *Server) observe(req string, code wire.Code, start time.Time) {}
 
 // codeOf maps an error to its wire code: a *wire.Error's own, the store's
 // sentinel errors to theirs, anything else 10001.

@@ -112,6 +112,10 @@ type NewMessages struct {
 	Blob       Blob
 	CID        string // client's id for idempotent retries; "" for none
 	Now        time.Time
+	// Preview is the body of the push each callee's device gets: the
+	// text's first store.PreviewChars characters. "" means the file name,
+	// or the preview of Blob.Inline for a text.
+	Preview string
 }
 
 // SendResult is the outcome of a send: a msgid per callee that got the

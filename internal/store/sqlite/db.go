@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/mattn/go-sqlite3"
@@ -56,6 +57,9 @@ type DB struct {
 	// show that group commit shares them.
 	commits   int64
 	commitsMu sync.Mutex
+
+	// pushWanted says which appids get pushes (outbox.go); nil: none.
+	pushWanted atomic.Pointer[func(appid string) bool]
 }
 
 // Open opens (creating if missing) the database at path.

@@ -58,12 +58,16 @@ func (db *DB) Send(ctx context.Context, m store.NewMessages) (store.SendResult, 
 		res.Time = m.Now.Unix()
 		res.MsgIDs = make(map[string]int64, len(m.Callees))
 		var live []string
+		var devs []pushDevice // of live, in order
 		for _, c := range m.Callees {
 			if _, dup := res.MsgIDs[c]; dup {
 				continue
 			}
-			var tok sql.NullString
-			err := tx.queryRow(`SELECT token FROM numbers WHERE number = ?`, c).Scan(&tok)
+			var tok, appid sql.NullString
+			// The device's appid comes with the token in the same lookup,
+			// so queueing the push costs this hot path only its INSERT.
+			err := tx.queryRow(`SELECT n.token, d.appid FROM numbers n LEFT JOIN devices d ON d.token = n.token
+				WHERE n.number = ?`, c).Scan(&tok, &appid)
 			if err != nil && !errors.Is(err, sql.ErrNoRows) {
 				return err
 			}
@@ -73,6 +77,7 @@ func (db *DB) Send(ctx context.Context, m store.NewMessages) (store.SendResult, 
 			}
 			res.MsgIDs[c] = 0
 			live = append(live, c)
+			devs = append(devs, pushDevice{token: tok.String, appid: appid.String})
 		}
 		if len(live) == 0 {
 			return store.ErrCalleeNotInUse
@@ -85,7 +90,9 @@ func (db *DB) Send(ctx context.Context, m store.NewMessages) (store.SendResult, 
 		if m.Fname != "" {
 			fname = m.Fname
 		}
-		for _, c := range live {
+		push := store.Push{Kind: store.PushMessage, Caller: caller, CallerName: callerName,
+			Body: messagePreview(m), Created: m.Now}
+		for i, c := range live {
 			r, err := tx.exec(`INSERT INTO messages(caller, caller_name, callee, time, uri, length, fname) VALUES(?, ?, ?, ?, ?, ?, ?)`,
 				caller, callerName, c, res.Time, m.Blob.Hash, m.Blob.Length, fname)
 			if err != nil {
@@ -96,6 +103,12 @@ func (db *DB) Send(ctx context.Context, m store.NewMessages) (store.SendResult, 
 				return err
 			}
 			res.MsgIDs[c] = id
+			if devs[i].appid != "" {
+				push.Token, push.AppID, push.MsgID = devs[i].token, devs[i].appid, id
+				if err := tx.queuePush(push); err != nil {
+					return err
+				}
+			}
 		}
 		if m.CID != "" {
 			rec, err := json.Marshal(sendRecord{Time: res.Time, MsgIDs: res.MsgIDs, Failed: res.Failed})

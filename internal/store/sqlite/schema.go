@@ -53,4 +53,25 @@ var schema = []string{
 		PRIMARY KEY(caller, cid)
 	) WITHOUT ROWID`,
 	`CREATE INDEX IF NOT EXISTS sends_time ON sends(time)`,
+	// outbox holds the pushes not yet delivered, written in the same
+	// transaction as what they announce. Times are Unix milliseconds;
+	// expires 0 means the dispatcher's default age.
+	`CREATE TABLE IF NOT EXISTS outbox(
+		id          INTEGER PRIMARY KEY,
+		kind        TEXT NOT NULL,
+		token       TEXT NOT NULL,
+		appid       TEXT NOT NULL,
+		caller      TEXT NOT NULL DEFAULT '',
+		caller_name TEXT NOT NULL DEFAULT '',
+		body        TEXT NOT NULL DEFAULT '',
+		msgid       INTEGER NOT NULL DEFAULT 0,
+		callid      TEXT NOT NULL DEFAULT '',
+		reason      TEXT NOT NULL DEFAULT '',
+		created     INTEGER NOT NULL,
+		expires     INTEGER NOT NULL DEFAULT 0,
+		due         INTEGER NOT NULL,
+		attempts    INTEGER NOT NULL DEFAULT 0
+	)`,
+	`CREATE INDEX IF NOT EXISTS outbox_due ON outbox(due)`,
+	`CREATE INDEX IF NOT EXISTS outbox_token ON outbox(token)`,
 }

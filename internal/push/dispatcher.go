@@ -1,0 +1,345 @@
+package push
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/ringd/ringd/internal/store"
+)
+
+// Outbox is the store's side of the dispatcher: the durable queue of
+// pushes. sqlite.DB implements it.
+type Outbox interface {
+	// DuePushes returns up to limit pushes due at now, soonest first,
+	// leaving out the ids in skip.
+	DuePushes(ctx context.Context, now time.Time, limit int, skip map[int64]bool) ([]store.Push, error)
+	// NextPushDue returns when the soonest push is due; false if none.
+	NextPushDue(ctx context.Context) (time.Time, bool, error)
+	DeletePush(ctx context.Context, id int64) error
+	RetryPush(ctx context.Context, id int64, attempts int, due time.Time) error
+	// UnbindToken unbinds the numbers still bound to token, unless the
+	// device logged in again after notAfter (compare and clear).
+	UnbindToken(ctx context.Context, token string, notAfter time.Time) (int, error)
+	OutboxDepth(ctx context.Context) (int, error)
+}
+
+// provider delivers one push to one service.
+type provider interface {
+	name() string
+	// send delivers p: nil, or an error (a *Failure says what to do).
+	send(ctx context.Context, p store.Push) error
+}
+
+// Clock tells the time; tests inject one they move.
+type Clock interface{ Now() time.Time }
+
+type realClock struct{}
+
+func (realClock) Now() time.Time { return time.Now() }
+
+// Options are the dispatcher's collaborators; the zero value is usable.
+type Options struct {
+	Clock  Clock
+	Logger *slog.Logger
+	// HTTPClient, when set, carries every provider's requests (tests point
+	// it at their fake servers' certificates).
+	HTTPClient *http.Client
+}
+
+// pollEvery bounds how long the dispatcher sleeps without looking at the
+// outbox, for pushes that came due while nothing woke it.
+const pollEvery = time.Second
+
+// Dispatcher drains the outbox.
+type Dispatcher struct {
+	cfg   Config
+	out   Outbox
+	apps  map[string]provider // fixed after New
+	clock Clock
+	log   *slog.Logger
+
+	sent, failed, retried *prometheus.CounterVec
+	depth                 prometheus.GaugeFunc
+
+	kick   chan struct{}
+	ctx    context.Context // cancelled by Close: ends attempts in flight
+	cancel context.CancelFunc
+	slots  chan struct{} // one per push in flight
+	wg     sync.WaitGroup
+
+	mu       sync.Mutex // guards the following
+	inflight map[int64]bool
+
+	unconfigured sync.Map // appids already logged as having no provider
+}
+
+// New makes a dispatcher for cfg over out. It reads each provider's key or
+// credentials now, so that a bad configuration stops ringd at start.
+func New(cfg Config, out Outbox, opts Options) (*Dispatcher, error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if opts.Clock == nil {
+		opts.Clock = realClock{}
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	d := &Dispatcher{
+		cfg:      cfg,
+		out:      out,
+		apps:     make(map[string]provider, len(cfg.Apps)),
+		clock:    opts.Clock,
+		log:      opts.Logger,
+		kick:     make(chan struct{}, 1),
+		slots:    make(chan struct{}, cfg.Workers),
+		inflight: map[int64]bool{},
+	}
+	for id, a := range cfg.Apps {
+		var p provider
+		var err error
+		switch {
+		case a.APNs != nil:
+			p, err = newAPNs(*a.APNs, opts.HTTPClient)
+		case a.FCM != nil:
+			p, err = newFCM(*a.FCM, opts.HTTPClient)
+		default:
+			p = newWebhook(*a.Webhook, opts.HTTPClient)
+		}
+		if err != nil {
+			return nil, err
+		}
+		d.apps[id] = p
+	}
+	counter := func(name, help string) *prometheus.CounterVec {
+		return prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, []string{"provider"})
+	}
+	d.sent = counter("ringd_pushes_sent_total", "Pushes the provider accepted.")
+	d.failed = counter("ringd_pushes_failed_total", "Pushes given up: refused, dead token, or out of time.")
+	d.retried = counter("ringd_pushes_retried_total", "Push attempts that failed and were scheduled again.")
+	d.depth = prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "ringd_push_outbox_depth",
+		Help: "Pushes waiting in the outbox."}, func() float64 {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		n, err := out.OutboxDepth(ctx)
+		if err != nil {
+			return -1
+		}
+		return float64(n)
+	})
+	d.ctx, d.cancel = context.WithCancel(context.Background())
+	return d, nil
+}
+
+// Collectors are the dispatcher's metrics: pushes sent, failed and
+// retried by provider, and the outbox's depth.
+func (d *Dispatcher) Collectors() []prometheus.Collector {
+	return []prometheus.Collector{d.sent, d.failed, d.retried, d.depth}
+}
+
+// Wants reports whether pushes for appid are worth queueing: whether it
+// has a provider. The store asks it for each push it would queue; an
+// appid without one is logged, once.
+func (d *Dispatcher) Wants(appid string) bool {
+	if _, ok := d.apps[appid]; ok {
+		return true
+	}
+	if _, logged := d.unconfigured.LoadOrStore(appid, true); !logged {
+		d.log.Info("push: no provider configured for appid; its devices get no push", "appid", appid)
+	}
+	return false
+}
+
+// Start runs the dispatcher until Close.
+func (d *Dispatcher) Start() {
+	d.wg.Add(1)
+	go d.loop()
+}
+
+// Close stops the dispatcher. Attempts in flight are abandoned and stay in
+// the outbox, to be sent after the next start.
+func (d *Dispatcher) Close() {
+	d.cancel()
+	d.wg.Wait()
+}
+
+// Kick tells the dispatcher pushes may be waiting; it never blocks.
+func (d *Dispatcher) Kick() {
+	select {
+	case d.kick <- struct{}{}:
+	default:
+	}
+}
+
+func (d *Dispatcher) loop() {
+	defer d.wg.Done()
+	t := time.NewTimer(0)
+	defer t.Stop()
+	for {
+		wait := d.dispatchDue()
+		t.Reset(wait)
+		select {
+		case <-d.ctx.Done():
+			return
+		case <-d.kick:
+			if !t.Stop() {
+				select {
+				case <-t.C:
+				default:
+				}
+			}
+		case <-t.C:
+		}
+	}
+}
+
+// dispatchDue starts sending the pushes that are due, as far as free
+// slots allow, and returns how long to sleep unless woken.
+func (d *Dispatcher) dispatchDue() time.Duration {
+	d.mu.Lock()
+	free := cap(d.slots) - len(d.inflight)
+	skip := make(map[int64]bool, len(d.inflight))
+	for id := range d.inflight {
+		skip[id] = true
+	}
+	d.mu.Unlock()
+	if free <= 0 {
+		return pollEvery // a finishing attempt kicks
+	}
+	now := d.clock.Now()
+	ps, err := d.out.DuePushes(d.ctx, now, free, skip)
+	if err != nil {
+		if d.ctx.Err() == nil {
+			d.log.Warn("push: reading the outbox", "err", err)
+		}
+		return pollEvery
+	}
+	for _, p := range ps {
+		prov, ok := d.apps[p.AppID]
+		if !ok {
+			// Queued under an earlier configuration: nobody to send it to.
+			d.Wants(p.AppID)
+			d.drop(p, "none")
+			continue
+		}
+		d.mu.Lock()
+		d.inflight[p.ID] = true
+		d.mu.Unlock()
+		d.slots <- struct{}{}
+		d.wg.Add(1)
+		go d.deliver(prov, p)
+	}
+	if len(ps) == free {
+		return 0 // more may be due at once
+	}
+	next, ok, err := d.out.NextPushDue(d.ctx)
+	if err != nil || !ok {
+		return pollEvery
+	}
+	if w := next.Sub(now); w > 0 {
+		return min(w, pollEvery)
+	}
+	return pollEvery // due but in flight: its end kicks
+}
+
+func (d *Dispatcher) drop(p store.Push, prov string) {
+	d.failed.WithLabelValues(prov).Inc()
+	if err := d.out.DeletePush(context.Background(), p.ID); err != nil {
+		d.log.Warn("push: deleting", "id", p.ID, "err", err)
+	}
+}
+
+// expiry is when p is given up.
+func (d *Dispatcher) expiry(p store.Push) time.Time {
+	if !p.Expires.IsZero() {
+		return p.Expires
+	}
+	return p.Created.Add(time.Duration(d.cfg.MaxAge))
+}
+
+// backoff is the wait before attempt n+1 (n ≥ 1): doubling from
+// MinBackoff, at most MaxBackoff, with a little jitter so that pushes that
+// failed together do not all come back together.
+func (d *Dispatcher) backoff(n int) time.Duration {
+	b := time.Duration(d.cfg.MinBackoff)
+	for i := 1; i < n && b < time.Duration(d.cfg.MaxBackoff); i++ {
+		b *= 2
+	}
+	b = min(b, time.Duration(d.cfg.MaxBackoff))
+	return b + rand.N(b/10+1)
+}
+
+func (d *Dispatcher) deliver(prov provider, p store.Push) {
+	defer func() {
+		<-d.slots
+		d.mu.Lock()
+		delete(d.inflight, p.ID)
+		d.mu.Unlock()
+		d.Kick()
+		d.wg.Done()
+	}()
+	name := prov.name()
+	// Bookkeeping uses its own context: once an attempt is made, recording
+	// its outcome must not be cut short by Close.
+	bg := context.Background()
+	log := d.log.With("push", p.ID, "kind", string(p.Kind), "appid", p.AppID, "provider", name)
+	now := d.clock.Now()
+	exp := d.expiry(p)
+	if !now.Before(exp) {
+		log.Info("push: given up, out of time", "attempts", p.Attempts)
+		d.drop(p, name)
+		return
+	}
+	ctx, cancel := context.WithTimeout(d.ctx, time.Duration(d.cfg.Timeout))
+	err := prov.send(ctx, p)
+	cancel()
+	if err == nil {
+		d.sent.WithLabelValues(name).Inc()
+		if err := d.out.DeletePush(bg, p.ID); err != nil {
+			log.Warn("push: deleting sent push", "err", err)
+		}
+		return
+	}
+	if d.ctx.Err() != nil {
+		return // stopping: it stays in the outbox for the next start
+	}
+	var f *Failure
+	if !errors.As(err, &f) {
+		log.Warn("push: failed", "err", err)
+		d.drop(p, name)
+		return
+	}
+	switch {
+	case f.Dead:
+		n, err := d.out.UnbindToken(bg, p.Token, p.Created)
+		if err != nil {
+			log.Warn("push: unbinding a dead token", "err", err)
+		}
+		log.Info("push: token dead", "status", f.Status, "reason", f.Reason, "numbers_unbound", n)
+		d.drop(p, name)
+	case f.Retry:
+		attempts := p.Attempts + 1
+		due := now.Add(max(d.backoff(attempts), f.RetryAfter))
+		if !due.Before(exp) {
+			log.Info("push: given up after retries", "attempts", attempts, "err", f)
+			d.drop(p, name)
+			return
+		}
+		d.retried.WithLabelValues(name).Inc()
+		log.Debug("push: will retry", "attempts", attempts, "due", due, "err", f)
+		if err := d.out.RetryPush(bg, p.ID, attempts, due); err != nil {
+			log.Warn("push: rescheduling", "err", err)
+		}
+	default:
+		log.Warn("push: refused", "status", f.Status, "reason", f.Reason)
+		d.drop(p, name)
+	}
+}

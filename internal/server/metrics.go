@@ -1,0 +1,82 @@
+package server
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/ringd/ringd/internal/store"
+	"github.com/ringd/ringd/internal/wire"
+)
+
+// metrics are what /metrics shows, in Prometheus' text format. Each Server
+// has its own registry, so that several servers in one process (tests)
+// count apart.
+type metrics struct {
+	reg      *prometheus.Registry
+	handler  http.Handler
+	requests *prometheus.CounterVec   // by req and answer code
+	latency  *prometheus.HistogramVec // by req
+	messages prometheus.Counter
+	bytes    prometheus.Counter
+}
+
+func newMetrics() *metrics {
+	m := &metrics{
+		reg: prometheus.NewRegistry(),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ringd_requests_total", Help: "Requests answered, by req and answer code.",
+		}, []string{"req", "answer"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "ringd_request_seconds", Help: "Time to answer a request, by req.",
+			// From a cached read to a large upload on a slow link.
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+		}, []string{"req"}),
+		messages: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "ringd_messages_stored_total", Help: "Messages stored (one per callee).",
+		}),
+		bytes: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "ringd_message_bytes_stored_total", Help: "Bytes of message data stored (once per send or sends).",
+		}),
+	}
+	m.reg.MustRegister(m.requests, m.latency, m.messages, m.bytes,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.handler = promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+	return m
+}
+
+// knownReq bounds the req label to the requests the server has, so that a
+// client cannot grow the metrics without bound by inventing names.
+func (s *Server) knownReq(req string) string {
+	if req == "" {
+		return "none"
+	}
+	if _, ok := s.handlers[req]; ok {
+		return req
+	}
+	return "unknown"
+}
+
+// observe records a finished request.
+func (s *Server) observe(req string, code wire.Code, start time.Time) {
+	req = s.knownReq(req)
+	s.metrics.requests.WithLabelValues(req, strconv.Itoa(int(code))).Inc()
+	s.metrics.latency.WithLabelValues(req).Observe(time.Since(start).Seconds())
+}
+
+// storeMessages stores a send's messages, counts them, and wakes the push
+// dispatcher for the pushes the store queued with them.
+func (s *Server) storeMessages(ctx context.Context, m store.NewMessages) (store.SendResult, error) {
+	res, err := s.store.Send(ctx, m)
+	if err == nil && !res.Replayed {
+		s.metrics.messages.Add(float64(len(res.MsgIDs)))
+		s.metrics.bytes.Add(float64(m.Blob.Length))
+		s.KickPush()
+	}
+	return res, err
+}

@@ -1,0 +1,59 @@
+package store
+
+import "time"
+
+// PushKind says what a push announces; the push package turns each kind
+// into its provider's notification.
+type PushKind string
+
+// The kinds of push.
+const (
+	// PushMessage announces a new message (send, sends): an alert.
+	PushMessage PushKind = "message"
+	// PushCall announces an incoming call: a VoIP push that rings.
+	PushCall PushKind = "call"
+	// PushCallEnded stops the ringing of a call that ended before it was
+	// answered on this device (cancelled, timed out, answered elsewhere).
+	PushCallEnded PushKind = "call-ended"
+	// PushMissedCall tells of a missed call: an alert.
+	PushMissedCall PushKind = "missed-call"
+)
+
+// Push is one notification waiting in the outbox. It is written in the same
+// transaction as what it announces, so a committed message always has its
+// push, and a push never announces something that was rolled back.
+type Push struct {
+	ID         int64
+	Kind       PushKind
+	Token      string // the device's push token
+	AppID      string // selects the provider
+	Caller     string
+	CallerName string
+	// Body is the alert's text: a message's preview (its first characters,
+	// or its file name); empty for calls.
+	Body    string
+	MsgID   int64  // PushMessage, PushMissedCall (the notice's id)
+	CallID  string // the call kinds
+	Reason  string // PushCallEnded: cancelled, timeout, answered, ...
+	Created time.Time
+	// Expires is when the push is no longer worth sending: the dispatcher
+	// gives up then (a call's push must not ring after the ring timeout).
+	Expires  time.Time
+	Due      time.Time // next attempt
+	Attempts int       // attempts made so far
+}
+
+// PreviewChars is how many characters of a text a message push shows.
+const PreviewChars = 100
+
+// Preview returns the first PreviewChars characters of text.
+func Preview(text string) string {
+	n := 0
+	for i := range text {
+		if n == PreviewChars {
+			return text[:i]
+		}
+		n++
+	}
+	return text
+}
