@@ -421,3 +421,69 @@ func TestOverLengthRefusedBeforeData(t *testing.T) {
 	data := bytes.Repeat([]byte("z"), 1<<20)
 	c.must(t, map[string]any{"req": "send", "uuid": alice.uuid, "callee": bob.number, "length": len(data), "fname": "x.bin"}, data)
 }
+
+// waitLog waits until the process has logged a line holding s.
+func (p *proc) waitLog(t *testing.T, s string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		p.mu.Lock()
+		ok := strings.Contains(p.log.String(), s)
+		p.mu.Unlock()
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("ringd never logged %q", s)
+		}
+		time.Sleep(5 * time.Millisecond) // a log line from another process: nothing to wait on but the pipe
+	}
+}
+
+// TestSIGTERMFinishesRequestsInFlight: a send whose data is still coming
+// when SIGTERM arrives is finished and acknowledged, the process exits 0,
+// and the message is there after a restart.
+func TestSIGTERMFinishesRequestsInFlight(t *testing.T) {
+	dir := t.TempDir()
+	p := startRingd(t, dir)
+	c := newClient(p.url)
+	alice, bob := newUser(t, c, "Alice"), newUser(t, c, "Bob")
+	text := "sent across the shutdown"
+	head, _ := json.Marshal(map[string]any{"req": "send", "uuid": alice.uuid, "callee": bob.number, "length": len(text)})
+	host := strings.TrimSuffix(strings.TrimPrefix(p.url, "http://"), "/")
+	conn, err := net.Dial("tcp", host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "POST / HTTP/1.1\r\nHost: %s\r\nContent-Length: %d\r\n\r\n%s\x00", host, len(head)+1+len(text), head)
+
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	p.waitLog(t, "shutting down")
+	if _, err := io.WriteString(conn, text); err != nil {
+		t.Fatal(err)
+	}
+	conn.SetReadDeadline(time.Now().Add(30 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("the request in flight was not answered: %v", err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	var a answer
+	if err := json.Unmarshal(b, &a); err != nil || a.code() != 10000 {
+		t.Fatalf("send across SIGTERM: %s", b)
+	}
+	if err := p.cmd.Wait(); err != nil {
+		t.Fatalf("ringd exit after SIGTERM: %v", err)
+	}
+
+	p2 := startRingd(t, dir)
+	c2 := newClient(p2.url)
+	got, _ := c2.must(t, map[string]any{"req": "get", "uuid": []string{bob.uuid}}, nil)
+	msgs, _ := got["messages"].([]any)
+	if len(msgs) != 1 || msgs[0].(map[string]any)["text"] != text || msgs[0].(map[string]any)["msgid"] != a.str("msgid") {
+		t.Fatalf("after restart: %v", got)
+	}
+}
