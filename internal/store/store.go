@@ -138,6 +138,10 @@ type GetQuery struct {
 
 // Store is everything ringd keeps.
 type Store interface {
+	// Calls keeps calls, AI-call balances, link data and reservations
+	// (calls.go).
+	Calls
+
 	// Register makes number with the given uuid hash. ErrTaken or
 	// ErrReserved when the number cannot be had.
 	Register(ctx context.Context, number string, uuid UUIDHash, now time.Time) error

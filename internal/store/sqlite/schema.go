@@ -75,3 +75,30 @@ var schema = []string{
 	`CREATE INDEX IF NOT EXISTS outbox_due ON outbox(due)`,
 	`CREATE INDEX IF NOT EXISTS outbox_token ON outbox(token)`,
 }
+
+// Calls, balances and link data (issue 4), appended as the rule above says.
+func init() {
+	schema = append(schema,
+		// calls: times are Unix milliseconds, so a short ring timeout keeps
+		// its precision; deadline is NULL once the call has ended.
+		`CREATE TABLE IF NOT EXISTS calls(
+			id           TEXT PRIMARY KEY,
+			caller       TEXT NOT NULL,
+			caller_name  TEXT NOT NULL,
+			callee       TEXT NOT NULL,
+			ai           INTEGER NOT NULL DEFAULT 0,
+			state        INTEGER NOT NULL,
+			reason       TEXT NOT NULL DEFAULT '',
+			created      INTEGER NOT NULL,
+			answered     INTEGER NOT NULL DEFAULT 0,
+			ended        INTEGER NOT NULL DEFAULT 0,
+			deadline     INTEGER,
+			offer        BLOB,
+			answer_data  BLOB
+		) WITHOUT ROWID`,
+		`CREATE INDEX IF NOT EXISTS calls_deadline ON calls(deadline) WHERE deadline IS NOT NULL`,
+		`CREATE INDEX IF NOT EXISTS calls_ended ON calls(ended) WHERE state = 2`,
+		`CREATE TABLE IF NOT EXISTS balances(number TEXT PRIMARY KEY, seconds INTEGER NOT NULL) WITHOUT ROWID`,
+		`CREATE TABLE IF NOT EXISTS links(number TEXT PRIMARY KEY, data TEXT NOT NULL) WITHOUT ROWID`,
+	)
+}
