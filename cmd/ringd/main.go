@@ -48,6 +48,18 @@ func parseFlags(args []string) (*options, error) {
 	fs.IntVar(&o.cfg.MaxInFlight, "max-inflight", server.DefaultMaxInFlight, "requests handled at once; past it the server answers 10009")
 	fs.BoolVar(&o.debug, "debug", false, "debug mode: debug requests answered, debug logs")
 	fs.StringVar(&o.config, "config", "", "configuration file, YAML or TOML (.toml): any flag by name, and the push section; flags and environment override it")
+	fs.DurationVar(&o.cfg.MaxCallLength, "max-call-length", server.DefaultMaxCallLength, "an answered call never hung up ends after this")
+	fs.StringVar(&o.cfg.AIURL, "ai-url", "", "endpoint of the AI call service (none: aicall answers 10031)")
+	fs.StringVar(&o.cfg.AIKey, "ai-key", "", "bearer key sent to the AI call service")
+	fs.DurationVar(&o.cfg.AITimeout, "ai-timeout", server.DefaultAITimeout, "longest wait for the AI call service")
+	fs.Func("reserved", "numbers never registrable, comma-separated: digits, patterns with ? and * (\"110*\"), or \"repeated\" (one digit repeated); may repeat", func(v string) error {
+		for _, p := range strings.Split(v, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				o.cfg.Reserved = append(o.cfg.Reserved, p)
+			}
+		}
+		return nil
+	})
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: ringd [flags]\n\nEvery flag can also be set as an environment variable RINGD_<NAME>,\ne.g. RINGD_MAX_LENGTH=1048576. Flags given on the command line win.\n\n")
 		fs.PrintDefaults()

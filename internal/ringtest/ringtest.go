@@ -129,6 +129,8 @@ func NewPushAt(t testing.TB, cfg server.Config, dir string, p *Push) *Server {
 	if disp != nil {
 		disp.Start()
 	}
+	// The background work runs as in ringd: call timeouts, expiry.
+	srv.Start()
 	hs := httptest.NewServer(srv)
 	s := &Server{URL: hs.URL + "/", Dir: dir, Clock: clock, Server: srv, DB: db, Blobs: blobs, HTTP: hs, Push: disp}
 	t.Cleanup(s.Close)

@@ -11,6 +11,7 @@ type getHead struct {
 	UUID       *wire.Strings `json:"uuid"`
 	After      *int64        `json:"after"`
 	AfterMsgID *string       `json:"after_msgid"` // history only: page after this msgid
+	Wait       *int64        `json:"wait"`        // get only: seconds to hold an empty answer
 }
 
 // messageJSON is a message as get and history answer it.
@@ -73,11 +74,11 @@ func (s *Server) getQuery(ctx context.Context, r *wire.Request) (store.GetQuery,
 // get returns the undelivered messages of the numbers, marking them
 // delivered in the same transaction (seed).
 func (s *Server) get(ctx context.Context, r *wire.Request) (any, error) {
-	q, _, err := s.getQuery(ctx, r)
+	q, h, err := s.getQuery(ctx, r)
 	if err != nil {
 		return nil, err
 	}
-	msgs, more, err := s.store.TakeUndelivered(ctx, q)
+	msgs, more, err := s.takeWaiting(ctx, q, h.Wait)
 	if err != nil {
 		return nil, err
 	}

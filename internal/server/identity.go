@@ -115,6 +115,9 @@ func (s *Server) register(ctx context.Context, r *wire.Request) (any, error) {
 	}
 	uuid := newUUID()
 	hash, _ := hashUUID(uuid)
+	if h.Number != nil && s.reservedByConfig(*h.Number) {
+		return nil, store.ErrReserved
+	}
 	if h.Number != nil {
 		if err := s.store.Register(ctx, *h.Number, hash, s.clock.Now()); err != nil {
 			return nil, err
@@ -125,6 +128,9 @@ func (s *Server) register(ctx context.Context, r *wire.Request) (any, error) {
 	// until the space fills; a few tries find a free one.
 	for try := 0; try < 32; try++ {
 		n := s.randomNumber()
+		if s.reservedByConfig(n) {
+			continue
+		}
 		err := s.store.Register(ctx, n, hash, s.clock.Now())
 		if errors.Is(err, store.ErrTaken) || errors.Is(err, store.ErrReserved) {
 			continue

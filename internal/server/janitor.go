@@ -33,6 +33,9 @@ func (s *Server) janitor() {
 // that no live message refers to any more.
 func (s *Server) Sweep(ctx context.Context) error {
 	before := s.clock.Now().Add(-s.cfg.Retention)
+	if err := s.store.ExpireCalls(ctx, before); err != nil { // calls live as long as messages
+		return err
+	}
 	uris, err := s.store.ExpireMessages(ctx, before)
 	if err != nil || len(uris) == 0 {
 		return err

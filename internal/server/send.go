@@ -55,6 +55,7 @@ func (s *Server) send(ctx context.Context, r *wire.Request) (any, error) {
 	if !ok {
 		return nil, store.ErrCalleeNotInUse
 	}
+	s.arrived(res)
 	return sendAnswer{Answer: wire.OK, MsgID: formatID(id), Time: res.Time}, nil
 }
 
@@ -82,6 +83,7 @@ func (s *Server) sends(ctx context.Context, r *wire.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.arrived(res)
 	a := sendsAnswer{Answer: wire.OK, Time: res.Time, MsgIDs: make(map[string]string, len(res.MsgIDs)), Failed: res.Failed}
 	for c, id := range res.MsgIDs {
 		a.MsgIDs[c] = formatID(id)

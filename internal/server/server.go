@@ -41,6 +41,7 @@ type Config struct {
 	Debug        bool          // answer debug requests
 	MaxInFlight  int           // requests handled at once; past it 10009; default 4096
 	NumberDigits int           // digits of numbers the server allocates; default 8
+	CallConfig                 // calls, AI calls, reserved numbers (calls.go)
 	Clock        Clock
 	Logger       *slog.Logger
 	// Pusher, when set, delivers the pushes the store queues (push.go).
@@ -89,6 +90,7 @@ func (c *Config) setDefaults() {
 	if c.Clock == nil {
 		c.Clock = realClock{}
 	}
+	c.CallConfig.setDefaults()
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -118,6 +120,8 @@ type Server struct {
 	stop     chan struct{} // closed by Close: ends the janitor and long-polls
 	wg       sync.WaitGroup
 
+	calls calls // call signaling, long-poll wake-ups, the AI service (calls.go)
+
 	metrics *metrics // what /metrics shows (metrics.go)
 }
 
@@ -145,6 +149,7 @@ func New(cfg Config, st store.Store, blobs blob.Store) *Server {
 		"read":     s.read,
 		"status":   s.status,
 	}
+	s.initCalls()
 	s.metrics = newMetrics()
 	s.initPush()
 	return s
@@ -152,8 +157,9 @@ func New(cfg Config, st store.Store, blobs blob.Store) *Server {
 
 // Start runs the server's background work (the janitor).
 func (s *Server) Start() {
-	s.wg.Add(1)
+	s.wg.Add(2)
 	go s.janitor()
+	go s.callTimer()
 }
 
 // Close stops the background work and ends waiting long-polls. It does not
@@ -243,6 +249,12 @@ func (s *Server) codeOf(err error) wire.Code {
 		return wire.CalleeNotInUse
 	case errors.Is(err, store.ErrBadMsgID):
 		return wire.MsgIDError
+	case errors.Is(err, store.ErrBadCallID), errors.Is(err, store.ErrCallState):
+		return wire.CallIDError
+	case errors.Is(err, store.ErrLinkExists):
+		return wire.LinkDataExisted
+	case errors.Is(err, store.ErrNoBalance):
+		return wire.BalanceNotEnough
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return wire.ServerBusy
 	}

@@ -1,0 +1,65 @@
+package server
+
+import (
+	"context"
+	"unicode/utf8"
+
+	"github.com/ringd/ringd/internal/wire"
+)
+
+type linkHead struct {
+	UUID *string `json:"uuid"`
+	Data *string `json:"data"`
+}
+
+type linkedAnswer struct {
+	Answer wire.Code `json:"answer"`
+	Data   *string   `json:"data,omitempty"`
+}
+
+// link stores the number's link data, once (a second time is 10005). The
+// store's single writer makes the first of concurrent attempts the only one.
+func (s *Server) link(ctx context.Context, r *wire.Request) (any, error) {
+	var h linkHead
+	if err := r.Decode(&h); err != nil {
+		return nil, err
+	}
+	if err := r.NoData(); err != nil {
+		return nil, err
+	}
+	if h.Data == nil || !wire.Chars(*h.Data, 1, 1024) || !utf8.ValidString(*h.Data) {
+		return nil, wire.Errorf(wire.FormatError, "data")
+	}
+	me, err := s.party(ctx, h.UUID)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.store.SetLink(ctx, me.Number, *h.Data); err != nil {
+		return nil, err
+	}
+	return wire.Ack{Answer: wire.OK}, nil
+}
+
+// linked answers the number's link data; no data field when none is set.
+func (s *Server) linked(ctx context.Context, r *wire.Request) (any, error) {
+	var h linkHead
+	if err := r.Decode(&h); err != nil {
+		return nil, err
+	}
+	if err := r.NoData(); err != nil {
+		return nil, err
+	}
+	me, err := s.party(ctx, h.UUID)
+	if err != nil {
+		return nil, err
+	}
+	data, ok, err := s.store.Link(ctx, me.Number)
+	if err != nil {
+		return nil, err
+	}
+	a := linkedAnswer{Answer: wire.OK}
+	if ok {
+		a.Data = &data
+	}
+	return a, nil
+}
