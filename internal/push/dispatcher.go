@@ -257,10 +257,18 @@ func (d *Dispatcher) drop(p store.Push, prov string) {
 	}
 }
 
+// callMaxAge is how long a push about a call that names no expiry is
+// worth sending: a VoIP push that arrives later would ring, or show a
+// call screen, for a call long over.
+const callMaxAge = time.Minute
+
 // expiry is when p is given up.
 func (d *Dispatcher) expiry(p store.Push) time.Time {
-	if !p.Expires.IsZero() {
+	switch {
+	case !p.Expires.IsZero():
 		return p.Expires
+	case p.Kind == store.PushCall || p.Kind == store.PushCallEnded:
+		return p.Created.Add(callMaxAge)
 	}
 	return p.Created.Add(time.Duration(d.cfg.MaxAge))
 }
