@@ -95,6 +95,7 @@ func init() {
 		{"forget", "NUMBER", "drop a remembered number and its uuid from the config", cmdForget},
 		{"help", "[COMMAND]", "show usage of ringctl or of a command", cmdHelp},
 	}
+	commands = append(commands[:len(commands)-1], append(callCommands(), commands[len(commands)-1])...) // calls.go; help stays last
 }
 
 func findCommand(name string) *command {
