@@ -233,7 +233,12 @@ func (db *DB) runBatch(batch []*op, results []error) []error {
 			results = append(results, err) // given up before it ran: nothing done
 			continue
 		}
-		tx.ctx = o.ctx
+		// Once started, an operation runs to its end whatever becomes of
+		// its request: a canceled context makes the driver interrupt the
+		// connection, and SQLite's interrupt rolls back the whole shared
+		// transaction, taking the batch's other operations with it (and
+		// leaving the rest of the batch to run outside any transaction).
+		tx.ctx = context.WithoutCancel(o.ctx)
 		err := db.runOne(tx, o.fn)
 		if err == nil {
 			ok++
