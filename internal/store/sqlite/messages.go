@@ -92,6 +92,7 @@ func (db *DB) Send(ctx context.Context, m store.NewMessages) (store.SendResult, 
 		}
 		push := store.Push{Kind: store.PushMessage, Caller: caller, CallerName: callerName,
 			Body: messagePreview(m), Created: m.Now}
+		pushes := make([]store.Push, 0, len(live))
 		for i, c := range live {
 			r, err := tx.exec(`INSERT INTO messages(caller, caller_name, callee, time, uri, length, fname) VALUES(?, ?, ?, ?, ?, ?, ?)`,
 				caller, callerName, c, res.Time, m.Blob.Hash, m.Blob.Length, fname)
@@ -105,10 +106,11 @@ func (db *DB) Send(ctx context.Context, m store.NewMessages) (store.SendResult, 
 			res.MsgIDs[c] = id
 			if devs[i].appid != "" {
 				push.Token, push.AppID, push.MsgID = devs[i].token, devs[i].appid, id
-				if err := tx.queuePush(push); err != nil {
-					return err
-				}
+				pushes = append(pushes, push)
 			}
+		}
+		if err := tx.queuePushes(pushes); err != nil {
+			return err
 		}
 		if m.CID != "" {
 			rec, err := json.Marshal(sendRecord{Time: res.Time, MsgIDs: res.MsgIDs, Failed: res.Failed})
@@ -129,6 +131,8 @@ const messageColumns = `m.id, m.caller, m.caller_name, m.callee, m.time, m.uri, 
 	CASE WHEN m.fname IS NULL THEN b.inline END`
 
 const messageFrom = ` FROM messages m LEFT JOIN blobs b ON b.hash = m.uri `
+
+const undeliveredFrom = ` FROM messages m INDEXED BY messages_undelivered LEFT JOIN blobs b ON b.hash = m.uri `
 
 func scanMessage(rows interface{ Scan(...any) error }) (store.Message, error) {
 	var m store.Message
@@ -151,7 +155,15 @@ func inList(n int) string {
 
 func getQuery(q store.GetQuery, onlyUndelivered bool) (string, []any) {
 	var sb strings.Builder
-	sb.WriteString(`SELECT ` + messageColumns + messageFrom + `WHERE m.callee IN (`)
+	from := messageFrom
+	if onlyUndelivered {
+		// Without statistics the planner takes messages_callee, which
+		// also holds every delivered message: a get would cost more the
+		// more a number has received. The partial index holds only what
+		// is waiting.
+		from = undeliveredFrom
+	}
+	sb.WriteString(`SELECT ` + messageColumns + from + `WHERE m.callee IN (`)
 	sb.WriteString(inList(len(q.Callees)))
 	sb.WriteString(`) AND m.time > ? AND m.id > ?`)
 	if onlyUndelivered {
@@ -190,6 +202,12 @@ func (db *DB) TakeUndelivered(ctx context.Context, q store.GetQuery) ([]store.Me
 	var msgs []store.Message
 	var more bool
 	query, args := getQuery(q, true)
+	// Most gets find nothing. Looking on the read pool first lets them run
+	// beside the writer instead of queueing for it. A message committed
+	// after this look is simply one this get came too early for.
+	if waiting, err := db.anyUndelivered(ctx, q); err != nil || !waiting {
+		return nil, false, err
+	}
 	err := db.write(ctx, func(tx *wtx) error {
 		rows, err := tx.query(query, args...)
 		if err != nil {
@@ -213,6 +231,22 @@ func (db *DB) TakeUndelivered(ctx context.Context, q store.GetQuery) ([]store.Me
 		msgs[i].State = store.Delivered
 	}
 	return msgs, more, nil
+}
+
+// anyUndelivered reports whether a message matching q waits.
+func (db *DB) anyUndelivered(ctx context.Context, q store.GetQuery) (bool, error) {
+	args := make([]any, 0, len(q.Callees)+2)
+	for _, c := range q.Callees {
+		args = append(args, c)
+	}
+	args = append(args, q.After, q.AfterID)
+	var one int
+	err := db.rqueryRow(ctx, `SELECT 1 FROM messages INDEXED BY messages_undelivered WHERE callee IN (`+
+		inList(len(q.Callees))+`) AND state = 0 AND time > ? AND id > ? LIMIT 1`, args...).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	return err == nil, mapErr(err)
 }
 
 func (db *DB) History(ctx context.Context, q store.GetQuery) ([]store.Message, bool, error) {
