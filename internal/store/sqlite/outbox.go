@@ -49,18 +49,52 @@ func fromMillis(ms int64) time.Time {
 // call's end) calls it in the same transaction, so the push is exactly as
 // durable as what it announces.
 func (tx *wtx) queuePush(p store.Push) error {
-	if f := tx.db.pushWanted.Load(); f == nil || !(*f)(p.AppID) {
-		return nil // no provider would take it
+	return tx.queuePushes([]store.Push{p})
+}
+
+// pushChunk bounds the rows of one INSERT: a sends to many callees queues
+// its pushes in a few statements rather than one per callee.
+const pushChunk = 64
+
+const pushColumns = 12
+
+// queuePushes writes ps to the outbox in tx, leaving out those whose appid
+// has no provider.
+func (tx *wtx) queuePushes(ps []store.Push) error {
+	f := tx.db.pushWanted.Load()
+	if f == nil {
+		return nil // push is not configured
 	}
-	due := p.Due
-	if due.IsZero() {
-		due = p.Created
+	args := make([]any, 0, min(len(ps), pushChunk)*pushColumns)
+	flush := func(rows int) error {
+		if rows == 0 {
+			return nil
+		}
+		q := `INSERT INTO outbox(kind, token, appid, caller, caller_name, body, msgid, callid, reason, created, expires, due) VALUES ` +
+			strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?), ", rows), ", ")
+		_, err := tx.exec(q, args...)
+		args = args[:0]
+		return err
 	}
-	_, err := tx.exec(`INSERT INTO outbox(kind, token, appid, caller, caller_name, body, msgid, callid, reason, created, expires, due)
-		VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		string(p.Kind), p.Token, p.AppID, p.Caller, p.CallerName, p.Body, p.MsgID, p.CallID, p.Reason,
-		millis(p.Created), millis(p.Expires), millis(due))
-	return err
+	rows := 0
+	for _, p := range ps {
+		if !(*f)(p.AppID) {
+			continue
+		}
+		due := p.Due
+		if due.IsZero() {
+			due = p.Created
+		}
+		args = append(args, string(p.Kind), p.Token, p.AppID, p.Caller, p.CallerName, p.Body, p.MsgID, p.CallID,
+			p.Reason, millis(p.Created), millis(p.Expires), millis(due))
+		if rows++; rows == pushChunk {
+			if err := flush(rows); err != nil {
+				return err
+			}
+			rows = 0
+		}
+	}
+	return flush(rows)
 }
 
 // queuePushTo queues p for the device number is bound to, filling in its
