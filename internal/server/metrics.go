@@ -69,14 +69,12 @@ func (s *Server) observe(req string, code wire.Code, start time.Time) {
 	s.metrics.latency.WithLabelValues(req).Observe(time.Since(start).Seconds())
 }
 
-// storeMessages stores a send's messages, counts them, and wakes the push
-// dispatcher for the pushes the store queued with them.
+// storeMessages stores a send's messages and counts them.
 func (s *Server) storeMessages(ctx context.Context, m store.NewMessages) (store.SendResult, error) {
 	res, err := s.store.Send(ctx, m)
 	if err == nil && !res.Replayed {
 		s.metrics.messages.Add(float64(len(res.MsgIDs)))
 		s.metrics.bytes.Add(float64(m.Blob.Length))
-		s.KickPush()
 	}
 	return res, err
 }

@@ -24,9 +24,10 @@ type Pusher interface {
 }
 
 // pushFilterer is a store that can be told which appids to queue pushes
-// for (sqlite.DB).
+// for, and whom to wake when it has committed some (sqlite.DB).
 type pushFilterer interface {
 	SetPushFilter(wanted func(appid string) bool)
+	SetPushKick(kick func())
 }
 
 // initPush connects the configured Pusher, if any, to the store and the
@@ -38,14 +39,16 @@ func (s *Server) initPush() {
 	}
 	if f, ok := s.store.(pushFilterer); ok {
 		f.SetPushFilter(p.Wants)
+		f.SetPushKick(p.Kick)
 	} else {
 		s.log.Warn("push configured, but the store keeps no outbox: no pushes will be sent")
 	}
 	s.metrics.reg.MustRegister(p.Collectors()...)
 }
 
-// KickPush wakes the push dispatcher after something that queued a push
-// (a message, a call, a call's end) committed. Cheap; never blocks.
+// KickPush wakes the push dispatcher. The store already does after each
+// commit that queued a push; this is for code that knows more is due.
+// Cheap; never blocks.
 func (s *Server) KickPush() {
 	if s.cfg.Pusher != nil {
 		s.cfg.Pusher.Kick()

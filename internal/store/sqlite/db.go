@@ -60,6 +60,9 @@ type DB struct {
 
 	// pushWanted says which appids get pushes (outbox.go); nil: none.
 	pushWanted atomic.Pointer[func(appid string) bool]
+	// pushKick wakes the push dispatcher after a commit that queued a
+	// push (outbox.go); nil: nobody to wake.
+	pushKick atomic.Pointer[func()]
 }
 
 // Open opens (creating if missing) the database at path.
@@ -266,6 +269,9 @@ func (db *DB) runBatch(batch []*op, results []error) []error {
 		db.commitsMu.Lock()
 		db.commits++
 		db.commitsMu.Unlock()
+		if tx.pushed {
+			db.pushCommitted()
+		}
 	}
 	return results
 }
@@ -291,6 +297,9 @@ func (db *DB) runOne(tx *wtx, fn func(*wtx) error) (err error) {
 type wtx struct {
 	db  *DB
 	ctx context.Context
+	// pushed is set when an operation queued a push, so that the
+	// dispatcher is woken once the batch commits (outbox.go).
+	pushed bool
 }
 
 func (tx *wtx) stmt(q string) (*sql.Stmt, error) {

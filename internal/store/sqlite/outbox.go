@@ -74,6 +74,7 @@ func (tx *wtx) queuePushes(ps []store.Push) error {
 			strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?), ", rows), ", ")
 		_, err := tx.exec(q, args...)
 		args = args[:0]
+		tx.pushed = true
 		return err
 	}
 	rows := 0
@@ -227,6 +228,19 @@ func (db *DB) QueuePush(ctx context.Context, number string, p store.Push) (bool,
 		return err
 	})
 	return queued, err
+}
+
+// SetPushKick makes the writer call kick after each commit that queued a
+// push, so the dispatcher sends at once whichever code queued it: a send,
+// a call, a call's end. kick must not block.
+func (db *DB) SetPushKick(kick func()) {
+	db.pushKick.Store(&kick)
+}
+
+func (db *DB) pushCommitted() {
+	if k := db.pushKick.Load(); k != nil {
+		(*k)()
+	}
 }
 
 // SetPushFilter makes the store queue pushes only for the appids wanted

@@ -124,3 +124,35 @@ func BenchmarkSendsTo1000WithPush(b *testing.B) {
 		}
 	}
 }
+
+// The writer wakes the dispatcher after a commit that queued a push, and
+// only then.
+func TestCommitWithPushKicks(t *testing.T) {
+	db, numbers, hashes := benchDB(t, 2)
+	ctx := context.Background()
+	kicks := make(chan struct{}, 10)
+	db.SetPushKick(func() { kicks <- struct{}{} })
+	wanted := false
+	db.SetPushFilter(func(string) bool { return wanted })
+	send := func() {
+		t.Helper()
+		if _, err := db.Send(ctx, store.NewMessages{SenderHash: hashes[0], Callees: numbers[1:], Blob: textBlob(1), Now: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	send()
+	if len(kicks) != 0 {
+		t.Fatal("kicked for a commit that queued no push")
+	}
+	wanted = true
+	send()
+	if len(kicks) != 1 {
+		t.Fatalf("%d kicks after a commit with a push, want 1", len(kicks))
+	}
+	if ok, err := db.QueuePush(ctx, numbers[1], store.Push{Kind: store.PushCall, CallID: "c", Created: time.Now()}); err != nil || !ok {
+		t.Fatal(ok, err)
+	}
+	if len(kicks) != 2 {
+		t.Fatalf("%d kicks after QueuePush, want 2", len(kicks))
+	}
+}
