@@ -343,7 +343,12 @@ func (db *DB) ExpireMessages(ctx context.Context, before time.Time) ([]string, e
 				return err
 			}
 			rows.Close()
-			_, err = tx.exec(`DELETE FROM sends WHERE time < ?`, cut)
+			if _, err := tx.exec(`DELETE FROM sends WHERE time < ?`, cut); err != nil {
+				return err
+			}
+			// Pushes older than the messages they announced: left only when
+			// push was configured and no longer is, so nothing drains them.
+			_, err = tx.exec(`DELETE FROM outbox WHERE created < ?`, cut*1000)
 			return err
 		})
 		if err != nil {

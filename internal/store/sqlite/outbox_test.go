@@ -156,3 +156,24 @@ func TestCommitWithPushKicks(t *testing.T) {
 		t.Fatalf("%d kicks after QueuePush, want 2", len(kicks))
 	}
 }
+
+// Pushes nobody drained (push no longer configured) expire with the
+// messages they announced.
+func TestExpireDropsOldPushes(t *testing.T) {
+	db, numbers, hashes := benchDB(t, 2)
+	db.SetPushFilter(allApps)
+	ctx := context.Background()
+	t0 := time.Unix(1_800_000_000, 0)
+	for i, at := range []time.Time{t0, t0.Add(2 * time.Hour)} {
+		if _, err := db.Send(ctx, store.NewMessages{SenderHash: hashes[0], Callees: numbers[1:], Blob: textBlob(int64(i)), Now: at}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := db.ExpireMessages(ctx, t0.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	ps, err := db.DuePushes(ctx, t0.Add(1000*time.Hour), 10, nil)
+	if err != nil || len(ps) != 1 || !ps[0].Created.Equal(t0.Add(2*time.Hour)) {
+		t.Fatalf("after expiry: %v %+v", err, ps)
+	}
+}
