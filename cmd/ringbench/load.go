@@ -271,10 +271,16 @@ func setup(ctx context.Context, c *config, url string, logf func(string, ...any)
 				return nil, err
 			}
 			bodies := make([][]byte, c.conns)
+			desc := "get that finds nothing"
 			for w, u := range recv {
-				bodies[w], _ = body(map[string]any{"req": "get", "uuid": []string{u.UUID}}, nil)
+				head := map[string]any{"req": "get", "uuid": []string{u.UUID}}
+				if c.wait > 0 {
+					head["wait"] = c.wait
+					desc = fmt.Sprintf("get that waits %ds and finds nothing", c.wait)
+				}
+				bodies[w], _ = body(head, nil)
 			}
-			return &load{desc: "get that finds nothing", gen: func(w, _ int) []byte { return bodies[w] }}, nil
+			return &load{desc: desc, gen: func(w, _ int) []byte { return bodies[w] }}, nil
 		}
 		return setupGetM(ctx, c, a, logf)
 

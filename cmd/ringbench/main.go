@@ -33,6 +33,7 @@ type config struct {
 	size       int
 	callees    int
 	m          int
+	wait       int
 	conns      int
 	dur        time.Duration
 	count      int
@@ -49,7 +50,8 @@ Operations (-op):
   send    send of a text of -size bytes
   file    send of a file of -size bytes
   sends   sends of a text of -size bytes to -callees callees
-  get     get; with -m 0 it finds nothing, with -m M it returns M texts of -size bytes
+  get     get; with -m 0 it finds nothing (or long-polls -wait seconds),
+          with -m M it returns M texts of -size bytes
   fetch   fetch of a file of -size bytes
   login   login of one number
 
@@ -67,6 +69,7 @@ func parse(args []string, out io.Writer) (*config, error) {
 	fs.IntVar(&c.size, "size", 100, "bytes of data of send, file, sends, get's texts and fetch")
 	fs.IntVar(&c.callees, "callees", 1000, "callees of each sends")
 	fs.IntVar(&c.m, "m", 0, "messages each get returns")
+	fs.IntVar(&c.wait, "wait", 0, "get with -m 0: seconds each get long-polls (\"wait\"); with -c N -n N it holds N polls at once")
 	fs.IntVar(&c.conns, "c", 64, "concurrent connections")
 	fs.DurationVar(&c.dur, "d", 5*time.Second, "duration of each run (unless -n)")
 	fs.IntVar(&c.count, "n", 0, "requests of each run (instead of -d)")
@@ -93,8 +96,10 @@ func parse(args []string, out io.Writer) (*config, error) {
 		return nil, errors.New("-size must be at least 1")
 	case c.callees < 1:
 		return nil, errors.New("-callees must be at least 1")
-	case c.m < 0 || c.count < 0 || c.pairs < 1:
-		return nil, errors.New("-m, -n must be positive, -pairs at least 1")
+	case c.m < 0 || c.count < 0 || c.pairs < 1 || c.wait < 0:
+		return nil, errors.New("-m, -n, -wait must be positive, -pairs at least 1")
+	case c.wait > 0 && (c.op != "get" || c.m > 0):
+		return nil, errors.New("-wait is for get with -m 0")
 	}
 	if c.count > 0 {
 		c.warmup = 0

@@ -314,11 +314,18 @@ func bench(ctx context.Context, c *config, out io.Writer) error {
 		return err
 	}
 	fmt.Fprintln(out, c.describe(ld))
+	// What the server holds before the load, so that what the load costs
+	// in memory (e.g. 1000 waiting long-polls) can be told apart.
+	rss0 := t.proc.rss()
 	r, err := timed(ctx, c, ld, t)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintln(out, r)
+	if rss0 >= 0 {
+		fmt.Fprintf(out, "server RSS before the load %.1f MiB; peak above it %.1f MiB\n",
+			float64(rss0)/(1<<20), float64(r.peakRSS-rss0)/(1<<20))
+	}
 	if !r.ok() {
 		return fmt.Errorf("%d of %d requests not answered 10000", r.n+r.errs-r.codes[10000], r.n+r.errs)
 	}
