@@ -456,7 +456,22 @@ func TestSIGTERMFinishesRequestsInFlight(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
+	br := bufio.NewReader(conn)
+	// A connection the server has not accepted yet would be reset when
+	// shutdown closes the listener: make the server take this one with a
+	// first, whole request, then start the second and leave its data unsent.
+	ping := []byte(`{"req":"get","uuid":["` + bob.uuid + `"]}`)
+	fmt.Fprintf(conn, "POST / HTTP/1.1\r\nHost: %s\r\nContent-Length: %d\r\n\r\n%s", host, len(ping), ping)
+	first, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, first.Body)
+	first.Body.Close()
 	fmt.Fprintf(conn, "POST / HTTP/1.1\r\nHost: %s\r\nContent-Length: %d\r\n\r\n%s\x00", host, len(head)+1+len(text), head)
+	// Let the server read the second request's head, so the connection is
+	// busy with a request (not idle) when the shutdown begins.
+	time.Sleep(200 * time.Millisecond)
 
 	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
@@ -466,7 +481,7 @@ func TestSIGTERMFinishesRequestsInFlight(t *testing.T) {
 		t.Fatal(err)
 	}
 	conn.SetReadDeadline(time.Now().Add(30 * time.Second))
-	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	resp, err := http.ReadResponse(br, nil)
 	if err != nil {
 		t.Fatalf("the request in flight was not answered: %v", err)
 	}
