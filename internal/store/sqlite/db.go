@@ -247,6 +247,13 @@ func (db *DB) runBatch(batch []*op, results []error) []error {
 			ok++
 		}
 		results = append(results, err)
+		if err != nil && !db.inTx() {
+			// Some errors (a full disk, an I/O error) make SQLite roll back
+			// the whole transaction, not just the savepoint: what the batch
+			// did so far is gone, and what is left must not run outside a
+			// transaction. Everyone in the batch is told nothing was done.
+			return db.lostBatch(batch, results, err)
+		}
 	}
 	tx.ctx = ctx
 	var err error
@@ -272,6 +279,34 @@ func (db *DB) runBatch(batch []*op, results []error) []error {
 		if tx.pushed {
 			db.pushCommitted()
 		}
+	}
+	return results
+}
+
+// inTx reports whether the writer's connection is inside a transaction.
+func (db *DB) inTx() bool {
+	in := true
+	db.wconn.Raw(func(c any) error {
+		if sc, ok := c.(*sqlite3.SQLiteConn); ok {
+			in = !sc.AutoCommit()
+		}
+		return nil
+	})
+	return in
+}
+
+// lostBatch answers a batch whose transaction SQLite rolled back after
+// results[len(results)-1] failed with cause: the operations that ran are
+// undone, and those that did not run are refused as busy, to be retried.
+func (db *DB) lostBatch(batch []*op, results []error, cause error) []error {
+	lost := fmt.Errorf("transaction rolled back: %w", cause)
+	for i := range results {
+		if results[i] == nil {
+			results[i] = lost
+		}
+	}
+	for len(results) < len(batch) {
+		results = append(results, fmt.Errorf("%w: transaction rolled back", store.ErrBusy))
 	}
 	return results
 }
