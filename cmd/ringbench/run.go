@@ -118,13 +118,11 @@ func run(ctx context.Context, c *config, ld *load, t *target, dur time.Duration,
 	for i := range workers {
 		workers[i] = &worker{buf: make([]byte, 0, 4096), codes: map[int]int{}}
 	}
-	var deadline time.Time
-	if count == 0 {
-		deadline = time.Now().Add(dur)
-	}
 	cpu := 0.0
 	left := count
-	for ctx.Err() == nil && (count == 0 || left > 0) && (deadline.IsZero() || time.Now().Before(deadline)) {
+	// The duration counts only the timed requests: a load whose rounds
+	// take long to prepare (gets of 300 messages) still gets its share.
+	for ctx.Err() == nil && (count == 0 || left > 0) && (count > 0 || res.elapsed < dur) {
 		limit := math.MaxInt
 		if count > 0 {
 			limit = left
@@ -135,6 +133,10 @@ func run(ctx context.Context, c *config, ld *load, t *target, dur time.Duration,
 				return nil, fmt.Errorf("preparing a round: %w", err)
 			}
 			limit = n
+		}
+		var deadline time.Time // set after the untimed preparation
+		if count == 0 {
+			deadline = time.Now().Add(dur - res.elapsed)
 		}
 		cpu0 := t.proc.cpuSeconds()
 		start := time.Now()
