@@ -200,6 +200,11 @@ func fileData(n int) []byte {
 func setup(ctx context.Context, c *config, url string, logf func(string, ...any)) (*load, error) {
 	a := &api{hc: &http.Client{}, url: url}
 	defer a.hc.CloseIdleConnections()
+	if c.prefill > 0 {
+		if err := prefill(ctx, a, c.prefill, logf); err != nil {
+			return nil, fmt.Errorf("prefill: %w", err)
+		}
+	}
 	switch c.op {
 	case "send", "file":
 		logf("registering %d senders and %d callees", c.conns, c.conns)
@@ -386,4 +391,51 @@ func setupGetM(ctx context.Context, c *config, a *api, logf func(string, ...any)
 			prepared = 0
 		},
 	}, nil
+}
+
+// prefill stores n messages of history (rounded up to a thousand): sends
+// of a 100-byte text from one sender to 1000 numbers, which then take
+// them, so the database holds n delivered messages and a sender with n
+// sent when the load starts.
+func prefill(ctx context.Context, a *api, n int, logf func(string, ...any)) error {
+	const fanout = 1000
+	logf("prefill: registering a sender and %d callees", fanout)
+	sender, err := a.inUse(ctx, 1)
+	if err != nil {
+		return err
+	}
+	callees, err := a.inUse(ctx, fanout)
+	if err != nil {
+		return err
+	}
+	numbers := make([]string, fanout)
+	for i, u := range callees {
+		numbers[i] = u.Number
+	}
+	text := textData(100)
+	rounds := (n + fanout - 1) / fanout
+	logf("prefill: %d sends to %d callees", rounds, fanout)
+	var done atomic.Int64
+	err = parallel(ctx, rounds, 4, func(ctx context.Context, i int) error {
+		_, err := a.call(ctx, map[string]any{"req": "sends", "uuid": sender[0].UUID, "callees": numbers, "length": len(text)}, text)
+		if d := done.Add(1); d%100 == 0 {
+			logf("prefill: %d messages stored", d*fanout)
+		}
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	logf("prefill: delivering them")
+	return parallel(ctx, fanout, 4, func(ctx context.Context, i int) error {
+		for {
+			ans, err := a.call(ctx, map[string]any{"req": "get", "uuid": []string{callees[i].UUID}}, nil)
+			if err != nil {
+				return err
+			}
+			if more, _ := ans["more"].(bool); !more {
+				return nil
+			}
+		}
+	})
 }

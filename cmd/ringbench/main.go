@@ -34,6 +34,7 @@ type config struct {
 	callees    int
 	m          int
 	wait       int
+	prefill    int
 	conns      int
 	dur        time.Duration
 	count      int
@@ -70,6 +71,7 @@ func parse(args []string, out io.Writer) (*config, error) {
 	fs.IntVar(&c.callees, "callees", 1000, "callees of each sends")
 	fs.IntVar(&c.m, "m", 0, "messages each get returns")
 	fs.IntVar(&c.wait, "wait", 0, "get with -m 0: seconds each get long-polls (\"wait\"); with -c N -n N it holds N polls at once")
+	fs.IntVar(&c.prefill, "prefill", 0, "before the load, store this many messages (from one sender to 1000 numbers, then delivered), to measure cost against history")
 	fs.IntVar(&c.conns, "c", 64, "concurrent connections")
 	fs.DurationVar(&c.dur, "d", 5*time.Second, "duration of each run (unless -n)")
 	fs.IntVar(&c.count, "n", 0, "requests of each run (instead of -d)")
@@ -96,7 +98,7 @@ func parse(args []string, out io.Writer) (*config, error) {
 		return nil, errors.New("-size must be at least 1")
 	case c.callees < 1:
 		return nil, errors.New("-callees must be at least 1")
-	case c.m < 0 || c.count < 0 || c.pairs < 1 || c.wait < 0:
+	case c.m < 0 || c.count < 0 || c.pairs < 1 || c.wait < 0 || c.prefill < 0:
 		return nil, errors.New("-m, -n, -wait must be positive, -pairs at least 1")
 	case c.wait > 0 && (c.op != "get" || c.m > 0):
 		return nil, errors.New("-wait is for get with -m 0")

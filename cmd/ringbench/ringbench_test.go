@@ -36,7 +36,7 @@ func TestShortLoads(t *testing.T) {
 		{"-op", "send"},
 		{"-op", "file", "-size", "5000"},
 		{"-op", "sends", "-callees", "20", "-n", "50"},
-		{"-op", "get"},
+		{"-op", "get", "-prefill", "2000"},
 		{"-op", "get", "-m", "3", "-n", "150"},
 		{"-op", "fetch", "-size", "6000"},
 		{"-op", "login"},
