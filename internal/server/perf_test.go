@@ -11,9 +11,11 @@ import (
 	"github.com/ringd/ringd/internal/ringtest"
 )
 
-// TestGroupCommit: concurrent sends share commits (issue 5 point 2), and
-// every one answered 10000 is stored.
-func TestGroupCommit(t *testing.T) {
+// TestConcurrentSendsAllStored: every one of many concurrent sends over
+// HTTP answered 10000 is there afterwards. How many commits they shared is
+// logged only: over HTTP that depends on the machine's timing; the store's
+// TestGroupCommit asserts the sharing itself.
+func TestConcurrentSendsAllStored(t *testing.T) {
 	s := ringtest.New(t, ringtest.NewConfig(t))
 	const senders, each = 32, 10
 	from := make([]ringtest.User, senders)
@@ -51,11 +53,6 @@ func TestGroupCommit(t *testing.T) {
 	commits := s.DB.Commits() - c0
 	sends := int64(senders * each)
 	t.Logf("%d sends in %d commits", sends, commits)
-	// One commit per send would be 320; sharing must cut that at least in
-	// four (measured: about a tenth even under -race).
-	if commits*4 > sends {
-		t.Errorf("%d sends took %d commits: group commit is not sharing them", sends, commits)
-	}
 	got := 0
 	for {
 		a, _ := s.Must(t, map[string]any{"req": "get", "uuid": []string{bob.UUID}}, nil)
