@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"strings"
 
 	"github.com/ringd/ringd/internal/blob"
 	"github.com/ringd/ringd/internal/store"
@@ -64,6 +65,10 @@ func (s *Server) fetch(ctx context.Context, r *wire.Request) (any, error) {
 	if n == 0 || m.URI == store.MissedCallURI {
 		head.Length = 0
 		return &wire.DataAnswer{Head: head}, nil
+	}
+	if m.Fname == "" && m.Text != nil && int64(len(*m.Text)) == m.Length {
+		// A text the store returned with its message: no second read.
+		return &wire.DataAnswer{Head: head, Length: n, Data: strings.NewReader((*m.Text)[offset : offset+n])}, nil
 	}
 	b, err := s.store.Blob(ctx, m.URI)
 	if err != nil {

@@ -102,6 +102,11 @@ func Open(path string, opts Options) (*DB, error) {
 			return nil, fmt.Errorf("schema: %w", err)
 		}
 	}
+	if err := migrate(ctx, wconn); err != nil {
+		wconn.Close()
+		wdb.Close()
+		return nil, fmt.Errorf("schema: %w", err)
+	}
 	read, err := sql.Open("sqlite3", dsn("&_query_only=1"))
 	if err != nil {
 		wconn.Close()
@@ -124,6 +129,28 @@ func Open(path string, opts Options) (*DB, error) {
 	}
 	go db.writer()
 	return db, nil
+}
+
+// migrate adds the missing columns, then runs the migrations.
+func migrate(ctx context.Context, c *sql.Conn) error {
+	for _, col := range columns {
+		var n int
+		err := c.QueryRowContext(ctx, `SELECT count(*) FROM pragma_table_info(?) WHERE name = ?`, col.table, col.name).Scan(&n)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			if _, err := c.ExecContext(ctx, `ALTER TABLE `+col.table+` ADD COLUMN `+col.name+` `+col.decl); err != nil {
+				return err
+			}
+		}
+	}
+	for _, q := range migrations {
+		if _, err := c.ExecContext(ctx, q); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Close stops the writer once the queued operations are done, and closes
