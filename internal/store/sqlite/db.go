@@ -53,6 +53,9 @@ type DB struct {
 	wstmts map[string]*sql.Stmt
 	rstmts map[string]*sql.Stmt
 
+	// bind is the writer's exact copy of numbers' bindings (bindings.go).
+	bind bindings
+
 	// Commits counts transactions committed by the writer, so tests can
 	// show that group commit shares them.
 	commits   int64
@@ -126,6 +129,7 @@ func Open(path string, opts Options) (*DB, error) {
 		done:   make(chan struct{}),
 		wstmts: map[string]*sql.Stmt{},
 		rstmts: map[string]*sql.Stmt{},
+		bind:   bindings{senders: map[store.UUIDHash]senderRow{}, callees: map[string]calleeRow{}},
 	}
 	go db.writer()
 	return db, nil
@@ -291,6 +295,7 @@ func (db *DB) runBatch(batch []*op, results []error) []error {
 	}
 	if err != nil {
 		db.wconn.ExecContext(ctx, "ROLLBACK")
+		db.bind.forget() // it may hold what this batch did
 		err = mapErr(err)
 		for i := range results {
 			if results[i] == nil {
@@ -326,6 +331,7 @@ func (db *DB) inTx() bool {
 // results[len(results)-1] failed with cause: the operations that ran are
 // undone, and those that did not run are refused as busy, to be retried.
 func (db *DB) lostBatch(batch []*op, results []error, cause error) []error {
+	db.bind.forget() // it may hold what the lost operations did
 	lost := fmt.Errorf("transaction rolled back: %w", cause)
 	for i := range results {
 		if results[i] == nil {
@@ -340,6 +346,7 @@ func (db *DB) lostBatch(batch []*op, results []error, cause error) []error {
 
 // runOne runs fn inside a savepoint, undoing its changes if it fails.
 func (db *DB) runOne(tx *wtx, fn func(*wtx) error) (err error) {
+	tx.rebound = false
 	if _, err := db.wconn.ExecContext(tx.ctx, "SAVEPOINT op"); err != nil {
 		return mapErr(err)
 	}
@@ -349,6 +356,9 @@ func (db *DB) runOne(tx *wtx, fn func(*wtx) error) (err error) {
 		}
 		if err != nil {
 			db.wconn.ExecContext(context.Background(), "ROLLBACK TO op")
+			if tx.rebound {
+				db.bind.forget() // it may hold what was just undone
+			}
 		}
 		db.wconn.ExecContext(context.Background(), "RELEASE op")
 	}()
@@ -362,10 +372,17 @@ type wtx struct {
 	// pushed is set when an operation queued a push, so that the
 	// dispatcher is woken once the batch commits (outbox.go).
 	pushed bool
+	// rebound is set when the running operation ran a statement that may
+	// change numbers or devices (bindings.go).
+	rebound bool
 }
 
 func (tx *wtx) stmt(q string) (*sql.Stmt, error) {
 	db := tx.db
+	if changesBindings(q) {
+		tx.rebound = true
+		db.bind.forget()
+	}
 	db.stmtMu.Lock()
 	defer db.stmtMu.Unlock()
 	if s, ok := db.wstmts[q]; ok {

@@ -23,10 +23,8 @@ func (db *DB) Send(ctx context.Context, m store.NewMessages) (store.SendResult, 
 	var res store.SendResult
 	err := db.write(ctx, func(tx *wtx) error {
 		res = store.SendResult{}
-		var caller, name string
-		var token sql.NullString
-		err := tx.queryRow(`SELECT number, name, token FROM numbers WHERE uuid_hash = ?`, m.SenderHash[:]).
-			Scan(&caller, &name, &token)
+		sender, err := tx.sender(m.SenderHash)
+		caller, name := sender.number, sender.name
 		if errors.Is(err, sql.ErrNoRows) {
 			return store.ErrUnknownUUID
 		}
@@ -48,7 +46,7 @@ func (db *DB) Send(ctx context.Context, m store.NewMessages) (store.SendResult, 
 				return err
 			}
 		}
-		if !token.Valid {
+		if !sender.inUse {
 			return store.ErrCallerNotInUse
 		}
 		callerName := m.CallerName
@@ -63,21 +61,17 @@ func (db *DB) Send(ctx context.Context, m store.NewMessages) (store.SendResult, 
 			if _, dup := res.MsgIDs[c]; dup {
 				continue
 			}
-			var tok, appid sql.NullString
-			// The device's appid comes with the token in the same lookup,
-			// so queueing the push costs this hot path only its INSERT.
-			err := tx.queryRow(`SELECT n.token, d.appid FROM numbers n LEFT JOIN devices d ON d.token = n.token
-				WHERE n.number = ?`, c).Scan(&tok, &appid)
-			if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			dev, err := tx.callee(c)
+			if err != nil {
 				return err
 			}
-			if !tok.Valid {
+			if dev.token == "" {
 				res.Failed = append(res.Failed, c)
 				continue
 			}
 			res.MsgIDs[c] = 0
 			live = append(live, c)
-			devs = append(devs, pushDevice{token: tok.String, appid: appid.String})
+			devs = append(devs, pushDevice{token: dev.token, appid: dev.appid})
 		}
 		if len(live) == 0 {
 			return store.ErrCalleeNotInUse

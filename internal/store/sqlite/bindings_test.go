@@ -1,0 +1,102 @@
+package sqlite
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/ringd/ringd/internal/store"
+)
+
+// TestBindingsFollowLogins: the writer's copy of numbers' bindings never
+// lets a send see a binding that is no longer committed: a logout in the
+// same batch, just before the send, is seen; and a login undone by its
+// savepoint leaves no trace.
+func TestBindingsFollowLogins(t *testing.T) {
+	db, err := Open(filepath.Join(t.TempDir(), "b.db"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ctx := context.Background()
+	now := time.Unix(1_800_000_000, 0)
+	alice, bob := store.UUIDHash{1}, store.UUIDHash{2}
+	for n, u := range map[string]store.UUIDHash{"1001": alice, "1002": bob} {
+		if err := db.Register(ctx, n, u, now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	login := func(token string, u ...store.UUIDHash) error {
+		_, err := db.Login(ctx, store.Device{Token: token, AppID: "a", Build: "1", Name: "N", Locale: "en"}, u, now)
+		return err
+	}
+	if err := login("ta", alice); err != nil {
+		t.Fatal(err)
+	}
+	if err := login("tb", bob); err != nil {
+		t.Fatal(err)
+	}
+	text := []byte("hi")
+	send := func() error {
+		_, err := db.Send(ctx, store.NewMessages{SenderHash: alice, Callees: []string{"1002"}, Now: now,
+			Blob: store.Blob{Hash: "h", Length: int64(len(text)), Inline: text}})
+		return err
+	}
+	if err := send(); err != nil { // fills the copy: bob is bound to tb
+		t.Fatal(err)
+	}
+
+	// Hold the writer so that bob's logout and the send share one batch.
+	release := make(chan struct{})
+	held := make(chan error, 1)
+	go func() { held <- db.write(ctx, func(*wtx) error { <-release; return nil }) }()
+	for len(db.ops) > 0 {
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(10 * time.Millisecond) // let the writer take the holding op
+	logout, sent := make(chan error, 1), make(chan error, 1)
+	go func() { logout <- login("tb") }()
+	for len(db.ops) < 1 {
+		time.Sleep(time.Millisecond)
+	}
+	go func() { sent <- send() }()
+	for len(db.ops) < 2 {
+		time.Sleep(time.Millisecond)
+	}
+	close(release)
+	if err := <-held; err != nil {
+		t.Fatal(err)
+	}
+	if err := <-logout; err != nil {
+		t.Fatal(err)
+	}
+	if err := <-sent; !errors.Is(err, store.ErrCalleeNotInUse) {
+		t.Fatalf("send after a logout in its batch: %v, want %v", err, store.ErrCalleeNotInUse)
+	}
+
+	// A login whose operation fails after binding is undone, and so is
+	// its trace in the copy.
+	err = db.write(ctx, func(tx *wtx) error {
+		if _, err := tx.exec(`UPDATE numbers SET token = 'tb' WHERE number = '1002'`); err != nil {
+			return err
+		}
+		if _, err := tx.callee("1002"); err != nil { // fills the copy with the undone binding
+			return err
+		}
+		return errors.New("undo")
+	})
+	if err == nil {
+		t.Fatal("the failing operation succeeded")
+	}
+	if err := send(); !errors.Is(err, store.ErrCalleeNotInUse) {
+		t.Fatalf("send after an undone login: %v, want %v", err, store.ErrCalleeNotInUse)
+	}
+	if err := login("tb2", bob); err != nil {
+		t.Fatal(err)
+	}
+	if err := send(); err != nil {
+		t.Fatalf("send after bob's new login: %v", err)
+	}
+}
