@@ -49,6 +49,8 @@ type DB struct {
 	done   chan struct{}
 	closed sync.Once
 
+	ckptStop, ckptDone chan struct{} // the checkpointer's (checkpoint.go)
+
 	stmtMu sync.Mutex // guards the following
 	wstmts map[string]*sql.Stmt
 	rstmts map[string]*sql.Stmt
@@ -110,8 +112,21 @@ func Open(path string, opts Options) (*DB, error) {
 		wdb.Close()
 		return nil, fmt.Errorf("schema: %w", err)
 	}
+	if _, err := wconn.ExecContext(ctx, fmt.Sprintf("PRAGMA wal_autocheckpoint = %d", walBackstop)); err != nil {
+		wconn.Close()
+		wdb.Close()
+		return nil, err
+	}
+	ckpt, err := sql.Open("sqlite3", dsn(""))
+	if err != nil {
+		wconn.Close()
+		wdb.Close()
+		return nil, err
+	}
+	ckpt.SetMaxOpenConns(1)
 	read, err := sql.Open("sqlite3", dsn("&_query_only=1"))
 	if err != nil {
+		ckpt.Close()
 		wconn.Close()
 		wdb.Close()
 		return nil, err
@@ -120,18 +135,21 @@ func Open(path string, opts Options) (*DB, error) {
 	read.SetMaxIdleConns(opts.Readers)
 	read.SetConnMaxIdleTime(0)
 	db := &DB{
-		path:   abs,
-		opts:   opts,
-		read:   read,
-		wdb:    wdb,
-		wconn:  wconn,
-		ops:    make(chan *op, 4*opts.MaxBatch),
-		done:   make(chan struct{}),
-		wstmts: map[string]*sql.Stmt{},
-		rstmts: map[string]*sql.Stmt{},
-		bind:   bindings{senders: map[store.UUIDHash]senderRow{}, callees: map[string]calleeRow{}},
+		path:     abs,
+		opts:     opts,
+		read:     read,
+		wdb:      wdb,
+		wconn:    wconn,
+		ops:      make(chan *op, 4*opts.MaxBatch),
+		done:     make(chan struct{}),
+		ckptStop: make(chan struct{}),
+		ckptDone: make(chan struct{}),
+		wstmts:   map[string]*sql.Stmt{},
+		rstmts:   map[string]*sql.Stmt{},
+		bind:     bindings{senders: map[store.UUIDHash]senderRow{}, callees: map[string]calleeRow{}},
 	}
 	go db.writer()
+	go db.checkpointer(ckpt, db.ckptStop, db.ckptDone)
 	return db, nil
 }
 
@@ -160,8 +178,13 @@ func migrate(ctx context.Context, c *sql.Conn) error {
 // Close stops the writer once the queued operations are done, and closes
 // the database.
 func (db *DB) Close() error {
-	db.closed.Do(func() { close(db.ops) })
+	db.closed.Do(func() {
+		close(db.ops)
+		<-db.done
+		close(db.ckptStop)
+	})
 	<-db.done
+	<-db.ckptDone
 	db.stmtMu.Lock()
 	for _, s := range db.wstmts {
 		s.Close()
