@@ -210,9 +210,11 @@ func (db *DB) Commits() int64 {
 
 // op is one write operation waiting for the writer.
 type op struct {
-	ctx  context.Context
-	fn   func(tx *wtx) error
-	done chan error
+	ctx context.Context
+	fn  func(tx *wtx) error
+	// single: fn runs at most one statement that writes (write1).
+	single bool
+	done   chan error
 }
 
 var opPool = sync.Pool{New: func() any { return &op{done: make(chan error, 1)} }}
@@ -221,8 +223,20 @@ var opPool = sync.Pool{New: func() any { return &op{done: make(chan error, 1)} }
 // committed (fn's error, or the commit's). store.ErrBusy if the writer does
 // not take it within BusyWait.
 func (db *DB) write(ctx context.Context, fn func(tx *wtx) error) (err error) {
+	return db.enqueue(ctx, fn, false)
+}
+
+// write1 is write for an fn that runs at most one statement that writes.
+// It runs without a savepoint of its own: SQLite undoes a failed statement
+// by itself, so there is nothing else of fn's to undo, and a savepoint and
+// its release are two statements more for the single writer (issue 5).
+func (db *DB) write1(ctx context.Context, fn func(tx *wtx) error) error {
+	return db.enqueue(ctx, fn, true)
+}
+
+func (db *DB) enqueue(ctx context.Context, fn func(tx *wtx) error, single bool) (err error) {
 	o := opPool.Get().(*op)
-	o.ctx, o.fn = ctx, fn
+	o.ctx, o.fn, o.single = ctx, fn, single
 	defer func() {
 		if r := recover(); r != nil { // send on closed ops: the store is closed
 			err = errors.New("store closed")
@@ -296,7 +310,12 @@ func (db *DB) runBatch(batch []*op, results []error) []error {
 		// transaction, taking the batch's other operations with it (and
 		// leaving the rest of the batch to run outside any transaction).
 		tx.ctx = context.WithoutCancel(o.ctx)
-		err := db.runOne(tx, o.fn)
+		var err error
+		if o.single {
+			err = db.runSingle(tx, o.fn)
+		} else {
+			err = db.runOne(tx, o.fn)
+		}
 		if err == nil {
 			ok++
 		}
@@ -384,6 +403,20 @@ func (db *DB) runOne(tx *wtx, fn func(*wtx) error) (err error) {
 			}
 		}
 		db.wconn.ExecContext(context.Background(), "RELEASE op")
+	}()
+	return fn(tx)
+}
+
+// runSingle runs fn, which writes with one statement at most.
+func (db *DB) runSingle(tx *wtx, fn func(*wtx) error) (err error) {
+	tx.rebound = false
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("panic in store operation: %v", r)
+		}
+		if err != nil && tx.rebound {
+			db.bind.forget()
+		}
 	}()
 	return fn(tx)
 }

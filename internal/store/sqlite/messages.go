@@ -232,8 +232,20 @@ func (db *DB) TakeUndelivered(ctx context.Context, q store.GetQuery) ([]store.Me
 		ids[i] = msgs[i].ID
 	}
 	taken := make(map[int64]bool, len(msgs))
-	err = db.write(ctx, func(tx *wtx) error {
+	// One statement either way, so write1: no savepoint of its own.
+	err = db.write1(ctx, func(tx *wtx) error {
 		clear(taken)
+		if len(ids) == 1 {
+			// The common get of one: whether it was taken is the count
+			// of rows changed, without reading a RETURNING row back.
+			r, err := tx.exec(`UPDATE messages SET state = 1 WHERE state = 0 AND id = ?`, ids[0])
+			if err != nil {
+				return err
+			}
+			n, err := r.RowsAffected()
+			taken[msgs[0].ID] = n == 1
+			return err
+		}
 		rows, err := tx.query(`UPDATE messages SET state = 1 WHERE state = 0 AND id IN (`+inList(len(ids))+`) RETURNING id`, ids...)
 		if err != nil {
 			return err
