@@ -123,6 +123,8 @@ type Server struct {
 	calls calls // call signaling, long-poll wake-ups, the AI service (calls.go)
 
 	metrics *metrics // what /metrics shows (metrics.go)
+
+	numbers numberCache // get's uuid hash → number (numcache.go)
 }
 
 // New makes a server over st and blobs. Call Start to run its background
