@@ -203,6 +203,7 @@ func (db *DB) EndCall(ctx context.Context, e store.CallEnd) (store.Call, error) 
 			if c.MissedMsgID, err = r.LastInsertId(); err != nil {
 				return err
 			}
+			tx.noteWaiting(c.Callee, 1)
 		}
 		if from == store.Ringing && c.Reason != store.ReasonDeclined {
 			// Stop the callee's device ringing, then tell it what it

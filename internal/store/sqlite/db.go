@@ -57,6 +57,8 @@ type DB struct {
 
 	// bind is the writer's exact copy of numbers' bindings (bindings.go).
 	bind bindings
+	// wait counts the undelivered messages of each number (waiting.go).
+	wait waiting
 
 	// Commits counts transactions committed by the writer, so tests can
 	// show that group commit shares them.
@@ -148,6 +150,7 @@ func Open(path string, opts Options) (*DB, error) {
 		rstmts:   map[string]*sql.Stmt{},
 		bind:     bindings{senders: map[store.UUIDHash]senderRow{}, callees: map[string]calleeRow{}},
 	}
+	db.recount()
 	go db.writer()
 	go db.checkpointer(ckpt, db.ckptStop, db.ckptDone)
 	return db, nil
@@ -319,6 +322,7 @@ func (db *DB) runBatch(batch []*op, results []error) []error {
 		if err == nil {
 			ok++
 		}
+		tx.keepWaiting(err == nil)
 		results = append(results, err)
 		if err != nil && !db.inTx() {
 			// Some errors (a full disk, an I/O error) make SQLite roll back
@@ -338,6 +342,7 @@ func (db *DB) runBatch(batch []*op, results []error) []error {
 	if err != nil {
 		db.wconn.ExecContext(ctx, "ROLLBACK")
 		db.bind.forget() // it may hold what this batch did
+		db.recount()     // the batch may or may not have committed
 		err = mapErr(err)
 		for i := range results {
 			if results[i] == nil {
@@ -347,6 +352,7 @@ func (db *DB) runBatch(batch []*op, results []error) []error {
 		return results
 	}
 	if ok > 0 {
+		db.wait.apply(tx.batchWaiting)
 		db.commitsMu.Lock()
 		db.commits++
 		db.commitsMu.Unlock()
@@ -374,6 +380,7 @@ func (db *DB) inTx() bool {
 // undone, and those that did not run are refused as busy, to be retried.
 func (db *DB) lostBatch(batch []*op, results []error, cause error) []error {
 	db.bind.forget() // it may hold what the lost operations did
+	db.recount()     // rolled back: the counts of before stand, but be sure
 	lost := fmt.Errorf("transaction rolled back: %w", cause)
 	for i := range results {
 		if results[i] == nil {
@@ -431,6 +438,9 @@ type wtx struct {
 	// rebound is set when the running operation ran a statement that may
 	// change numbers or devices (bindings.go).
 	rebound bool
+	// opWaiting is the running operation's change to the counts of
+	// undelivered messages, batchWaiting the batch's so far (waiting.go).
+	opWaiting, batchWaiting map[string]int
 }
 
 func (tx *wtx) stmt(q string) (*sql.Stmt, error) {
