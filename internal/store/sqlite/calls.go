@@ -203,7 +203,8 @@ func (db *DB) EndCall(ctx context.Context, e store.CallEnd) (store.Call, error) 
 			if c.MissedMsgID, err = r.LastInsertId(); err != nil {
 				return err
 			}
-			tx.noteWaiting(c.Callee, 1)
+			// Not held: its data is looked up in blobs by its uri.
+			tx.stored(store.Message{ID: c.MissedMsgID, Callee: c.Callee}, false)
 		}
 		if from == store.Ringing && c.Reason != store.ReasonDeclined {
 			// Stop the callee's device ringing, then tell it what it

@@ -438,9 +438,9 @@ type wtx struct {
 	// rebound is set when the running operation ran a statement that may
 	// change numbers or devices (bindings.go).
 	rebound bool
-	// opWaiting is the running operation's change to the counts of
-	// undelivered messages, batchWaiting the batch's so far (waiting.go).
-	opWaiting, batchWaiting map[string]int
+	// opWaiting are the running operation's changes to what waits,
+	// batchWaiting the batch's so far (waiting.go).
+	opWaiting, batchWaiting []waitEvent
 }
 
 func (tx *wtx) stmt(q string) (*sql.Stmt, error) {

@@ -80,11 +80,31 @@ func (db *DB) Send(ctx context.Context, m store.NewMessages) (store.SendResult, 
 		// columns); a sends to several shares one blobs row, the seed's
 		// "stored once".
 		var data any
+		var text *string // as a get reads it back (waiting.go)
 		if len(m.Callees) == 1 && m.Fname == "" && m.Blob.Inline != nil {
 			data = m.Blob.Inline
-		} else if _, err := tx.exec(`INSERT INTO blobs(hash, length, inline) VALUES(?, ?, ?) ON CONFLICT(hash) DO NOTHING`,
-			m.Blob.Hash, m.Blob.Length, m.Blob.Inline); err != nil {
-			return err
+			t := string(m.Blob.Inline)
+			text = &t
+		} else {
+			r, err := tx.exec(`INSERT INTO blobs(hash, length, inline) VALUES(?, ?, ?) ON CONFLICT(hash) DO NOTHING`,
+				m.Blob.Hash, m.Blob.Length, m.Blob.Inline)
+			if err != nil {
+				return err
+			}
+			// A get reads the text from the blobs row; one stored before
+			// is read back, so what get is told is what is there.
+			inline := m.Blob.Inline
+			if n, err := r.RowsAffected(); err != nil {
+				return err
+			} else if n == 0 {
+				if err := tx.queryRow(`SELECT inline FROM blobs WHERE hash = ?`, m.Blob.Hash).Scan(&inline); err != nil {
+					return err
+				}
+			}
+			if m.Fname == "" && inline != nil {
+				t := string(inline)
+				text = &t
+			}
 		}
 		var fname any
 		if m.Fname != "" {
@@ -104,7 +124,8 @@ func (db *DB) Send(ctx context.Context, m store.NewMessages) (store.SendResult, 
 				return err
 			}
 			res.MsgIDs[c] = id
-			tx.noteWaiting(c, 1)
+			tx.stored(store.Message{ID: id, Caller: caller, CallerName: callerName, Callee: c, Time: res.Time,
+				URI: m.Blob.Hash, Length: m.Blob.Length, Fname: m.Fname, Text: text}, true)
 			if devs[i].appid != "" {
 				push.Token, push.AppID, push.MsgID = devs[i].token, devs[i].appid, id
 				pushes = append(pushes, push)
@@ -212,19 +233,29 @@ func (db *DB) TakeUndelivered(ctx context.Context, q store.GetQuery) ([]store.Me
 	// concurrent get of the same number may have taken some, and a message
 	// is delivered once. One committed after the read is simply one this
 	// get came too early for.
-	query, args := getQuery(q, true)
 	// "Is anything waiting" is answered by the writer's exact counts
-	// (waiting.go): a get that finds nothing touches no SQL.
+	// (waiting.go): a get that finds nothing touches no SQL, and one whose
+	// numbers' messages are held there reads none.
 	if !db.wait.any(q.Callees) {
 		return nil, false, nil
 	}
-	rows, err := db.rquery(ctx, query, args...)
-	if err != nil {
-		return nil, false, err
+	msgs, held := db.wait.take(q)
+	more := len(msgs) > q.Limit
+	if more {
+		msgs = msgs[:q.Limit]
 	}
-	msgs, more, err := collect(rows, q.Limit)
-	if err != nil || len(msgs) == 0 {
-		return nil, false, err
+	if !held {
+		query, args := getQuery(q, true)
+		rows, err := db.rquery(ctx, query, args...)
+		if err != nil {
+			return nil, false, err
+		}
+		if msgs, more, err = collect(rows, q.Limit); err != nil {
+			return nil, false, err
+		}
+	}
+	if len(msgs) == 0 {
+		return nil, false, nil
 	}
 	ids := make([]any, len(msgs))
 	for i := range msgs {
@@ -232,7 +263,7 @@ func (db *DB) TakeUndelivered(ctx context.Context, q store.GetQuery) ([]store.Me
 	}
 	taken := make(map[int64]bool, len(msgs))
 	// One statement either way, so write1: no savepoint of its own.
-	err = db.write1(ctx, func(tx *wtx) error {
+	err := db.write1(ctx, func(tx *wtx) error {
 		clear(taken)
 		if len(ids) == 1 {
 			// The common get of one: whether it was taken is the count
@@ -247,7 +278,7 @@ func (db *DB) TakeUndelivered(ctx context.Context, q store.GetQuery) ([]store.Me
 			}
 			taken[msgs[0].ID] = n == 1
 			if n == 1 {
-				tx.noteWaiting(msgs[0].Callee, -1)
+				tx.taken(msgs[0].Callee, msgs[0].ID)
 			}
 			return nil
 		}
@@ -268,7 +299,7 @@ func (db *DB) TakeUndelivered(ctx context.Context, q store.GetQuery) ([]store.Me
 		}
 		for _, m := range msgs {
 			if taken[m.ID] {
-				tx.noteWaiting(m.Callee, -1)
+				tx.taken(m.Callee, m.ID)
 			}
 		}
 		return nil
@@ -328,7 +359,7 @@ func (db *DB) MarkRead(ctx context.Context, callees []string, ids []int64) error
 				return err
 			}
 			if st == store.Sent {
-				tx.noteWaiting(callee, -1)
+				tx.taken(callee, id)
 			}
 		}
 		return nil
@@ -366,20 +397,21 @@ func (db *DB) ExpireMessages(ctx context.Context, before time.Time) ([]string, e
 			n = 0
 			// A message holding its own data leaves nothing to check.
 			rows, err := tx.query(`DELETE FROM messages WHERE id IN (SELECT id FROM messages WHERE time < ? LIMIT `+strconv.Itoa(expireBatch)+`)
-				RETURNING CASE WHEN data IS NULL THEN uri END, callee, state = 0`, cut)
+				RETURNING CASE WHEN data IS NULL THEN uri END, id, callee, state = 0`, cut)
 			if err != nil {
 				return err
 			}
 			defer rows.Close()
 			for rows.Next() {
 				var u sql.NullString
+				var id int64
 				var callee string
 				var undelivered bool
-				if err := rows.Scan(&u, &callee, &undelivered); err != nil {
+				if err := rows.Scan(&u, &id, &callee, &undelivered); err != nil {
 					return err
 				}
 				if undelivered {
-					tx.noteWaiting(callee, -1)
+					tx.taken(callee, id)
 				}
 				n++
 				if u.Valid && !seen[u.String] {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"path/filepath"
+	"reflect"
 	"sync"
 	"testing"
 	"time"
@@ -13,7 +14,8 @@ import (
 	"github.com/ringd/ringd/internal/store"
 )
 
-// checkWaiting fails unless the in-process counts equal the database's.
+// checkWaiting fails unless the in-process counts equal the database's,
+// and every number's held messages are exactly what a get reads from it.
 func checkWaiting(t *testing.T, db *DB, when string) map[string]int {
 	t.Helper()
 	want, err := db.countWaiting()
@@ -21,10 +23,37 @@ func checkWaiting(t *testing.T, db *DB, when string) map[string]int {
 		t.Fatal(err)
 	}
 	db.wait.mu.RLock()
-	got := maps.Clone(db.wait.n)
-	db.wait.mu.RUnlock()
-	if got == nil || !maps.Equal(got, want) {
+	defer db.wait.mu.RUnlock()
+	if db.wait.n == nil {
+		t.Fatalf("%s: counts unknown", when)
+	}
+	got := map[string]int{}
+	held := 0
+	for c, l := range db.wait.n {
+		got[c] = l.count
+		for i := range l.msgs {
+			held += msgSize(&l.msgs[i])
+		}
+		if !l.complete {
+			continue
+		}
+		rows, err := db.rquery(context.Background(), `SELECT `+messageColumns+undeliveredFrom+`WHERE m.callee = ? AND m.state = 0 ORDER BY m.id`, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		read, _, err := collect(rows, 1<<20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(read, l.msgs) {
+			t.Fatalf("%s: %s holds %+v, database %+v", when, c, l.msgs, read)
+		}
+	}
+	if !maps.Equal(got, want) {
 		t.Fatalf("%s: counts %v, database %v", when, got, want)
+	}
+	if held != db.wait.held {
+		t.Fatalf("%s: %d bytes held, counted %d", when, held, db.wait.held)
 	}
 	return want
 }
@@ -118,10 +147,15 @@ func TestWaitingCountsExact(t *testing.T) {
 
 	// An operation that stored a message and was then undone counts nothing.
 	err = db.write(ctx, func(tx *wtx) error {
-		if _, err := tx.exec(`INSERT INTO messages(caller, caller_name, callee, time, uri, length) VALUES('2001', 'A', '2002', ?, 'u', 0)`, now.Unix()); err != nil {
+		r, err := tx.exec(`INSERT INTO messages(caller, caller_name, callee, time, uri, length, fname) VALUES('2001', 'A', '2002', ?, 'u', 0, 'f')`, now.Unix())
+		if err != nil {
 			return err
 		}
-		tx.noteWaiting("2002", 1)
+		id, err := r.LastInsertId()
+		if err != nil {
+			return err
+		}
+		tx.stored(store.Message{ID: id, Caller: "2001", CallerName: "A", Callee: "2002", Time: now.Unix(), URI: "u", Fname: "f"}, true)
 		return errors.New("undone")
 	})
 	if err == nil {
@@ -161,4 +195,36 @@ func TestWaitingCountsExact(t *testing.T) {
 	if db.wait.any(numbers) {
 		t.Fatal("counts say something waits after everything was taken")
 	}
+
+	// Texts in their rows and files are held, and a get of two numbers
+	// takes them from there in id order, as the database would give them.
+	var ids []int64
+	for i := range 6 {
+		nm := store.NewMessages{SenderHash: hashes[0], Callees: numbers[1+i%2 : 2+i%2], Blob: blob, Now: now}
+		if i == 3 {
+			nm.Fname = "f.txt"
+		}
+		r, err := db.Send(ctx, nm)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, r.MsgIDs[nm.Callees[0]])
+	}
+	checkWaiting(t, db, "after single sends")
+	db.wait.mu.RLock()
+	held := len(db.wait.n[numbers[1]].msgs) + len(db.wait.n[numbers[2]].msgs)
+	db.wait.mu.RUnlock()
+	if held != 6 {
+		t.Fatalf("%d messages held, want 6", held)
+	}
+	msgs, more, err := db.TakeUndelivered(ctx, store.GetQuery{Callees: numbers[1:3], After: old.Unix(), Limit: 4})
+	if err != nil || !more || len(msgs) != 4 {
+		t.Fatalf("get of 4 of 6: %d messages, more %v, %v", len(msgs), more, err)
+	}
+	for i, m := range msgs {
+		if m.ID != ids[i] || m.State != store.Delivered || (m.Fname == "") != (m.Text != nil) {
+			t.Fatalf("message %d: %+v, want id %d, delivered, a text or a file", i, m, ids[i])
+		}
+	}
+	checkWaiting(t, db, "after a get from what is held")
 }
