@@ -56,10 +56,7 @@ func (a *app) start(name string, args []string, nargs int, define func(fs *flag.
 	if nargs >= 0 && len(pos) != nargs {
 		return nil, numberEntry{}, usagef("%s takes %d argument(s)", name, nargs)
 	}
-	if err := a.setup(); err != nil {
-		return nil, numberEntry{}, err
-	}
-	me, err := a.acting()
+	me, err := a.setupActing()
 	return pos, me, err
 }
 

@@ -355,10 +355,7 @@ func cmdSend(a *app, args []string) error {
 		return err
 	}
 	defer p.close()
-	if err := a.setup(); err != nil {
-		return err
-	}
-	me, err := a.acting()
+	me, err := a.setupActing()
 	if err != nil {
 		return err
 	}
@@ -409,10 +406,7 @@ func cmdSends(a *app, args []string) error {
 		return err
 	}
 	defer p.close()
-	if err := a.setup(); err != nil {
-		return err
-	}
-	me, err := a.acting()
+	me, err := a.setupActing()
 	if err != nil {
 		return err
 	}
@@ -665,10 +659,7 @@ func cmdFetch(a *app, args []string) error {
 	if *out == "-" && *resume {
 		return usagef("-c needs -o PATH")
 	}
-	if err := a.setup(); err != nil {
-		return err
-	}
-	me, err := a.acting()
+	me, err := a.setupActing()
 	if err != nil {
 		return err
 	}
@@ -734,10 +725,7 @@ func cmdRead(a *app, args []string) error {
 	if len(pos) == 0 {
 		return usagef("give at least one MSGID")
 	}
-	if err := a.setup(); err != nil {
-		return err
-	}
-	me, err := a.acting()
+	me, err := a.setupActing()
 	if err != nil {
 		return err
 	}
@@ -762,10 +750,7 @@ func cmdStatus(a *app, args []string) error {
 	if len(pos) == 0 {
 		return usagef("give at least one MSGID")
 	}
-	if err := a.setup(); err != nil {
-		return err
-	}
-	me, err := a.acting()
+	me, err := a.setupActing()
 	if err != nil {
 		return err
 	}

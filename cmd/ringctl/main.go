@@ -345,6 +345,15 @@ func (a *app) acting() (numberEntry, error) {
 	return nums[0], nil
 }
 
+// setupActing is setup, then acting: what a command that acts as one
+// number does once its flags are parsed.
+func (a *app) setupActing() (numberEntry, error) {
+	if err := a.setup(); err != nil {
+		return numberEntry{}, err
+	}
+	return a.acting()
+}
+
 // receivers are the numbers whose messages get and history take: -as, else
 // all remembered for the server.
 func (a *app) receivers() ([]numberEntry, error) {
