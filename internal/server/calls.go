@@ -230,17 +230,7 @@ func (s *Server) call(ctx context.Context, r *wire.Request) (any, error) {
 // callinfo answers a call's state and the other party's data; with wait it
 // holds the answer until the state changes (or the wait ends).
 func (s *Server) callinfo(ctx context.Context, r *wire.Request) (any, error) {
-	var h callHead
-	if err := r.Decode(&h); err != nil {
-		return nil, err
-	}
-	if err := r.NoData(); err != nil {
-		return nil, err
-	}
-	if h.UUID == nil {
-		return nil, wire.Errorf(wire.FormatError, "uuid")
-	}
-	id, err := checkCallID(h.CallID)
+	h, id, err := callRef(r, false)
 	if err != nil {
 		return nil, err
 	}
@@ -302,14 +292,7 @@ func (s *Server) callinfo(ctx context.Context, r *wire.Request) (any, error) {
 
 // answer: the callee accepts a ringing call, with optional data.
 func (s *Server) answer(ctx context.Context, r *wire.Request) (any, error) {
-	var h callHead
-	if err := r.Decode(&h); err != nil {
-		return nil, err
-	}
-	if h.UUID == nil {
-		return nil, wire.Errorf(wire.FormatError, "uuid")
-	}
-	id, err := checkCallID(h.CallID)
+	h, id, err := callRef(r, true)
 	if err != nil {
 		return nil, err
 	}
@@ -331,17 +314,7 @@ func (s *Server) answer(ctx context.Context, r *wire.Request) (any, error) {
 // hangup: either party ends the call. The store picks the reason from the
 // state and who ends it, in the same transaction that ends it.
 func (s *Server) hangup(ctx context.Context, r *wire.Request) (any, error) {
-	var h callHead
-	if err := r.Decode(&h); err != nil {
-		return nil, err
-	}
-	if err := r.NoData(); err != nil {
-		return nil, err
-	}
-	if h.UUID == nil {
-		return nil, wire.Errorf(wire.FormatError, "uuid")
-	}
-	id, err := checkCallID(h.CallID)
+	h, id, err := callRef(r, false)
 	if err != nil {
 		return nil, err
 	}
@@ -439,4 +412,24 @@ func (s *Server) endDueCalls(ctx context.Context) {
 		}
 		s.callEnded(c, false)
 	}
+}
+
+// callRef decodes the head of a request about an existing call (callinfo,
+// answer, hangup): uuid and callid are required, and data may follow only
+// when takesData.
+func callRef(r *wire.Request, takesData bool) (callHead, string, error) {
+	var h callHead
+	if err := r.Decode(&h); err != nil {
+		return h, "", err
+	}
+	if !takesData {
+		if err := r.NoData(); err != nil {
+			return h, "", err
+		}
+	}
+	if h.UUID == nil {
+		return h, "", wire.Errorf(wire.FormatError, "uuid")
+	}
+	id, err := checkCallID(h.CallID)
+	return h, id, err
 }
