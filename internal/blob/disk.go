@@ -15,15 +15,23 @@ import (
 var _ Store = (*Disk)(nil)
 
 // Disk stores each data in a file named by its SHA-256 under dir, fanned out
-// by the hash's first two hex digits. A file is written to a temporary name,
-// fsynced, renamed into place, and its directory fsynced: a crash leaves
-// either the whole file or none, never a torn one under its final name.
+// by the hash's first two hex digits. A file is written unnamed (O_TMPFILE,
+// where the system has it) or under a temporary name, fsynced, linked or
+// renamed into place, and its directory fsynced: a crash leaves either the
+// whole file or none, never a torn one under its final name.
 type Disk struct {
 	dir string
+	// tmpfile says that unnamed temporary files work here (probed once by
+	// NewDisk); without them Put falls back to named ones in dir/tmp.
+	tmpfile bool
 
 	mu      sync.Mutex // guards the following
 	madeDir map[string]bool
 }
+
+// copyBufs holds Put's copy buffers: a 32 KiB buffer allocated per Put was
+// the largest allocation of a file send. A buffer is only used inside Put.
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, 64<<10); return &b }}
 
 // NewDisk opens (making if missing) a blob directory.
 func NewDisk(dir string) (*Disk, error) {
@@ -37,7 +45,41 @@ func NewDisk(dir string) (*Disk, error) {
 			os.Remove(filepath.Join(dir, "tmp", e.Name()))
 		}
 	}
-	return &Disk{dir: dir, madeDir: map[string]bool{}}, nil
+	d := &Disk{dir: dir, madeDir: map[string]bool{}}
+	d.tmpfile = d.probeTmpfile()
+	return d, nil
+}
+
+// probeTmpfile reports whether an unnamed file can be made and linked
+// here: the filesystem may lack O_TMPFILE, or /proc may not be mounted, and
+// Put cannot change its mind after it has consumed its reader.
+func (d *Disk) probeTmpfile() bool {
+	tmp := filepath.Join(d.dir, "tmp")
+	f, err := openTmpfile(tmp)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	name := filepath.Join(tmp, "probe")
+	os.Remove(name)
+	if err := linkTmpfile(f, name); err != nil {
+		return false
+	}
+	return os.Remove(name) == nil
+}
+
+// create opens the file Put writes; name is "" for an unnamed one.
+func (d *Disk) create() (f *os.File, name string, err error) {
+	tmp := filepath.Join(d.dir, "tmp")
+	if d.tmpfile {
+		f, err := openTmpfile(tmp)
+		return f, "", err
+	}
+	f, err = os.CreateTemp(tmp, "put-*")
+	if err != nil {
+		return nil, "", err
+	}
+	return f, f.Name(), nil
 }
 
 func validHash(h string) bool {
@@ -53,22 +95,25 @@ func (d *Disk) path(hash string) string {
 }
 
 func (d *Disk) Put(ctx context.Context, r io.Reader, n int64) (string, error) {
-	f, err := os.CreateTemp(filepath.Join(d.dir, "tmp"), "put-*")
+	f, tmp, err := d.create()
 	if err != nil {
 		return "", err
 	}
-	tmp := f.Name()
 	keep := false
 	defer func() {
 		if !keep {
 			f.Close()
-			os.Remove(tmp)
+			if tmp != "" {
+				os.Remove(tmp)
+			}
 		}
 	}()
 	h := sha256.New()
+	bp := copyBufs.Get().(*[]byte)
 	// Copy exactly what the reader yields: the caller's reader enforces the
 	// declared length and fails on short or long data.
-	written, err := io.Copy(io.MultiWriter(f, h), r)
+	written, err := io.CopyBuffer(io.MultiWriter(f, h), r, *bp)
+	copyBufs.Put(bp)
 	if err != nil {
 		return "", err
 	}
@@ -77,24 +122,41 @@ func (d *Disk) Put(ctx context.Context, r io.Reader, n int64) (string, error) {
 	}
 	hash := hex.EncodeToString(h.Sum(nil))
 	final := d.path(hash)
+	sub := filepath.Dir(final)
 	if _, err := os.Stat(final); err == nil {
-		// Stored already: the same bytes, by their hash.
-		return hash, nil
+		// Stored already: the same bytes, by their hash. The Put that named
+		// it may not have synced its directory yet, so sync it before this
+		// Put's caller may answer.
+		return hash, syncDir(sub)
 	}
 	if err := f.Sync(); err != nil {
 		return "", err
 	}
-	if err := f.Close(); err != nil {
-		return "", err
-	}
-	sub := filepath.Dir(final)
 	if err := d.mkdir(sub); err != nil {
 		return "", err
 	}
-	if err := os.Rename(tmp, final); err != nil {
-		return "", err
+	if tmp == "" {
+		err := linkTmpfile(f, final)
+		if errors.Is(err, os.ErrExist) {
+			// A concurrent Put of the same bytes named it first.
+			return hash, syncDir(sub)
+		}
+		if err != nil {
+			return "", err
+		}
+		keep = true
+		if err := f.Close(); err != nil {
+			return "", err
+		}
+	} else {
+		if err := f.Close(); err != nil {
+			return "", err
+		}
+		if err := os.Rename(tmp, final); err != nil {
+			return "", err
+		}
+		keep = true
 	}
-	keep = true
 	if err := syncDir(sub); err != nil {
 		return "", err
 	}
