@@ -716,16 +716,22 @@ func cmdFetch(a *app, args []string) error {
 	return nil
 }
 
-func cmdRead(a *app, args []string) error {
-	fs := a.flagSet("read")
-	pos, err := a.parse(fs, args)
+// msgIDArgs parses the command line of a command that takes MSGIDs (read,
+// status) and picks the number that acts.
+func (a *app) msgIDArgs(name string, args []string) ([]string, numberEntry, error) {
+	pos, err := a.parse(a.flagSet(name), args)
 	if err != nil {
-		return err
+		return nil, numberEntry{}, err
 	}
 	if len(pos) == 0 {
-		return usagef("give at least one MSGID")
+		return nil, numberEntry{}, usagef("give at least one MSGID")
 	}
 	me, err := a.setupActing()
+	return pos, me, err
+}
+
+func cmdRead(a *app, args []string) error {
+	pos, me, err := a.msgIDArgs("read", args)
 	if err != nil {
 		return err
 	}
@@ -742,15 +748,7 @@ func cmdRead(a *app, args []string) error {
 }
 
 func cmdStatus(a *app, args []string) error {
-	fs := a.flagSet("status")
-	pos, err := a.parse(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(pos) == 0 {
-		return usagef("give at least one MSGID")
-	}
-	me, err := a.setupActing()
+	pos, me, err := a.msgIDArgs("status", args)
 	if err != nil {
 		return err
 	}
