@@ -7,6 +7,7 @@
 //	ringbench [flags]          one load against ringd (-url, or -server-bin to start one)
 //	ringbench compare [flags]  the same load alternately against ringd and against a
 //	                           bare net/http handler (the ceiling), and their ratio
+//	ringbench disk [flags]     what the filesystem can make durable, with no server
 //
 // Interrupting it (SIGINT, SIGTERM) stops every process it started.
 package main
@@ -46,6 +47,7 @@ type config struct {
 const usage = `Usage:
   ringbench [flags]            run one load against ringd
   ringbench compare [flags]    alternate ringd and the built-in ceiling (A B A B ...)
+  ringbench disk [flags]       durable writes the filesystem allows (-mode append|overwrite|files)
 
 Operations (-op):
   send    send of a text of -size bytes
@@ -123,6 +125,11 @@ func main() {
 		// The ceiling server itself, started by compare as a child process
 		// so that it, like ringd, has a process (and cores) of its own.
 		err = ceilingMain(ctx, args)
+	case "disk":
+		err = diskMain(ctx, args, os.Stdout)
+		if errors.Is(err, flag.ErrHelp) {
+			return
+		}
 	case "", "compare":
 		var c *config
 		c, err = parse(args, os.Stderr)

@@ -154,3 +154,18 @@ func TestCeilingBodySize(t *testing.T) {
 		}
 	}
 }
+
+// TestDisk runs each pattern of ringbench disk briefly; it checks that it
+// runs and reports, not how fast.
+func TestDisk(t *testing.T) {
+	for _, mode := range []string{"append", "overwrite", "files"} {
+		var out bytes.Buffer
+		err := diskMain(context.Background(), []string{"-dir", t.TempDir(), "-mode", mode, "-size", "8192", "-c", "4", "-d", "200ms", "-span", "1048576"}, &out)
+		if err != nil {
+			t.Fatalf("%s: %v", mode, err)
+		}
+		if !strings.HasPrefix(out.String(), "disk "+mode+" size=8192 c=4: ") || strings.Contains(out.String(), " 0 records/s") {
+			t.Fatalf("%s: unexpected report %q", mode, out.String())
+		}
+	}
+}
