@@ -70,9 +70,12 @@ func (s *Server) fetch(ctx context.Context, r *wire.Request) (any, error) {
 		// A text the store returned with its message: no second read.
 		return &wire.DataAnswer{Head: head, Length: n, Data: strings.NewReader((*m.Text)[offset : offset+n])}, nil
 	}
-	b, err := s.store.Blob(ctx, m.URI)
+	b, arenaData, err := s.blobData(ctx, m.URI, offset, n)
 	if err != nil {
 		return nil, err
+	}
+	if b.InArena {
+		return &wire.DataAnswer{Head: head, Length: n, Data: bytes.NewReader(arenaData)}, nil
 	}
 	if b.Inline != nil {
 		return &wire.DataAnswer{Head: head, Length: n, Data: bytes.NewReader(b.Inline[offset : offset+n])}, nil
