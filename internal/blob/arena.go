@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 )
 
 // Arena keeps data of moderate size (a few KiB up to a limit of the
@@ -45,7 +46,7 @@ type Arena struct {
 	spare int64 // free space below which a chunk is added in the background
 
 	mu      sync.Mutex    // guards the following
-	files   []*os.File    // chunk i holds offsets [i*chunk, (i+1)*chunk)
+	files   []chunkFile   // chunk i holds offsets [i*chunk, (i+1)*chunk)
 	free    []span        // free space, by offset, coalesced within a chunk
 	nfree   int64         // bytes in free
 	growing chan struct{} // non-nil while a chunk is added; closed when done
@@ -92,6 +93,39 @@ func ExtentOf(off, length int64) Extent {
 func roundUnit(n int64) int64 { return (n + ArenaUnit - 1) / ArenaUnit * ArenaUnit }
 
 type span struct{ off, end int64 }
+
+// chunkFile is a chunk opened twice: w writes past the page cache
+// (O_DIRECT) where the filesystem allows, r reads through it.
+type chunkFile struct {
+	r, w *os.File
+}
+
+// openChunk opens the chunk file name. Writing data through the page
+// cache into pages it does not hold cost ~130 µs of CPU per 64 KiB here
+// (profile under ringbench: a quarter of ringd's CPU), written directly
+// about a third of that; a chunk's pages are never dirty, so a sync round
+// only flushes the disk's cache.
+func openChunk(name string) (chunkFile, error) {
+	r, err := os.OpenFile(name, os.O_RDWR, 0)
+	if err != nil {
+		return chunkFile{}, err
+	}
+	w, err := openDirect(name, false)
+	if err != nil {
+		w = r
+	}
+	return chunkFile{r: r, w: w}, nil
+}
+
+func (c chunkFile) close() error {
+	err := c.r.Close()
+	if c.w != c.r {
+		if werr := c.w.Close(); err == nil {
+			err = werr
+		}
+	}
+	return err
+}
 
 type syncWaiter struct {
 	f    *os.File
@@ -172,12 +206,12 @@ func (a *Arena) openChunks() error {
 		if i != n {
 			return fmt.Errorf("arena: chunk %06d is missing", n)
 		}
-		f, err := os.OpenFile(filepath.Join(a.dir, chunkName(i)), os.O_RDWR, 0)
+		c, err := openChunk(filepath.Join(a.dir, chunkName(i)))
 		if err != nil {
 			return err
 		}
-		a.files = append(a.files, f)
-		fi, err := f.Stat()
+		a.files = append(a.files, c)
+		fi, err := c.r.Stat()
 		if err != nil {
 			return err
 		}
@@ -234,11 +268,11 @@ func chunkName(i int) string { return fmt.Sprintf("%06d", i) }
 // way, and returns once they are on disk (a sync round after the write).
 // If r fails or yields other than n bytes, the extent is free again. The
 // extent is the caller's until it calls Release.
-func (a *Arena) Put(ctx context.Context, r io.Reader, n int64) (hash string, e Extent, err error) {
+func (a *Arena) Put(ctx context.Context, r io.Reader, n int64) (string, Extent, error) {
 	if n <= 0 || roundUnit(n) > a.chunk {
 		return "", Extent{}, fmt.Errorf("arena: %d bytes do not fit in a chunk of %d", n, a.chunk)
 	}
-	e, err = a.reserve(roundUnit(n))
+	e, err := a.reserve(roundUnit(n))
 	if err != nil {
 		return "", Extent{}, err
 	}
@@ -250,8 +284,8 @@ func (a *Arena) Put(ctx context.Context, r io.Reader, n int64) (hash string, e E
 	}()
 	f, base := a.at(e.Off)
 	h := sha256.New()
-	bp := copyBufs.Get().(*[]byte)
-	defer copyBufs.Put(bp)
+	bp := alignedBufs.Get().(*[]byte)
+	defer alignedBufs.Put(bp)
 	buf := *bp
 	var done int64
 	for {
@@ -262,7 +296,11 @@ func (a *Arena) Put(ctx context.Context, r io.Reader, n int64) (hash string, e E
 				return "", Extent{}, fmt.Errorf("blob: got more than %d bytes", n)
 			}
 			h.Write(buf[:k])
-			if _, err := f.WriteAt(buf[:k], base+done); err != nil {
+			// The last piece is padded with zeros to whole units (the
+			// extent's own space): O_DIRECT writes whole blocks.
+			w := int(roundUnit(int64(k)))
+			clear(buf[k:w])
+			if _, err := f.w.WriteAt(buf[:w], base+done); err != nil {
 				return "", Extent{}, err
 			}
 			done += int64(k)
@@ -277,7 +315,7 @@ func (a *Arena) Put(ctx context.Context, r io.Reader, n int64) (hash string, e E
 	if done != n {
 		return "", Extent{}, fmt.Errorf("blob: got %d bytes, want %d", done, n)
 	}
-	if err := a.waitSync(f); err != nil {
+	if err := a.waitSync(f.w); err != nil {
 		return "", Extent{}, err
 	}
 	kept = true
@@ -285,7 +323,7 @@ func (a *Arena) Put(ctx context.Context, r io.Reader, n int64) (hash string, e E
 }
 
 // at returns the chunk file of a global offset and the offset in it.
-func (a *Arena) at(off int64) (*os.File, int64) {
+func (a *Arena) at(off int64) (chunkFile, int64) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return a.files[off/a.chunk], off % a.chunk
@@ -305,7 +343,7 @@ func (a *Arena) ReadAt(p []byte, off int64) (int, error) {
 		a.mu.Unlock()
 		return 0, fmt.Errorf("arena: read at %d is past the end", off)
 	}
-	f := a.files[off/a.chunk]
+	f := a.files[off/a.chunk].r
 	a.mu.Unlock()
 	return f.ReadAt(p, off%a.chunk)
 }
@@ -369,6 +407,9 @@ func (a *Arena) take(n int64) (Extent, bool) {
 // neighbours in the same chunk. Space freed twice is a bug that would hand
 // one extent to two data: it panics rather than serve wrong bytes.
 func (a *Arena) addFree(off, n int64) {
+	if n <= 0 || off < 0 || off%ArenaUnit != 0 || n%ArenaUnit != 0 || off/a.chunk != (off+n-1)/a.chunk {
+		panic(fmt.Sprintf("arena: freeing %d bytes at %d, not an extent", n, off))
+	}
 	end := off + n
 	i := sort.Search(len(a.free), func(i int) bool { return a.free[i].off >= off })
 	if (i < len(a.free) && a.free[i].off < end) || (i > 0 && a.free[i-1].end > off) {
@@ -411,25 +452,45 @@ func (a *Arena) grow(i int) {
 	a.growing = nil
 }
 
-// zeros is what a new chunk is written with.
-var zeros = make([]byte, 1<<20)
+// zeros is what a new chunk is written with, aligned for O_DIRECT.
+var zeros = alignedBuf(1 << 20)
+
+// alignedBufs holds Put's copy buffers, aligned for O_DIRECT.
+var alignedBufs = sync.Pool{New: func() any { b := alignedBuf(64 << 10); return &b }}
+
+// alignedBuf returns n bytes starting at a multiple of ArenaUnit in memory.
+func alignedBuf(n int) []byte {
+	b := make([]byte, n+ArenaUnit)
+	skip := int((ArenaUnit - uintptr(unsafe.Pointer(&b[0]))%ArenaUnit) % ArenaUnit)
+	return b[skip : skip+n]
+}
 
 // makeChunk writes chunk i with real zeros under a temporary name, syncs
 // it, names it and syncs the directory: a named chunk is always whole, and
 // its blocks are allocated and written, so data written there later needs
 // no metadata to be journaled (fallocate() alone leaves unwritten extents,
-// whose conversion on first write is as slow as appending).
-func (a *Arena) makeChunk(i int) (*os.File, error) {
+// whose conversion on first write is as slow as appending). The zeros go
+// past the page cache where the filesystem allows (openDirect).
+func (a *Arena) makeChunk(i int) (chunkFile, error) {
 	name := filepath.Join(a.dir, chunkName(i))
 	tmp := name + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return nil, err
+	f, err := openDirect(tmp, true)
+	if err == nil {
+		err = preallocate(f, a.chunk)
 	}
-	fail := func(err error) (*os.File, error) {
+	if err != nil {
+		if f != nil {
+			f.Close()
+		}
+		f, err = os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
+	}
+	if err != nil {
+		return chunkFile{}, err
+	}
+	fail := func(err error) (chunkFile, error) {
 		f.Close()
 		os.Remove(tmp)
-		return nil, err
+		return chunkFile{}, err
 	}
 	for off := int64(0); off < a.chunk; off += int64(len(zeros)) {
 		z := zeros[:min(int64(len(zeros)), a.chunk-off)]
@@ -440,15 +501,19 @@ func (a *Arena) makeChunk(i int) (*os.File, error) {
 	if err := f.Sync(); err != nil {
 		return fail(err)
 	}
+	if err := f.Close(); err != nil {
+		os.Remove(tmp)
+		return chunkFile{}, err
+	}
 	if err := os.Rename(tmp, name); err != nil {
-		return fail(err)
+		os.Remove(tmp)
+		return chunkFile{}, err
 	}
 	if err := syncDir(a.dir); err != nil {
 		// Named but perhaps not durably: unusable until a restart finds it.
-		f.Close()
-		return nil, err
+		return chunkFile{}, err
 	}
-	return f, nil
+	return openChunk(name)
 }
 
 // waitSync waits for a sync round of f that starts after this call.
@@ -529,8 +594,8 @@ func (a *Arena) Close() error {
 
 func (a *Arena) closeFiles() error {
 	var first error
-	for _, f := range a.files {
-		if err := f.Close(); err != nil && first == nil {
+	for _, c := range a.files {
+		if err := c.close(); err != nil && first == nil {
 			first = err
 		}
 	}

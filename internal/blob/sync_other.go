@@ -2,6 +2,15 @@
 
 package blob
 
-import "os"
+import (
+	"errors"
+	"os"
+)
 
 func datasync(f *os.File) error { return f.Sync() }
+
+func openDirect(name string, create bool) (*os.File, error) {
+	return nil, errors.New("blob: O_DIRECT needs Linux")
+}
+
+func preallocate(f *os.File, size int64) error { return nil }
