@@ -7,6 +7,7 @@ import (
 
 	"github.com/ringd/ringd/internal/blob"
 	"github.com/ringd/ringd/internal/store"
+	"github.com/ringd/ringd/internal/wire"
 )
 
 // Data up to cfg.ArenaMax lives in the blob arena (issue 5): a send writes
@@ -73,8 +74,15 @@ func (s *Server) blobData(ctx context.Context, hash string, offset, n int64) (st
 	s.blobMu.RLock()
 	defer s.blobMu.RUnlock()
 	b, err := s.store.Blob(ctx, hash)
+	if errors.Is(err, store.ErrNotFound) {
+		// Dropped since the message was read: the message expired.
+		return b, nil, wire.Wrap(wire.MsgIDError, err, "data gone")
+	}
 	if err != nil || !b.InArena {
 		return b, nil, err
+	}
+	if hook := s.fetchHook.Load(); hook != nil {
+		(*hook)("copy")
 	}
 	if s.arena == nil || offset+n > b.Length {
 		return b, nil, errors.New("arena: data not readable here")

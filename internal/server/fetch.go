@@ -70,6 +70,9 @@ func (s *Server) fetch(ctx context.Context, r *wire.Request) (any, error) {
 		// A text the store returned with its message: no second read.
 		return &wire.DataAnswer{Head: head, Length: n, Data: strings.NewReader((*m.Text)[offset : offset+n])}, nil
 	}
+	if hook := s.fetchHook.Load(); hook != nil {
+		(*hook)("lookup")
+	}
 	b, arenaData, err := s.blobData(ctx, m.URI, offset, n)
 	if err != nil {
 		return nil, err

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ringd/ringd/internal/blob"
@@ -132,6 +133,9 @@ type Server struct {
 	// frees (and a send never rewrites) an extent being read (arena.go).
 	blobMu sync.RWMutex
 	arena  *blob.Arena // cfg.Arena; nil: all data past InlineMax in blobs
+	// fetchHook, set only by tests, runs in fetch before it looks the
+	// data up ("lookup") and, for arena data, before it copies ("copy").
+	fetchHook atomic.Pointer[func(stage string)]
 
 	stopOnce sync.Once
 	stop     chan struct{} // closed by Close: ends the janitor and long-polls
