@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"io"
@@ -12,6 +13,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 )
 
@@ -347,4 +349,52 @@ func TestArenaGrowsAndCoalesces(t *testing.T) {
 		}()
 		a.Release(exts[3])
 	}()
+}
+
+// BenchmarkArenaPutParallel: Puts of 64 KiB from many goroutines, each
+// returning after its sync round (reported as syncs/op).
+func BenchmarkArenaPutParallel(b *testing.B) {
+	a, err := OpenArena(filepath.Join(b.TempDir(), "arena"), ArenaOptions{}, func(func(off, length int64) error) error { return nil })
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer a.Close()
+	data := randBytes(b, 64<<10)
+	b.SetBytes(int64(len(data)))
+	b.SetParallelism(32)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			_, e, err := a.Put(context.Background(), bytes.NewReader(data), int64(len(data)))
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			a.Release(e)
+		}
+	})
+	b.ReportMetric(float64(a.Syncs())/float64(b.N), "syncs/op")
+}
+
+// BenchmarkDiskPutParallel is BenchmarkArenaPutParallel for the file per
+// data store, for comparison.
+func BenchmarkDiskPutParallel(b *testing.B) {
+	d, err := NewDisk(filepath.Join(b.TempDir(), "blobs"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(64 << 10)
+	b.SetParallelism(32)
+	var seq atomic.Int64
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		data := randBytes(b, 64<<10)
+		for pb.Next() {
+			binary.LittleEndian.PutUint64(data, uint64(seq.Add(1))) // new data: no file to find
+			if _, err := d.Put(context.Background(), bytes.NewReader(data), int64(len(data))); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
 }
