@@ -52,6 +52,10 @@ type Arena struct {
 	growing chan struct{} // non-nil while a chunk is added; closed when done
 	growErr error         // the outcome of the last growth
 	closed  bool
+	// pins counts the readers of an extent (Open), by its offset; an
+	// extent released while read is freed when its last reader closes.
+	pins     map[int64]int
+	deferred map[int64]Extent
 
 	growWG sync.WaitGroup // background growth, waited for by Close
 
@@ -151,7 +155,8 @@ func OpenArena(dir string, opts ArenaOptions, used func(use func(off, length int
 		}
 	}
 	a := &Arena{dir: dir, chunk: opts.ChunkSize, kick: make(chan struct{}, 1),
-		quit: make(chan struct{}), done: make(chan struct{})}
+		quit: make(chan struct{}), done: make(chan struct{}),
+		pins: map[int64]int{}, deferred: map[int64]Extent{}}
 	if err := a.openChunks(); err != nil {
 		a.closeFiles()
 		return nil, err
@@ -348,13 +353,65 @@ func (a *Arena) ReadAt(p []byte, off int64) (int, error) {
 	return f.ReadAt(p, off%a.chunk)
 }
 
-// Release makes e free. The caller must know that nothing refers to it any
+// Release makes e free, or, while readers opened it, frees it when the
+// last of them closes. The caller must know that nothing refers to it any
 // more, durably (the delete of its record committed), and that no reader
-// is between looking it up and reading it.
+// is between looking it up and opening it.
 func (a *Arena) Release(e Extent) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	if a.pins[e.Off] > 0 {
+		if _, twice := a.deferred[e.Off]; twice {
+			panic(fmt.Sprintf("arena: extent at %d released twice", e.Off))
+		}
+		a.deferred[e.Off] = e
+		return
+	}
 	a.addFree(e.Off, e.Len)
+}
+
+// Open returns a reader of n bytes of e from offset on. Until it is
+// closed, e is not freed (Release waits for it), so the reader never sees
+// another data written there.
+func (a *Arena) Open(e Extent, offset, n int64) (io.ReadCloser, error) {
+	if offset < 0 || n < 0 || offset+n > e.Len {
+		return nil, fmt.Errorf("arena: %d bytes at %d are outside an extent of %d", n, offset, e.Len)
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if e.Off < 0 || e.Off/a.chunk >= int64(len(a.files)) {
+		return nil, fmt.Errorf("arena: extent at %d is past the end", e.Off)
+	}
+	a.pins[e.Off]++
+	f := a.files[e.Off/a.chunk].r
+	return &extentReader{SectionReader: io.NewSectionReader(f, e.Off%a.chunk+offset, n), a: a, off: e.Off}, nil
+}
+
+// unpin ends a reader of the extent at off, freeing it if it was
+// released meanwhile.
+func (a *Arena) unpin(off int64) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.pins[off]--; a.pins[off] > 0 {
+		return
+	}
+	delete(a.pins, off)
+	if e, ok := a.deferred[off]; ok {
+		delete(a.deferred, off)
+		a.addFree(e.Off, e.Len)
+	}
+}
+
+type extentReader struct {
+	*io.SectionReader
+	a      *Arena
+	off    int64
+	closed sync.Once
+}
+
+func (r *extentReader) Close() error {
+	r.closed.Do(func() { r.a.unpin(r.off) })
+	return nil
 }
 
 // reserve takes n bytes of free space (first fit), adding a chunk if none

@@ -398,3 +398,54 @@ func BenchmarkDiskPutParallel(b *testing.B) {
 		}
 	})
 }
+
+// TestArenaOpenDefersRelease: an extent released while a reader has it
+// open is freed when the last reader closes, not before.
+func TestArenaOpenDefersRelease(t *testing.T) {
+	a := openTestArena(t, filepath.Join(t.TempDir(), "arena"), ArenaOptions{ChunkSize: 1 << 20})
+	data := randBytes(t, 10_000)
+	_, e, err := a.Put(context.Background(), bytes.NewReader(data), int64(len(data)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	size, free := a.Size()
+	r1, err := a.Open(e, 100, 5000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r2, err := a.Open(e, 0, int64(len(data)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Open(e, 0, e.Len+1); err == nil {
+		t.Fatal("opened past the extent")
+	}
+	a.Release(e)
+	if _, f := a.Size(); f != free {
+		t.Fatalf("released while open: %d free, want %d", f, free)
+	}
+	// Nothing else may be written there while it is read.
+	_, other, err := a.Put(context.Background(), bytes.NewReader(randBytes(t, 10_000)), 10_000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if other.Off < e.Off+e.Len && e.Off < other.Off+other.Len {
+		t.Fatalf("a Put took %+v, inside the open %+v", other, e)
+	}
+	if got, _ := io.ReadAll(r1); !bytes.Equal(got, data[100:5100]) {
+		t.Fatal("the first reader read other bytes")
+	}
+	r1.Close()
+	r1.Close() // twice is once
+	if _, f := a.Size(); f != free-other.Len {
+		t.Fatalf("freed with a reader left: %d free", f)
+	}
+	if got, _ := io.ReadAll(r2); !bytes.Equal(got, data) {
+		t.Fatal("the second reader read other bytes")
+	}
+	r2.Close()
+	if s, f := a.Size(); s != size || f != free-other.Len+e.Len {
+		t.Fatalf("after the last reader: %d free of %d, want %d", f, s, free-other.Len+e.Len)
+	}
+	checkFree(t, a)
+}

@@ -21,7 +21,8 @@ import (
 //     was a retry, or the same data was stored already), after its commit;
 //   - a dropped row's extent, by the janitor under blobMu held exclusively,
 //     after the delete has committed; a fetch holds blobMu shared from
-//     looking the extent up to copying its bytes out.
+//     looking the extent up to opening it, and the arena frees an open
+//     extent only when its readers close.
 //
 // A send needs no blobMu: its extent is its own until its row commits,
 // and the janitor only frees extents of rows it deleted.
@@ -65,12 +66,12 @@ func (s *Server) releaseIfUnused(b store.Blob, ext blob.Extent) {
 }
 
 // blobData returns the blob record of hash and, for data in the arena, a
-// copy of its n bytes from offset. It holds blobMu shared from the lookup
-// to the end of the copy, and the janitor frees extents only holding it
-// exclusively, after their rows are gone: the extent read is the one the
-// row pointed at, never one reused by another send. The copy is at most
-// cfg.ArenaMax bytes.
-func (s *Server) blobData(ctx context.Context, hash string, offset, n int64) (store.Blob, []byte, error) {
+// reader of its n bytes from offset. It looks the record up and opens the
+// extent holding blobMu shared; the janitor frees extents only holding it
+// exclusively, after their rows are gone, and an extent freed while open
+// is reused only once its readers close: the bytes read are the ones the
+// row pointed at, never another send's.
+func (s *Server) blobData(ctx context.Context, hash string, offset, n int64) (store.Blob, io.ReadCloser, error) {
 	s.blobMu.RLock()
 	defer s.blobMu.RUnlock()
 	b, err := s.store.Blob(ctx, hash)
@@ -81,15 +82,12 @@ func (s *Server) blobData(ctx context.Context, hash string, offset, n int64) (st
 	if err != nil || !b.InArena {
 		return b, nil, err
 	}
+	if s.arena == nil {
+		return b, nil, errors.New("arena: data in an arena this server has not opened")
+	}
 	if hook := s.fetchHook.Load(); hook != nil {
-		(*hook)("copy")
+		(*hook)("open")
 	}
-	if s.arena == nil || offset+n > b.Length {
-		return b, nil, errors.New("arena: data not readable here")
-	}
-	buf := make([]byte, n)
-	if _, err := s.arena.ReadAt(buf, b.ArenaOff+offset); err != nil {
-		return b, nil, err
-	}
-	return b, buf, nil
+	rc, err := s.arena.Open(blob.ExtentOf(b.ArenaOff, b.Length), offset, n)
+	return b, rc, err
 }

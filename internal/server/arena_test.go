@@ -212,12 +212,14 @@ func TestArenaExpiryFreesSpace(t *testing.T) {
 
 // TestArenaFetchRacingExpiry: a fetch never returns another message's
 // bytes when its message expires, its extent is freed and another file is
-// written there while the fetch runs. The hook runs inside the fetch,
-// once before it looks the data up and once between the lookup and the
-// copy; there it starts the expiry and the new send and gives them time
-// to run (they must wait for the copy).
+// written while the fetch runs. A hook inside the fetch expires the
+// message and sends another file of the same size at each stage: before
+// the lookup (the other file takes the freed extent; the fetch answers
+// 10013), between the lookup and opening the extent (the expiry must wait
+// for the fetch's hold on blobMu), and once the extent is open (the
+// extent is freed only when the fetch is done with it).
 func TestArenaFetchRacingExpiry(t *testing.T) {
-	for _, stage := range []string{"lookup", "copy"} {
+	for _, stage := range []string{"lookup", "open", "read"} {
 		t.Run(stage, func(t *testing.T) {
 			s := ringtest.New(t, ringtest.NewConfig(t))
 			db := rawDB(t, s)
@@ -244,10 +246,12 @@ func TestArenaFetchRacingExpiry(t *testing.T) {
 						}
 						sendFile(t, s, alice, bob.Number, newer)
 					})
-					if stage == "lookup" {
-						raced.Wait() // the extent is reused before the lookup
+					if stage == "open" {
+						// The expiry waits for this fetch: give it a
+						// chance to go wrong.
+						time.Sleep(50 * time.Millisecond)
 					} else {
-						time.Sleep(50 * time.Millisecond) // a chance to go wrong
+						raced.Wait()
 					}
 				})
 			})
@@ -258,11 +262,30 @@ func TestArenaFetchRacingExpiry(t *testing.T) {
 				t.Fatalf("fetch returned %d bytes that are not the message's (the newer file's: %v)", len(got), bytes.Equal(got, newer))
 			case a.Code() != 10000 && a.Code() != 10013:
 				t.Fatalf("fetch answered %v", a)
+			case stage == "lookup" && a.Code() != 10013:
+				t.Fatalf("fetch after the expiry answered %v", a)
+			case stage != "lookup" && a.Code() != 10000:
+				t.Fatalf("fetch of an open extent answered %v", a)
 			}
-			if e := arenaRows(t, db)[sha(newer)]; e != oldExt {
+			e := arenaRows(t, db)[sha(newer)]
+			if stage == "read" {
+				if e.Off < oldExt.Off+oldExt.Len && oldExt.Off < e.Off+e.Len {
+					t.Fatalf("the newer file went to %+v, into %+v while it was read", e, oldExt)
+				}
+				// Freed once the fetch closed it (just after its answer).
+				for i := 0; ; i++ {
+					size, free := s.Arena.Size()
+					if free == size-e.Len {
+						break
+					}
+					if i == 5000 {
+						t.Fatalf("the expired extent is still taken: %d of %d free", free, size)
+					}
+					time.Sleep(time.Millisecond)
+				}
+			} else if e != oldExt {
 				t.Fatalf("the newer file is at %+v, not in the freed %+v: the race did not happen", e, oldExt)
 			}
-			t.Logf("fetch answered %d", a.Code())
 		})
 	}
 }

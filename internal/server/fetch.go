@@ -77,8 +77,11 @@ func (s *Server) fetch(ctx context.Context, r *wire.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if b.InArena {
-		return &wire.DataAnswer{Head: head, Length: n, Data: bytes.NewReader(arenaData)}, nil
+	if arenaData != nil {
+		if hook := s.fetchHook.Load(); hook != nil {
+			(*hook)("read")
+		}
+		return &wire.DataAnswer{Head: head, Length: n, Data: arenaData, Close: arenaData.Close}, nil
 	}
 	if b.Inline != nil {
 		return &wire.DataAnswer{Head: head, Length: n, Data: bytes.NewReader(b.Inline[offset : offset+n])}, nil

@@ -129,12 +129,13 @@ type Server struct {
 	// stored (or found stored) but not yet committed a message for: sends
 	// hold it shared from blob Put to commit, the janitor exclusively while
 	// it drops unreferenced data. A fetch of arena data holds it shared
-	// from looking its extent up to copying it out, so the janitor never
-	// frees (and a send never rewrites) an extent being read (arena.go).
+	// from looking its extent up to opening it, so the janitor never frees
+	// (and a send never rewrites) an extent being read (arena.go).
 	blobMu sync.RWMutex
 	arena  *blob.Arena // cfg.Arena; nil: all data past InlineMax in blobs
 	// fetchHook, set only by tests, runs in fetch before it looks the
-	// data up ("lookup") and, for arena data, before it copies ("copy").
+	// data up ("lookup") and, for arena data, between the lookup and
+	// opening the extent ("open") and once it is open ("read").
 	fetchHook atomic.Pointer[func(stage string)]
 
 	stopOnce sync.Once
