@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"unsafe"
 )
 
@@ -115,7 +116,10 @@ func openChunk(name string) (chunkFile, error) {
 		return chunkFile{}, err
 	}
 	w, err := openDirect(name, false)
-	if err != nil {
+	if err != nil || !directIO {
+		if w != nil {
+			w.Close()
+		}
 		w = r
 	}
 	return chunkFile{r: r, w: w}, nil
@@ -306,7 +310,15 @@ func (a *Arena) Put(ctx context.Context, r io.Reader, n int64) (string, Extent, 
 			w := int(roundUnit(int64(k)))
 			clear(buf[k:w])
 			if _, err := f.w.WriteAt(buf[:w], base+done); err != nil {
-				return "", Extent{}, err
+				// A filesystem that opened O_DIRECT but wants other
+				// alignment: the same file through the page cache (the
+				// sync round flushes it either way).
+				if !errors.Is(err, syscall.EINVAL) || f.w == f.r {
+					return "", Extent{}, err
+				}
+				if _, err := f.r.WriteAt(buf[:w], base+done); err != nil {
+					return "", Extent{}, err
+				}
 			}
 			done += int64(k)
 		}
@@ -509,6 +521,9 @@ func (a *Arena) grow(i int) {
 	a.growing = nil
 }
 
+// directIO is false only in tests of the page cache fallback.
+var directIO = true
+
 // zeros is what a new chunk is written with, aligned for O_DIRECT.
 var zeros = alignedBuf(1 << 20)
 
@@ -532,28 +547,35 @@ func (a *Arena) makeChunk(i int) (chunkFile, error) {
 	name := filepath.Join(a.dir, chunkName(i))
 	tmp := name + ".tmp"
 	f, err := openDirect(tmp, true)
+	if err == nil && !directIO {
+		err = errors.New("arena: O_DIRECT turned off")
+	}
 	if err == nil {
 		err = preallocate(f, a.chunk)
+		if err == nil {
+			err = writeZeros(f, a.chunk)
+		}
 	}
 	if err != nil {
+		// No O_DIRECT here (or not with this alignment): through the
+		// page cache.
 		if f != nil {
 			f.Close()
 		}
 		f, err = os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
-	}
-	if err != nil {
-		return chunkFile{}, err
+		if err == nil {
+			err = writeZeros(f, a.chunk)
+		}
 	}
 	fail := func(err error) (chunkFile, error) {
-		f.Close()
+		if f != nil {
+			f.Close()
+		}
 		os.Remove(tmp)
 		return chunkFile{}, err
 	}
-	for off := int64(0); off < a.chunk; off += int64(len(zeros)) {
-		z := zeros[:min(int64(len(zeros)), a.chunk-off)]
-		if _, err := f.WriteAt(z, off); err != nil {
-			return fail(err)
-		}
+	if err != nil {
+		return fail(err)
 	}
 	if err := f.Sync(); err != nil {
 		return fail(err)
@@ -571,6 +593,15 @@ func (a *Arena) makeChunk(i int) (chunkFile, error) {
 		return chunkFile{}, err
 	}
 	return openChunk(name)
+}
+
+func writeZeros(f *os.File, size int64) error {
+	for off := int64(0); off < size; off += int64(len(zeros)) {
+		if _, err := f.WriteAt(zeros[:min(int64(len(zeros)), size-off)], off); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // waitSync waits for a sync round of f that starts after this call.

@@ -74,6 +74,15 @@ func checkFree(t *testing.T, a *Arena) {
 }
 
 func TestArenaPutRead(t *testing.T) {
+	t.Run("direct", func(t *testing.T) { testArenaPutRead(t) })
+	t.Run("page cache", func(t *testing.T) {
+		directIO = false // where O_DIRECT is missing
+		defer func() { directIO = true }()
+		testArenaPutRead(t)
+	})
+}
+
+func testArenaPutRead(t *testing.T) {
 	a := openTestArena(t, filepath.Join(t.TempDir(), "arena"), ArenaOptions{ChunkSize: 1 << 20})
 	for _, n := range []int{1, 4095, 4096, 4097, 65536, 100_000, 1 << 20} {
 		data := randBytes(t, n)
