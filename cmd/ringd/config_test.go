@@ -113,3 +113,19 @@ func TestConfigRefusesMistakes(t *testing.T) {
 		t.Error("a missing file was accepted")
 	}
 }
+
+// -arena-max is refused below 64 KiB and above a chunk of the arena.
+func TestArenaMaxFlag(t *testing.T) {
+	o, err := parseFlags(nil)
+	if err != nil || o.cfg.ArenaMax != 1<<20 {
+		t.Fatalf("default: %v, %+v", err, o)
+	}
+	if o, err := parseFlags([]string{"-arena-max", "65536"}); err != nil || o.cfg.ArenaMax != 65536 {
+		t.Fatalf("64 KiB: %v", err)
+	}
+	for _, v := range []string{"65535", "0", "67108865"} {
+		if _, err := parseFlags([]string{"-arena-max", v}); err == nil {
+			t.Errorf("-arena-max %s accepted", v)
+		}
+	}
+}

@@ -45,6 +45,7 @@ func parseFlags(args []string) (*options, error) {
 	fs.StringVar(&o.cfg.RegisterKey, "register-key", "", "when set, register requests must carry it as auth")
 	fs.StringVar(&o.cfg.AdminToken, "admin-token", "", "token of operator requests (none: they are refused)")
 	fs.DurationVar(&o.cfg.RingTimeout, "ring-timeout", server.DefaultRingTimeout, "how long a call rings before it is missed")
+	fs.Int64Var(&o.cfg.ArenaMax, "arena-max", server.DefaultArenaMax, "largest data kept in the preallocated arena (data/arena), in bytes, at least 64 KiB; larger data is a file of its own under data/blobs")
 	fs.IntVar(&o.cfg.MaxInFlight, "max-inflight", server.DefaultMaxInFlight, "requests handled at once; past it the server answers 10009")
 	fs.BoolVar(&o.debug, "debug", false, "debug mode: debug requests answered, debug logs")
 	fs.StringVar(&o.config, "config", "", "configuration file, YAML or TOML (.toml): any flag by name, and the push section; flags and environment override it")
@@ -82,6 +83,9 @@ func parseFlags(args []string) (*options, error) {
 	}
 	if o.cfg.Retention < server.DefaultRetention {
 		return nil, fmt.Errorf("-retention %v: no shorter than %v", o.cfg.Retention, server.DefaultRetention)
+	}
+	if o.cfg.ArenaMax < server.MinArenaMax || o.cfg.ArenaMax > blob.DefaultArenaChunk {
+		return nil, fmt.Errorf("-arena-max %d: from %d to %d", o.cfg.ArenaMax, server.MinArenaMax, blob.DefaultArenaChunk)
 	}
 	o.cfg.Debug = o.debug
 	return o, nil
@@ -140,6 +144,13 @@ func run(o *options, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	arena, err := blob.OpenArena(filepath.Join(o.data, "arena"), blob.ArenaOptions{},
+		func(use func(off, length int64) error) error { return db.ArenaBlobs(context.Background(), use) })
+	if err != nil {
+		return err
+	}
+	defer arena.Close() // after the server, before the store
+	o.cfg.Arena = arena
 	o.cfg.Logger = log
 	if o.push != nil {
 		// Reads the APNs keys and FCM credentials now: a bad file stops

@@ -6,6 +6,7 @@ package ringtest
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -65,9 +66,13 @@ type Server struct {
 	Server *server.Server
 	DB     *sqlite.DB
 	Blobs  *blob.Disk
+	Arena  *blob.Arena // data from store.InlineMax to cfg.ArenaMax (1 MiB)
 	HTTP   *httptest.Server
 	Push   *push.Dispatcher // nil unless started by NewPushAt
 }
+
+// TestArenaChunk is the chunk size of a test server's arena.
+const TestArenaChunk = 4 << 20
 
 // NewConfig returns a Config for a test server, with a fresh clock.
 func NewConfig(t testing.TB) server.Config {
@@ -116,10 +121,20 @@ func NewPushAt(t testing.TB, cfg server.Config, dir string, p *Push) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Chunks of 4 MiB, made on the first send of a file: a test server
+	// does not write ringd's 64 MiB of zeros.
+	arena, err := blob.OpenArena(filepath.Join(dir, "arena"), blob.ArenaOptions{ChunkSize: TestArenaChunk},
+		func(use func(off, length int64) error) error { return db.ArenaBlobs(context.Background(), use) })
+	if err != nil {
+		db.Close()
+		t.Fatal(err)
+	}
+	cfg.Arena = arena
 	var disp *push.Dispatcher
 	if p != nil {
 		disp, err = push.New(p.Config, db, push.Options{Clock: clock, Logger: cfg.Logger, HTTPClient: p.HTTPClient})
 		if err != nil {
+			arena.Close()
 			db.Close()
 			t.Fatal(err)
 		}
@@ -132,7 +147,7 @@ func NewPushAt(t testing.TB, cfg server.Config, dir string, p *Push) *Server {
 	// The background work runs as in ringd: call timeouts, expiry.
 	srv.Start()
 	hs := httptest.NewServer(srv)
-	s := &Server{URL: hs.URL + "/", Dir: dir, Clock: clock, Server: srv, DB: db, Blobs: blobs, HTTP: hs, Push: disp}
+	s := &Server{URL: hs.URL + "/", Dir: dir, Clock: clock, Server: srv, DB: db, Blobs: blobs, Arena: arena, HTTP: hs, Push: disp}
 	t.Cleanup(s.Close)
 	return s
 }
@@ -149,6 +164,7 @@ func (s *Server) Close() {
 	if s.Push != nil {
 		s.Push.Close() // before the store it writes to
 	}
+	s.Arena.Close()
 	s.DB.Close()
 }
 

@@ -70,9 +70,18 @@ func (s *Server) fetch(ctx context.Context, r *wire.Request) (any, error) {
 		// A text the store returned with its message: no second read.
 		return &wire.DataAnswer{Head: head, Length: n, Data: strings.NewReader((*m.Text)[offset : offset+n])}, nil
 	}
-	b, err := s.store.Blob(ctx, m.URI)
+	if hook := s.fetchHook.Load(); hook != nil {
+		(*hook)("lookup")
+	}
+	b, arenaData, err := s.blobData(ctx, m.URI, offset, n)
 	if err != nil {
 		return nil, err
+	}
+	if arenaData != nil {
+		if hook := s.fetchHook.Load(); hook != nil {
+			(*hook)("read")
+		}
+		return &wire.DataAnswer{Head: head, Length: n, Data: arenaData, Close: arenaData.Close}, nil
 	}
 	if b.Inline != nil {
 		return &wire.DataAnswer{Head: head, Length: n, Data: bytes.NewReader(b.Inline[offset : offset+n])}, nil

@@ -159,6 +159,9 @@ func TestRetention(t *testing.T) {
 	if f := blobFiles(t, s); len(f) != 0 {
 		t.Fatalf("files left: %v", f)
 	}
+	if size, free := s.Arena.Size(); free != size {
+		t.Fatalf("arena: %d of %d bytes free after everything expired", free, size)
+	}
 }
 
 func TestSecurity(t *testing.T) {

@@ -44,7 +44,7 @@ func snapshot(t testing.TB, db *sql.DB, s *ringtest.Server) string {
 		`SELECT number, hex(uuid_hash), name, coalesce(token, '-') FROM numbers ORDER BY number`,
 		`SELECT token, appid, build, name, locale FROM devices ORDER BY token`,
 		`SELECT number FROM reserved ORDER BY number`,
-		`SELECT hash, length, length(inline) FROM blobs ORDER BY hash`,
+		`SELECT hash, length, length(inline), arena_off FROM blobs ORDER BY hash`,
 		`SELECT id, caller, caller_name, callee, time, uri, length, coalesce(fname, '-'), state FROM messages ORDER BY id`,
 		`SELECT caller, cid, result FROM sends ORDER BY caller, cid`,
 	} {
@@ -73,13 +73,26 @@ func snapshot(t testing.TB, db *sql.DB, s *ringtest.Server) string {
 	return sb.String()
 }
 
-// blobFiles lists the data files under the server's blob directory,
-// including temporary ones.
+// blobFiles lists the data stored outside the database: the files under
+// the server's blob directory, including temporary ones, and, as
+// "arena/<hash>", the data in the arena (what blobs rows point at there).
 func blobFiles(t testing.TB, s *ringtest.Server) []string {
 	t.Helper()
 	var out []string
+	rows, err := rawDB(t, s).Query(`SELECT hash FROM blobs WHERE arena_off IS NOT NULL`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var h string
+		if err := rows.Scan(&h); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, "arena/"+h)
+	}
+	rows.Close()
 	root := filepath.Join(s.Dir, "blobs")
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+	err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}

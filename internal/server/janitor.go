@@ -42,24 +42,34 @@ func (s *Server) Sweep(ctx context.Context) error {
 	}
 	s.blobMu.Lock()
 	defer s.blobMu.Unlock()
+	// On an error, external still holds what the committed part dropped.
 	external, err := s.store.DropBlobs(ctx, uris)
-	if err != nil {
-		return err
-	}
-	for _, h := range external {
-		if err := s.blobs.Delete(ctx, h); err != nil {
-			return err
+	// The deletes have committed, and no fetch is reading (blobMu): the
+	// arena's extents may be reused from here on (arena.go).
+	files := 0
+	for _, b := range external {
+		if b.InArena {
+			if s.arena != nil {
+				s.arena.Release(blob.ExtentOf(b.ArenaOff, b.Length))
+			}
+			continue
 		}
+		if derr := s.blobs.Delete(ctx, b.Hash); derr != nil && err == nil {
+			err = derr
+		}
+		files++
 	}
 	if len(external) > 0 || len(uris) > 0 {
-		s.log.Info("expired", "data_checked", len(uris), "files_deleted", len(external))
+		s.log.Info("expired", "data_checked", len(uris), "files_deleted", files, "arena_freed", len(external)-files)
 	}
-	return nil
+	return err
 }
 
 // DropStrays deletes stored data that has no record in the store: what a
 // crash left between storing a send's data and committing its message (that
-// send was never acknowledged). It runs once at start.
+// send was never acknowledged). It runs once at start. The arena needs no
+// such cleanup: its space is free unless a blobs row points at it, and it
+// is rebuilt from the rows at every start (blob.OpenArena).
 func (s *Server) DropStrays(ctx context.Context) error {
 	lister, ok := s.blobs.(blob.Lister)
 	if !ok {

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/ringd/ringd/internal/ringtest"
+	"github.com/ringd/ringd/internal/server"
 )
 
 var uuidRE = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
@@ -549,25 +550,38 @@ func TestStorageFaults(t *testing.T) {
 
 	// The data directory cannot take files: a large send is 10001 and
 	// leaves nothing; a small one (kept in the database) still works.
+	// Data up to the arena's limit goes to the arena, larger to files.
 	tmp := filepath.Join(s.Dir, "blobs", "tmp")
-	if err := os.RemoveAll(tmp); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(tmp, []byte("not a directory"), 0o600); err != nil {
-		t.Fatal(err)
+	arenaDir := filepath.Join(s.Dir, "arena")
+	for _, dir := range []string{tmp, arenaDir} {
+		if err := os.RemoveAll(dir); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(dir, []byte("not a directory"), 0o600); err != nil {
+			t.Fatal(err)
+		}
 	}
 	before := snapshot(t, db, s)
-	data := bytes.Repeat([]byte("x"), 10_000)
-	wantError(t, s, body(obj{"req": "send", "uuid": alice.UUID, "callee": bob.Number, "length": len(data), "fname": "a.bin"}, data), 10001)
-	wantError(t, s, body(obj{"req": "sends", "uuid": alice.UUID, "callees": []string{bob.Number}, "length": len(data), "fname": "a.bin"}, data), 10001)
+	for _, data := range [][]byte{bytes.Repeat([]byte("x"), 10_000), bytes.Repeat([]byte("x"), server.DefaultArenaMax+1)} {
+		wantError(t, s, body(obj{"req": "send", "uuid": alice.UUID, "callee": bob.Number, "length": len(data), "fname": "a.bin"}, data), 10001)
+		wantError(t, s, body(obj{"req": "sends", "uuid": alice.UUID, "callees": []string{bob.Number}, "length": len(data), "fname": "a.bin"}, data), 10001)
+	}
 	if after := snapshot(t, db, s); after != before {
 		t.Fatalf("a failed send left something:\nbefore:\n%s\nafter:\n%s", before, after)
 	}
 	if a := s.Send(t, alice, bob.Number, "small"); a.Code() != 10000 {
 		t.Fatalf("small send: %v", a)
 	}
-	os.Remove(tmp)
-	os.Mkdir(tmp, 0o700)
+	for _, dir := range []string{tmp, arenaDir} {
+		os.Remove(dir)
+		os.Mkdir(dir, 0o700)
+	}
+	// The arena works again once its directory does.
+	data := bytes.Repeat([]byte("y"), 10_000)
+	a, _ := s.Must(t, obj{"req": "send", "uuid": alice.UUID, "callee": bob.Number, "length": len(data), "fname": "b.bin"}, data)
+	if _, got := s.Must(t, obj{"req": "fetch", "uuid": bob.UUID, "msgid": a.Str("msgid")}, nil); !bytes.Equal(got, data) {
+		t.Fatal("fetched other data than sent")
+	}
 
 	// The database is gone: every request is 10001.
 	s.DB.Close()

@@ -156,13 +156,16 @@ func (s *Server) store1(ctx context.Context, r *wire.Request, h *sendHead, calle
 		return s.storeMessages(ctx, m)
 	}
 
-	// Large data streams into the blob store; the janitor must not take it
-	// away before the message that refers to it is committed.
 	var head *prefixReader
 	if isText {
 		head = &prefixReader{r: data} // the push's preview
 		data = head
 	}
+	if s.arena != nil && length <= s.cfg.ArenaMax {
+		return s.storeInArena(ctx, m, data, length, head)
+	}
+	// Large data streams into the blob store; the janitor must not take it
+	// away before the message that refers to it is committed.
 	s.blobMu.RLock()
 	sum, err := s.blobs.Put(ctx, data, length)
 	if err != nil {

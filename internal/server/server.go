@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ringd/ringd/internal/blob"
@@ -46,6 +47,11 @@ type Config struct {
 	Logger       *slog.Logger
 	// Pusher, when set, delivers the pushes the store queues (push.go).
 	Pusher Pusher
+	// Arena, when set, holds data of more than store.InlineMax bytes up to
+	// ArenaMax (default 1 MiB, at least 64 KiB, at most its chunk size);
+	// larger data goes to the blob store (arena.go).
+	Arena    *blob.Arena
+	ArenaMax int64
 }
 
 // Defaults of Config.
@@ -57,6 +63,8 @@ const (
 	DefaultRingTimeout  = 60 * time.Second
 	DefaultMaxInFlight  = 4096
 	DefaultNumberDigits = 8
+	DefaultArenaMax     = 1 << 20
+	MinArenaMax         = 64 << 10
 	// getWindow is how far back get and history look, whatever after says
 	// (seed: "the earliest allowed is 1 day ago").
 	getWindow = 24 * time.Hour
@@ -90,6 +98,13 @@ func (c *Config) setDefaults() {
 	if c.Clock == nil {
 		c.Clock = realClock{}
 	}
+	if c.ArenaMax <= 0 {
+		c.ArenaMax = DefaultArenaMax
+	}
+	c.ArenaMax = max(c.ArenaMax, MinArenaMax)
+	if c.Arena != nil {
+		c.ArenaMax = min(c.ArenaMax, c.Arena.ChunkSize())
+	}
 	c.CallConfig.setDefaults()
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -113,8 +128,15 @@ type Server struct {
 	// blobMu keeps the janitor from deleting a data file that a send has
 	// stored (or found stored) but not yet committed a message for: sends
 	// hold it shared from blob Put to commit, the janitor exclusively while
-	// it drops unreferenced data.
+	// it drops unreferenced data. A fetch of arena data holds it shared
+	// from looking its extent up to opening it, so the janitor never frees
+	// (and a send never rewrites) an extent being read (arena.go).
 	blobMu sync.RWMutex
+	arena  *blob.Arena // cfg.Arena; nil: all data past InlineMax in blobs
+	// fetchHook, set only by tests, runs in fetch before it looks the
+	// data up ("lookup") and, for arena data, between the lookup and
+	// opening the extent ("open") and once it is open ("read").
+	fetchHook atomic.Pointer[func(stage string)]
 
 	stopOnce sync.Once
 	stop     chan struct{} // closed by Close: ends the janitor and long-polls
@@ -137,6 +159,7 @@ func New(cfg Config, st store.Store, blobs blob.Store) *Server {
 		clock:    cfg.Clock,
 		store:    st,
 		blobs:    blobs,
+		arena:    cfg.Arena,
 		inflight: make(chan struct{}, cfg.MaxInFlight),
 		stop:     make(chan struct{}),
 	}

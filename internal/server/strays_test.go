@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/ringd/ringd/internal/ringtest"
+	"github.com/ringd/ringd/internal/server"
 )
 
 // Data stored by a send that crashed before its commit has no record; the
@@ -16,7 +17,8 @@ import (
 func TestDropStraysKeepsReferencedData(t *testing.T) {
 	s := ringtest.New(t, ringtest.NewConfig(t))
 	alice, bob := s.User(t, "Alice"), s.User(t, "Bob")
-	kept := bytes.Repeat([]byte("k"), 10000)
+	// Larger than the arena takes: a file of its own.
+	kept := bytes.Repeat([]byte("k"), server.DefaultArenaMax+1)
 	a, _ := s.Must(t, map[string]any{"req": "send", "uuid": alice.UUID, "callee": bob.Number,
 		"length": len(kept), "fname": "kept.bin"}, kept)
 

@@ -93,11 +93,16 @@ type Message struct {
 
 // Blob describes a message's data. Data of at most InlineMax bytes is kept in
 // the database (Inline non-nil) so that small messages cost no file and no
-// extra fsync; larger data lives in the blob store under the same hash.
+// extra fsync; larger data lives in the blob arena at ArenaOff (InArena),
+// or, when larger still, in the blob store under the same hash.
 type Blob struct {
 	Hash   string // hex SHA-256; the messages' uri
 	Length int64
 	Inline []byte
+	// InArena says the data is in the blob arena (blob.Arena) at ArenaOff;
+	// the database is the arena's index.
+	InArena  bool
+	ArenaOff int64
 }
 
 // InlineMax is the largest data kept inline in the database.
@@ -126,6 +131,10 @@ type SendResult struct {
 	Failed []string
 	// Replayed is true when CID matched an earlier send, whose result this is.
 	Replayed bool
+	// BlobExisted is true when the data's blob record was already there (the
+	// same data, stored before): the send's own copy of it, such as its
+	// arena extent, is referenced by nothing.
+	BlobExisted bool
 }
 
 // GetQuery selects undelivered (or, for history, all) messages to numbers.
@@ -186,9 +195,10 @@ type Store interface {
 	// candidates for DropBlobs.
 	ExpireMessages(ctx context.Context, before time.Time) (uris []string, err error)
 	// DropBlobs deletes the blob records among hashes that no message refers
-	// to, and returns those whose data lives outside the database, for the
-	// caller to delete from the blob store.
-	DropBlobs(ctx context.Context, hashes []string) (external []string, err error)
+	// to, and returns those whose data lives outside the database (in the
+	// arena or the blob store), for the caller to free once this returns:
+	// the deletes are then durable.
+	DropBlobs(ctx context.Context, hashes []string) (external []Blob, err error)
 	// HasBlob reports whether a blob record exists for hash.
 	HasBlob(ctx context.Context, hash string) (bool, error)
 	// Close releases the store.

@@ -86,8 +86,12 @@ func (db *DB) Send(ctx context.Context, m store.NewMessages) (store.SendResult, 
 			t := string(m.Blob.Inline)
 			text = &t
 		} else {
-			r, err := tx.exec(`INSERT INTO blobs(hash, length, inline) VALUES(?, ?, ?) ON CONFLICT(hash) DO NOTHING`,
-				m.Blob.Hash, m.Blob.Length, m.Blob.Inline)
+			var arenaOff any
+			if m.Blob.InArena {
+				arenaOff = m.Blob.ArenaOff
+			}
+			r, err := tx.exec(`INSERT INTO blobs(hash, length, inline, arena_off) VALUES(?, ?, ?, ?) ON CONFLICT(hash) DO NOTHING`,
+				m.Blob.Hash, m.Blob.Length, m.Blob.Inline, arenaOff)
 			if err != nil {
 				return err
 			}
@@ -97,6 +101,7 @@ func (db *DB) Send(ctx context.Context, m store.NewMessages) (store.SendResult, 
 			if n, err := r.RowsAffected(); err != nil {
 				return err
 			} else if n == 0 {
+				res.BlobExisted = true
 				if err := tx.queryRow(`SELECT inline FROM blobs WHERE hash = ?`, m.Blob.Hash).Scan(&inline); err != nil {
 					return err
 				}
@@ -336,10 +341,12 @@ func (db *DB) Message(ctx context.Context, id int64) (store.Message, error) {
 
 func (db *DB) Blob(ctx context.Context, hash string) (store.Blob, error) {
 	b := store.Blob{Hash: hash}
-	err := db.rqueryRow(ctx, `SELECT length, inline FROM blobs WHERE hash = ?`, hash).Scan(&b.Length, &b.Inline)
+	var off sql.NullInt64
+	err := db.rqueryRow(ctx, `SELECT length, inline, arena_off FROM blobs WHERE hash = ?`, hash).Scan(&b.Length, &b.Inline, &off)
 	if errors.Is(err, sql.ErrNoRows) {
 		return b, store.ErrNotFound
 	}
+	b.InArena, b.ArenaOff = off.Valid, off.Int64
 	return b, mapErr(err)
 }
 
@@ -441,16 +448,20 @@ func (db *DB) ExpireMessages(ctx context.Context, before time.Time) ([]string, e
 	}
 }
 
-func (db *DB) DropBlobs(ctx context.Context, hashes []string) ([]string, error) {
-	var external []string
+func (db *DB) DropBlobs(ctx context.Context, hashes []string) ([]store.Blob, error) {
+	var external []store.Blob
 	for len(hashes) > 0 {
 		chunk := hashes[:min(len(hashes), expireBatch)]
 		hashes = hashes[len(chunk):]
+		var dropped []store.Blob
 		err := db.write(ctx, func(tx *wtx) error {
+			dropped = dropped[:0]
 			for _, h := range chunk {
 				var ext bool
+				b := store.Blob{Hash: h}
+				var off sql.NullInt64
 				err := tx.queryRow(`DELETE FROM blobs WHERE hash = ? AND NOT EXISTS (SELECT 1 FROM messages WHERE uri = ? AND data IS NULL)
-					RETURNING inline IS NULL`, h, h).Scan(&ext)
+					RETURNING inline IS NULL, length, arena_off`, h, h).Scan(&ext, &b.Length, &off)
 				if errors.Is(err, sql.ErrNoRows) {
 					continue
 				}
@@ -458,14 +469,17 @@ func (db *DB) DropBlobs(ctx context.Context, hashes []string) ([]string, error) 
 					return err
 				}
 				if ext {
-					external = append(external, h)
+					b.InArena, b.ArenaOff = off.Valid, off.Int64
+					dropped = append(dropped, b)
 				}
 			}
 			return nil
 		})
 		if err != nil {
-			return nil, err
+			// The chunks before committed: theirs are the caller's to free.
+			return external, err
 		}
+		external = append(external, dropped...)
 	}
 	return external, nil
 }

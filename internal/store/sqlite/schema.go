@@ -115,6 +115,12 @@ var columns = []struct{ table, name, decl string }{
 	// appends (issue 5: the WAL written per send went from 3.4 pages).
 	// uri stays the SHA-256 of the data.
 	{"messages", "data", "BLOB"},
+	// arena_off is where the data is in the blob arena (internal/blob,
+	// Arena), NULL for data inline or in the blob store: the arena keeps
+	// no index of its own, so an extent is in use exactly when a row here
+	// points at it (issue 5: a 64 KiB file was three journal commits as a
+	// file of its own).
+	{"blobs", "arena_off", "INTEGER"},
 }
 
 // migrations run on every start after columns; each is idempotent.

@@ -1,0 +1,16 @@
+//go:build !linux
+
+package blob
+
+import (
+	"errors"
+	"os"
+)
+
+func datasync(f *os.File) error { return f.Sync() }
+
+func openDirect(name string, create bool) (*os.File, error) {
+	return nil, errors.New("blob: O_DIRECT needs Linux")
+}
+
+func preallocate(f *os.File, size int64) error { return nil }

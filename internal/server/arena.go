@@ -1,0 +1,93 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"io"
+
+	"github.com/ringd/ringd/internal/blob"
+	"github.com/ringd/ringd/internal/store"
+	"github.com/ringd/ringd/internal/wire"
+)
+
+// Data up to cfg.ArenaMax lives in the blob arena (issue 5): a send writes
+// it into a free extent, waits for the arena's shared sync round, then
+// commits its blobs row pointing there, so a crash leaves either a
+// committed row pointing at synced data or no row (and the extent free at
+// the next start, when the arena is rebuilt from the rows). An extent is
+// freed only when no row refers to it and no fetch is reading it:
+//
+//   - a send's own extent, when its row was not written (the send failed,
+//     was a retry, or the same data was stored already), after its commit;
+//   - a dropped row's extent, by the janitor under blobMu held exclusively,
+//     after the delete has committed; a fetch holds blobMu shared from
+//     looking the extent up to opening it, and the arena frees an open
+//     extent only when its readers close.
+//
+// A send needs no blobMu: its extent is its own until its row commits,
+// and the janitor only frees extents of rows it deleted.
+
+// storeInArena stores data into the arena and the messages that refer to
+// it.
+func (s *Server) storeInArena(ctx context.Context, m store.NewMessages, data io.Reader, length int64, head *prefixReader) (store.SendResult, error) {
+	var none store.SendResult
+	sum, ext, err := s.arena.Put(ctx, data, length)
+	if err != nil {
+		return none, dataErr(err)
+	}
+	m.Blob = store.Blob{Hash: sum, Length: length, InArena: true, ArenaOff: ext.Off}
+	if head != nil {
+		m.Preview = head.preview()
+	}
+	res, err := s.storeMessages(ctx, m)
+	switch {
+	case err != nil:
+		s.releaseIfUnused(m.Blob, ext)
+	case res.Replayed || res.BlobExisted:
+		s.arena.Release(ext)
+	}
+	return res, err
+}
+
+// releaseIfUnused frees a failed send's extent unless its row is there
+// after all (a commit that failed late but took effect). If that cannot be
+// known, the extent stays taken until the next start.
+func (s *Server) releaseIfUnused(b store.Blob, ext blob.Extent) {
+	got, err := s.store.Blob(context.Background(), b.Hash)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+	case err != nil:
+		s.log.Warn("arena: keeping the extent of a failed send", "err", err)
+		return
+	case got.InArena && got.ArenaOff == b.ArenaOff:
+		return // committed: the row is the janitor's to free
+	}
+	s.arena.Release(ext)
+}
+
+// blobData returns the blob record of hash and, for data in the arena, a
+// reader of its n bytes from offset. It looks the record up and opens the
+// extent holding blobMu shared; the janitor frees extents only holding it
+// exclusively, after their rows are gone, and an extent freed while open
+// is reused only once its readers close: the bytes read are the ones the
+// row pointed at, never another send's.
+func (s *Server) blobData(ctx context.Context, hash string, offset, n int64) (store.Blob, io.ReadCloser, error) {
+	s.blobMu.RLock()
+	defer s.blobMu.RUnlock()
+	b, err := s.store.Blob(ctx, hash)
+	if errors.Is(err, store.ErrNotFound) {
+		// Dropped since the message was read: the message expired.
+		return b, nil, wire.Wrap(wire.MsgIDError, err, "data gone")
+	}
+	if err != nil || !b.InArena {
+		return b, nil, err
+	}
+	if s.arena == nil {
+		return b, nil, errors.New("arena: data in an arena this server has not opened")
+	}
+	if hook := s.fetchHook.Load(); hook != nil {
+		(*hook)("open")
+	}
+	rc, err := s.arena.Open(blob.ExtentOf(b.ArenaOff, b.Length), offset, n)
+	return b, rc, err
+}
