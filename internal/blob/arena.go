@@ -67,6 +67,14 @@ type Arena struct {
 	quit  chan struct{} // closed by Close: the syncer ends
 	done  chan struct{} // closed by the syncer as it ends
 	syncs atomic.Int64  // sync rounds run
+	// failed is the first failed fdatasync: after it, the kernel may have
+	// dropped data it could not write and cleared the error, so a later
+	// sync could succeed without that data on disk. The arena then refuses
+	// every Put until ringd restarts (as the SQLite store does).
+	failed atomic.Pointer[error]
+	// syncFault, when set (by tests), is called before each fdatasync and
+	// its error taken as the sync's.
+	syncFault func() error
 }
 
 // ArenaUnit is the unit of allocation: every extent is a multiple of it.
@@ -280,6 +288,9 @@ func chunkName(i int) string { return fmt.Sprintf("%06d", i) }
 func (a *Arena) Put(ctx context.Context, r io.Reader, n int64) (string, Extent, error) {
 	if n <= 0 || roundUnit(n) > a.chunk {
 		return "", Extent{}, fmt.Errorf("arena: %d bytes do not fit in a chunk of %d", n, a.chunk)
+	}
+	if err := a.failure(); err != nil {
+		return "", Extent{}, err
 	}
 	e, err := a.reserve(roundUnit(n))
 	if err != nil {
@@ -641,7 +652,18 @@ func (a *Arena) syncer() {
 		for _, w := range batch {
 			if !slices.Contains(synced, w.f) {
 				synced = append(synced, w.f)
-				errs = append(errs, datasync(w.f))
+				err := a.failure()
+				if err == nil && a.syncFault != nil {
+					err = a.syncFault()
+				}
+				if err == nil {
+					err = datasync(w.f)
+				}
+				if err != nil && a.failed.Load() == nil {
+					err = fmt.Errorf("%w: %v", ErrArenaFailed, err)
+					a.failed.CompareAndSwap(nil, &err)
+				}
+				errs = append(errs, err)
 			}
 		}
 		a.syncs.Add(1)
@@ -650,6 +672,17 @@ func (a *Arena) syncer() {
 		}
 		clear(batch)
 	}
+}
+
+// ErrArenaFailed is the error of every Put after a failed sync.
+var ErrArenaFailed = errors.New("arena failed")
+
+// failure returns the sticky failure, if a sync has failed.
+func (a *Arena) failure() error {
+	if p := a.failed.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
 // Syncs returns how many sync rounds have run.

@@ -458,3 +458,33 @@ func TestArenaOpenDefersRelease(t *testing.T) {
 	}
 	checkFree(t, a)
 }
+
+// TestArenaFailedSyncIsSticky: after one failed fdatasync the arena answers
+// every Put with an error, including the ones whose own sync would have
+// worked: the kernel may have dropped the failed data and cleared the error.
+func TestArenaFailedSyncIsSticky(t *testing.T) {
+	a := openTestArena(t, filepath.Join(t.TempDir(), "arena"), ArenaOptions{ChunkSize: 1 << 20})
+	if _, _, err := a.Put(context.Background(), bytes.NewReader(randBytes(t, 5000)), 5000); err != nil {
+		t.Fatal(err)
+	}
+	_, free := a.Size()
+	var faults atomic.Int32
+	a.syncFault = func() error {
+		if faults.Add(1) == 1 {
+			return errors.New("EIO")
+		}
+		return nil
+	}
+	for i := range 3 {
+		_, _, err := a.Put(context.Background(), bytes.NewReader(randBytes(t, 9000)), 9000)
+		if !errors.Is(err, ErrArenaFailed) {
+			t.Fatalf("Put %d after a failed sync: %v, want ErrArenaFailed", i, err)
+		}
+		if _, f := a.Size(); f != free {
+			t.Fatalf("Put %d: free %d after a refused Put, want %d", i, f, free)
+		}
+	}
+	if n := faults.Load(); n != 1 {
+		t.Fatalf("%d syncs attempted after the failure, want none", n-1)
+	}
+}
