@@ -250,7 +250,8 @@ func (db *DB) Commits() int64 {
 type op struct {
 	ctx context.Context
 	fn  func(tx *wtx) error
-	// single: fn runs at most one statement that writes (write1).
+	// single: fn runs at most one statement that writes, or opens a
+	// savepoint first (write1).
 	single bool
 	done   chan error
 	res    error // its result, while it waits for the syncer
@@ -266,10 +267,12 @@ func (db *DB) write(ctx context.Context, fn func(tx *wtx) error) (err error) {
 	return db.enqueue(ctx, fn, false)
 }
 
-// write1 is write for an fn that runs at most one statement that writes.
-// It runs without a savepoint of its own: SQLite undoes a failed statement
-// by itself, so there is nothing else of fn's to undo, and a savepoint and
-// its release are two statements more for the single writer (issue 5).
+// write1 is write for an fn that runs at most one statement that writes,
+// or that calls tx.savepoint before its first write when it finds it will
+// write more. It runs without a savepoint of its own: SQLite undoes a
+// failed statement by itself, so there is nothing else of fn's to undo,
+// and a savepoint and its release are two statements more for the single
+// writer (issue 5).
 func (db *DB) write1(ctx context.Context, fn func(tx *wtx) error) error {
 	return db.enqueue(ctx, fn, true)
 }
@@ -513,18 +516,40 @@ func (db *DB) runOne(tx *wtx, fn func(*wtx) error) (err error) {
 	return fn(tx)
 }
 
-// runSingle runs fn, which writes with one statement at most.
+// runSingle runs fn, which writes with one statement at most unless it
+// opened a savepoint first (tx.savepoint).
 func (db *DB) runSingle(tx *wtx, fn func(*wtx) error) (err error) {
-	tx.rebound = false
+	tx.rebound, tx.inSavepoint = false, false
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("panic in store operation: %v", r)
+		}
+		if tx.inSavepoint {
+			tx.inSavepoint = false
+			if err != nil {
+				db.wconn.ExecContext(context.Background(), "ROLLBACK TO op")
+			}
+			db.wconn.ExecContext(context.Background(), "RELEASE op")
 		}
 		if err != nil && tx.rebound {
 			db.bind.forget()
 		}
 	}()
 	return fn(tx)
+}
+
+// savepoint is for an operation of write1 that finds, before its first
+// write, that it will write more than once: its writes are then undone
+// together if it fails, as write's are.
+func (tx *wtx) savepoint() error {
+	if tx.inSavepoint {
+		return nil
+	}
+	if _, err := tx.db.wconn.ExecContext(tx.ctx, "SAVEPOINT op"); err != nil {
+		return mapErr(err)
+	}
+	tx.inSavepoint = true
+	return nil
 }
 
 // wtx is the writer's view of the open transaction.
@@ -537,6 +562,8 @@ type wtx struct {
 	// rebound is set when the running operation ran a statement that may
 	// change numbers or devices (bindings.go).
 	rebound bool
+	// inSavepoint is set when an operation of write1 opened a savepoint.
+	inSavepoint bool
 	// opWaiting are the running operation's changes to what waits,
 	// batchWaiting the batch's so far (waiting.go).
 	opWaiting, batchWaiting []waitEvent
