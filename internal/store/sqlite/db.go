@@ -501,7 +501,9 @@ func (db *DB) runOne(tx *wtx, fn func(*wtx) error) (err error) {
 	if _, err := db.wconn.ExecContext(tx.ctx, "SAVEPOINT op"); err != nil {
 		return mapErr(err)
 	}
+	tx.inSavepoint = true // tx.savepoint has nothing to do
 	defer func() {
+		tx.inSavepoint = false
 		if r := recover(); r != nil {
 			err = fmt.Errorf("panic in store operation: %v", r)
 		}
@@ -562,7 +564,8 @@ type wtx struct {
 	// rebound is set when the running operation ran a statement that may
 	// change numbers or devices (bindings.go).
 	rebound bool
-	// inSavepoint is set when an operation of write1 opened a savepoint.
+	// inSavepoint is set while the running operation is in a savepoint:
+	// write's always, write1's once it opened one (savepoint).
 	inSavepoint bool
 	// opWaiting are the running operation's changes to what waits,
 	// batchWaiting the batch's so far (waiting.go).
