@@ -11,7 +11,8 @@ import (
 // operation of the batches behind it waits for the copy and its fsync. A
 // goroutine of its own, on its own connection, runs them instead, beside
 // the writer: a PASSIVE checkpoint never blocks a writer or a reader, and
-// copies only what is committed, so durability is the WAL's, as before.
+// copies only what is committed (and syncs the WAL before it copies), so
+// durability is the WAL's, as before (walsync.go).
 
 // walBackstop is the WAL size, in pages, at which the writer checkpoints
 // by itself anyway: only when the checkpointer falls behind.

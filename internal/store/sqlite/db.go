@@ -3,9 +3,12 @@
 // All writes go through one writer goroutine that practises group commit:
 // the operations waiting when it becomes free run in one transaction, each
 // inside its own savepoint so that one failing operation leaves the others
-// whole, and one COMMIT (one fsync of the WAL, synchronous=FULL) makes them
-// all durable before any of them is answered. Reads run concurrently on a
-// pool of read-only connections, which WAL lets proceed beside the writer.
+// whole, and one COMMIT takes them all. The COMMIT does not sync
+// (synchronous=NORMAL): a syncer goroutine runs one fdatasync of the WAL
+// for every batch committed while it was busy, and only then answers their
+// operations (walsync.go), while the writer runs the next batch. Reads run
+// concurrently on a pool of read-only connections, which WAL lets proceed
+// beside the writer.
 package sqlite
 
 import (
@@ -46,8 +49,18 @@ type DB struct {
 	wdb    *sql.DB
 	wconn  *sql.Conn
 	ops    chan *op
-	done   chan struct{}
+	done   chan struct{} // closed when the syncer has answered the last operation
 	closed sync.Once
+
+	// sq is what the writer has committed and the syncer not yet answered,
+	// wal the syncer's descriptor on the WAL (walsync.go).
+	sq  syncQueue
+	wal *walFile
+	// failed is set, for good, by a failed sync (walsync.go).
+	failed atomic.Pointer[error]
+	// syncHook, if set, runs before each sync of the WAL; an error it
+	// returns is taken as the sync's (tests).
+	syncHook atomic.Pointer[func() error]
 
 	ckptStop, ckptDone chan struct{} // the checkpointer's (checkpoint.go)
 
@@ -60,10 +73,11 @@ type DB struct {
 	// wait counts the undelivered messages of each number (waiting.go).
 	wait waiting
 
-	// Commits counts transactions committed by the writer, so tests can
-	// show that group commit shares them.
+	// commits counts transactions committed by the writer and syncs the
+	// syncer's fdatasyncs, so tests can show that batches share them.
+	commitsMu sync.Mutex // guards the following
 	commits   int64
-	commitsMu sync.Mutex
+	syncs     int64
 
 	// pushWanted says which appids get pushes (outbox.go); nil: none.
 	pushWanted atomic.Pointer[func(appid string) bool]
@@ -87,11 +101,14 @@ func Open(path string, opts Options) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	dsn := func(extra string) string {
+	dsn := func(sync, extra string) string {
 		return "file:" + (&url.URL{Path: abs}).EscapedPath() +
-			"?_journal_mode=WAL&_synchronous=FULL&_busy_timeout=5000&_foreign_keys=0&cache=private" + extra
+			"?_journal_mode=WAL&_synchronous=" + sync + "&_busy_timeout=5000&_foreign_keys=0&cache=private" + extra
 	}
-	wdb, err := sql.Open("sqlite3", dsn(""))
+	// The writer commits without syncing; the syncer makes its commits
+	// durable before they are answered (walsync.go). Its checkpoints (the
+	// backstop) still sync, as every connection's do.
+	wdb, err := sql.Open("sqlite3", dsn("NORMAL", ""))
 	if err != nil {
 		return nil, err
 	}
@@ -119,16 +136,30 @@ func Open(path string, opts Options) (*DB, error) {
 		wdb.Close()
 		return nil, err
 	}
-	ckpt, err := sql.Open("sqlite3", dsn(""))
+	// The schema and migrations above committed unsynced: sync them now.
+	wal, err := openWAL(abs)
+	if err == nil {
+		if err = datasync(wal.f); err != nil {
+			wal.close()
+		}
+	}
 	if err != nil {
 		wconn.Close()
 		wdb.Close()
 		return nil, err
 	}
+	ckpt, err := sql.Open("sqlite3", dsn("FULL", ""))
+	if err != nil {
+		wal.close()
+		wconn.Close()
+		wdb.Close()
+		return nil, err
+	}
 	ckpt.SetMaxOpenConns(1)
-	read, err := sql.Open("sqlite3", dsn("&_query_only=1"))
+	read, err := sql.Open("sqlite3", dsn("FULL", "&_query_only=1"))
 	if err != nil {
 		ckpt.Close()
+		wal.close()
 		wconn.Close()
 		wdb.Close()
 		return nil, err
@@ -144,6 +175,8 @@ func Open(path string, opts Options) (*DB, error) {
 		wconn:    wconn,
 		ops:      make(chan *op, 4*opts.MaxBatch),
 		done:     make(chan struct{}),
+		sq:       syncQueue{wake: make(chan struct{}, 1), idle: make(chan struct{}, 1)},
+		wal:      wal,
 		ckptStop: make(chan struct{}),
 		ckptDone: make(chan struct{}),
 		wstmts:   map[string]*sql.Stmt{},
@@ -152,6 +185,7 @@ func Open(path string, opts Options) (*DB, error) {
 	}
 	db.recount()
 	go db.writer()
+	go db.syncer()
 	go db.checkpointer(ckpt, db.ckptStop, db.ckptDone)
 	return db, nil
 }
@@ -178,13 +212,14 @@ func migrate(ctx context.Context, c *sql.Conn) error {
 	return nil
 }
 
-// Close stops the writer once the queued operations are done, and closes
-// the database.
+// Close stops the writer once the queued operations are done and the
+// syncer has synced and answered them, and closes the database.
 func (db *DB) Close() error {
 	db.closed.Do(func() {
 		close(db.ops)
 		<-db.done
 		close(db.ckptStop)
+		db.wal.close()
 	})
 	<-db.done
 	<-db.ckptDone
@@ -215,29 +250,37 @@ func (db *DB) Commits() int64 {
 type op struct {
 	ctx context.Context
 	fn  func(tx *wtx) error
-	// single: fn runs at most one statement that writes (write1).
+	// single: fn runs at most one statement that writes, or opens a
+	// savepoint first (write1).
 	single bool
 	done   chan error
+	res    error // its result, while it waits for the syncer
 }
 
 var opPool = sync.Pool{New: func() any { return &op{done: make(chan error, 1)} }}
 
 // write runs fn in the writer's transaction and returns once it is
-// committed (fn's error, or the commit's). store.ErrBusy if the writer does
-// not take it within BusyWait.
+// committed and the commit synced (fn's error, or the commit's or the
+// sync's). store.ErrBusy if the writer does not take it within BusyWait;
+// ErrFailed, at once, after a failed sync.
 func (db *DB) write(ctx context.Context, fn func(tx *wtx) error) (err error) {
 	return db.enqueue(ctx, fn, false)
 }
 
-// write1 is write for an fn that runs at most one statement that writes.
-// It runs without a savepoint of its own: SQLite undoes a failed statement
-// by itself, so there is nothing else of fn's to undo, and a savepoint and
-// its release are two statements more for the single writer (issue 5).
+// write1 is write for an fn that runs at most one statement that writes,
+// or that calls tx.savepoint before its first write when it finds it will
+// write more. It runs without a savepoint of its own: SQLite undoes a
+// failed statement by itself, so there is nothing else of fn's to undo,
+// and a savepoint and its release are two statements more for the single
+// writer (issue 5).
 func (db *DB) write1(ctx context.Context, fn func(tx *wtx) error) error {
 	return db.enqueue(ctx, fn, true)
 }
 
 func (db *DB) enqueue(ctx context.Context, fn func(tx *wtx) error, single bool) (err error) {
+	if err := db.failure(); err != nil {
+		return err
+	}
 	o := opPool.Get().(*op)
 	o.ctx, o.fn, o.single = ctx, fn, single
 	defer func() {
@@ -260,38 +303,81 @@ func (db *DB) enqueue(ctx context.Context, fn func(tx *wtx) error, single bool) 
 		}
 	}
 	err = <-o.done
-	o.ctx, o.fn = nil, nil
+	o.ctx, o.fn, o.res = nil, nil, nil
 	opPool.Put(o)
 	return err
 }
 
-// writer runs the operations, committing together those that wait.
+// writer runs the operations, committing together those that wait, and
+// hands each batch to the syncer to be answered.
 func (db *DB) writer() {
-	defer close(db.done)
+	defer db.stopSyncer()
 	batch := make([]*op, 0, db.opts.MaxBatch)
 	results := make([]error, 0, db.opts.MaxBatch)
 	for first := range db.ops {
-		batch = append(batch[:0], first)
-	drain:
-		for len(batch) < db.opts.MaxBatch {
-			select {
-			case o, ok := <-db.ops:
-				if !ok {
-					break drain
-				}
-				batch = append(batch, o)
-			default:
-				break drain
+		batch, _ = db.drain(append(batch[:0], first), db.ops)
+		if err := db.failure(); err != nil {
+			for _, o := range batch {
+				o.done <- err // nothing runs after a failed sync
 			}
+			continue
 		}
-		results = db.runBatch(batch, results[:0])
+		var committed, pushed bool
+		batch, results, committed, pushed = db.runBatch(batch, results[:0])
 		for i, o := range batch {
-			o.done <- results[i]
+			o.res = results[i]
 		}
+		// Every batch goes through the syncer, in order, even one that
+		// committed nothing: a refusal may rest on an earlier batch's
+		// commit (a number taken by a register not yet synced).
+		db.handOff(batch, committed, pushed)
 	}
 }
 
-func (db *DB) runBatch(batch []*op, results []error) []error {
+// drain adds to batch what waits in ops, up to MaxBatch; ops comes back
+// nil once it is closed.
+func (db *DB) drain(batch []*op, ops chan *op) ([]*op, chan *op) {
+	for len(batch) < db.opts.MaxBatch {
+		select {
+		case o, ok := <-ops:
+			if !ok {
+				return batch, nil
+			}
+			batch = append(batch, o)
+		default:
+			return batch, ops
+		}
+	}
+	return batch, ops
+}
+
+// more waits, while the syncer is busy with earlier batches, for more
+// operations to add to batch (false: commit now). Committing while the
+// syncer is busy would gain nothing, as the commit would wait for the
+// sync after the running one anyway; keeping the transaction open instead
+// lets one COMMIT, and its writing of the pages the operations share (the
+// last leaves of messages and its indexes), serve everything that arrives
+// meanwhile.
+func (db *DB) more(batch []*op, ops chan *op) ([]*op, chan *op, bool) {
+	for len(batch) < db.opts.MaxBatch && !db.syncerIdle() {
+		select {
+		case o, ok := <-ops:
+			if !ok {
+				ops = nil // closing: commit once the syncer is free
+				continue
+			}
+			batch, ops = db.drain(append(batch, o), ops)
+			return batch, ops, true
+		case <-db.sq.idle:
+		}
+	}
+	return batch, ops, false
+}
+
+// runBatch runs batch in one transaction, adding to it what arrives while
+// the syncer is busy (more); committed says it committed, pushed that it
+// queued a push. results are batch's, in order.
+func (db *DB) runBatch(batch []*op, results []error) (_ []*op, _ []error, committed, pushed bool) {
 	ctx := context.Background()
 	tx := &wtx{db: db, ctx: ctx}
 	if _, err := db.wconn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
@@ -299,10 +385,18 @@ func (db *DB) runBatch(batch []*op, results []error) []error {
 		for range batch {
 			results = append(results, err)
 		}
-		return results
+		return batch, results, false, false
 	}
 	ok := 0
-	for _, o := range batch {
+	ops := db.ops
+	for i := 0; ; i++ {
+		if i == len(batch) {
+			var more bool
+			if batch, ops, more = db.more(batch, ops); !more {
+				break
+			}
+		}
+		o := batch[i]
 		if err := o.ctx.Err(); err != nil {
 			results = append(results, err) // given up before it ran: nothing done
 			continue
@@ -329,7 +423,7 @@ func (db *DB) runBatch(batch []*op, results []error) []error {
 			// the whole transaction, not just the savepoint: what the batch
 			// did so far is gone, and what is left must not run outside a
 			// transaction. Everyone in the batch is told nothing was done.
-			return db.lostBatch(batch, results, err)
+			return batch, db.lostBatch(batch, results, err), false, false
 		}
 	}
 	tx.ctx = ctx
@@ -349,18 +443,26 @@ func (db *DB) runBatch(batch []*op, results []error) []error {
 				results[i] = err
 			}
 		}
-		return results
+		return batch, results, false, false
 	}
-	if ok > 0 {
-		db.wait.apply(tx.batchWaiting)
-		db.commitsMu.Lock()
-		db.commits++
-		db.commitsMu.Unlock()
-		if tx.pushed {
-			db.pushCommitted()
-		}
+	if ok == 0 {
+		return batch, results, false, false
 	}
-	return results
+	// What waits (waiting.go) follows the commit at once, not the sync:
+	// the writer's later operations must see it (a get's marking, a
+	// read), and the read side only uses it to answer gets. A get that
+	// finds nothing because a message is not durable yet is merely early;
+	// one that takes a message marks it through the writer, in a later
+	// batch, so its answer comes after a sync that covers both commits
+	// (syncs cover everything written before them, and rounds are in
+	// order). Likewise the bindings (bindings.go) and the commit count.
+	// The push kick is the syncer's: a push is a client hearing of a
+	// commit.
+	db.wait.apply(tx.batchWaiting)
+	db.commitsMu.Lock()
+	db.commits++
+	db.commitsMu.Unlock()
+	return batch, results, true, tx.pushed
 }
 
 // inTx reports whether the writer's connection is inside a transaction.
@@ -399,7 +501,9 @@ func (db *DB) runOne(tx *wtx, fn func(*wtx) error) (err error) {
 	if _, err := db.wconn.ExecContext(tx.ctx, "SAVEPOINT op"); err != nil {
 		return mapErr(err)
 	}
+	tx.inSavepoint = true // tx.savepoint has nothing to do
 	defer func() {
+		tx.inSavepoint = false
 		if r := recover(); r != nil {
 			err = fmt.Errorf("panic in store operation: %v", r)
 		}
@@ -414,18 +518,40 @@ func (db *DB) runOne(tx *wtx, fn func(*wtx) error) (err error) {
 	return fn(tx)
 }
 
-// runSingle runs fn, which writes with one statement at most.
+// runSingle runs fn, which writes with one statement at most unless it
+// opened a savepoint first (tx.savepoint).
 func (db *DB) runSingle(tx *wtx, fn func(*wtx) error) (err error) {
-	tx.rebound = false
+	tx.rebound, tx.inSavepoint = false, false
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("panic in store operation: %v", r)
+		}
+		if tx.inSavepoint {
+			tx.inSavepoint = false
+			if err != nil {
+				db.wconn.ExecContext(context.Background(), "ROLLBACK TO op")
+			}
+			db.wconn.ExecContext(context.Background(), "RELEASE op")
 		}
 		if err != nil && tx.rebound {
 			db.bind.forget()
 		}
 	}()
 	return fn(tx)
+}
+
+// savepoint is for an operation of write1 that finds, before its first
+// write, that it will write more than once: its writes are then undone
+// together if it fails, as write's are.
+func (tx *wtx) savepoint() error {
+	if tx.inSavepoint {
+		return nil
+	}
+	if _, err := tx.db.wconn.ExecContext(tx.ctx, "SAVEPOINT op"); err != nil {
+		return mapErr(err)
+	}
+	tx.inSavepoint = true
+	return nil
 }
 
 // wtx is the writer's view of the open transaction.
@@ -438,6 +564,9 @@ type wtx struct {
 	// rebound is set when the running operation ran a statement that may
 	// change numbers or devices (bindings.go).
 	rebound bool
+	// inSavepoint is set while the running operation is in a savepoint:
+	// write's always, write1's once it opened one (savepoint).
+	inSavepoint bool
 	// opWaiting are the running operation's changes to what waits,
 	// batchWaiting the batch's so far (waiting.go).
 	opWaiting, batchWaiting []waitEvent

@@ -21,7 +21,9 @@ type sendRecord struct {
 
 func (db *DB) Send(ctx context.Context, m store.NewMessages) (store.SendResult, error) {
 	var res store.SendResult
-	err := db.write(ctx, func(tx *wtx) error {
+	// write1: the common send, a text to one number without a cid or a
+	// push, writes one row; the others open their savepoint below.
+	err := db.write1(ctx, func(tx *wtx) error {
 		res = store.SendResult{}
 		sender, err := tx.sender(m.SenderHash)
 		caller, name := sender.number, sender.name
@@ -79,9 +81,25 @@ func (db *DB) Send(ctx context.Context, m store.NewMessages) (store.SendResult, 
 		// A text to one number lives in its message row (schema.go,
 		// columns); a sends to several shares one blobs row, the seed's
 		// "stored once".
+		inRow := len(m.Callees) == 1 && m.Fname == "" && m.Blob.Inline != nil
+		writes := len(live)
+		if !inRow {
+			writes++ // the blobs row
+		}
+		if m.CID != "" {
+			writes++ // the sends row
+		}
+		if tx.pushWanted(devs) {
+			writes++ // the outbox rows
+		}
+		if writes > 1 {
+			if err := tx.savepoint(); err != nil {
+				return err
+			}
+		}
 		var data any
 		var text *string // as a get reads it back (waiting.go)
-		if len(m.Callees) == 1 && m.Fname == "" && m.Blob.Inline != nil {
+		if inRow {
 			data = m.Blob.Inline
 			t := string(m.Blob.Inline)
 			text = &t

@@ -98,6 +98,21 @@ func (tx *wtx) queuePushes(ps []store.Push) error {
 	return flush(rows)
 }
 
+// pushWanted reports whether queuePushes would queue a push for one of
+// devs.
+func (tx *wtx) pushWanted(devs []pushDevice) bool {
+	f := tx.db.pushWanted.Load()
+	if f == nil {
+		return false
+	}
+	for _, d := range devs {
+		if d.appid != "" && (*f)(d.appid) {
+			return true
+		}
+	}
+	return false
+}
+
 // queuePushTo queues p for the device number is bound to, filling in its
 // token and appid; it queues nothing (false) when the number is not in use.
 // This is the call for the calls code: e.g. inside the transaction that

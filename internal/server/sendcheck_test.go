@@ -1,0 +1,44 @@
+package server_test
+
+import (
+	"bytes"
+	"testing"
+
+	"github.com/ringd/ringd/internal/ringtest"
+)
+
+// A text small enough to be read at once is read before the sender is
+// checked, but the answers are those of checking the sender first: an
+// unknown or idle sender is refused as such even when its data is bad,
+// and a sender in use with bad data gets a format error. Nothing is stored.
+func TestSmallSendSenderCheckedFirst(t *testing.T) {
+	s := ringtest.New(t, ringtest.NewConfig(t))
+	db := rawDB(t, s)
+	us := users(t, s, "Alice", "Bob")
+	alice, bob := us[0], us[1]
+	idle := s.Register(t)
+	before := snapshot(t, db, s)
+	bad := []byte("\xff\xfe") // not UTF-8
+	for _, c := range []struct {
+		head obj
+		data []byte
+		code int
+	}{
+		{obj{"req": "send", "uuid": ringtestUUID, "callee": bob.Number, "length": 2}, bad, 10004},
+		{obj{"req": "send", "uuid": ringtestUUID, "callee": bob.Number, "length": 2}, []byte("hi"), 10004},
+		{obj{"req": "send", "uuid": idle.UUID, "callee": bob.Number, "length": 2}, bad, 10010},
+		{obj{"req": "send", "uuid": idle.UUID, "callee": bob.Number, "length": 2}, []byte("hi"), 10010},
+		{obj{"req": "send", "uuid": idle.UUID, "callee": bob.Number, "length": 3}, []byte("hi"), 10010},
+		{obj{"req": "sends", "uuid": idle.UUID, "callees": []string{bob.Number}, "length": 2}, bad, 10010},
+		{obj{"req": "send", "uuid": alice.UUID, "callee": bob.Number, "length": 2}, bad, 10002},
+		{obj{"req": "send", "uuid": alice.UUID, "callee": bob.Number, "length": 3}, []byte("hi"), 10002},
+	} {
+		status, got, _ := rawResponse(t, "POST", s.URL, bytes.NewReader(body(c.head, c.data)))
+		if status != 200 || string(got) != errBody(c.code) {
+			t.Errorf("%v %q: answer %d %s, want %s", c.head, c.data, status, got, errBody(c.code))
+		}
+	}
+	if after := snapshot(t, db, s); after != before {
+		t.Fatal("a refused send stored something")
+	}
+}
