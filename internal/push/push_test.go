@@ -293,7 +293,9 @@ func TestDeadTokenAfterReloginKeepsBinding(t *testing.T) {
 	// in on a new token. The answer must not undo that login.
 	hold := make(chan struct{})
 	f.queue(reply{status: 410, reason: "Unregistered", hold: hold}, reply{status: 410, reason: "Unregistered", hold: hold})
-	e.Send(t, alice, bob.Number, "one")
+	if a := e.Send(t, alice, bob.Number, "one"); a.Code() != 10000 {
+		t.Fatalf("send one: %v", a)
+	}
 	e.Must(t, map[string]any{"req": "login", "appid": "ios", "build": "1.0", "name": "Bob", "locale": "en_US",
 		"token": hexToken(2), "uuid": []string{bob.UUID}}, nil)
 	close(hold)
@@ -306,7 +308,9 @@ func TestDeadTokenAfterReloginKeepsBinding(t *testing.T) {
 	// Same token, logged in again after the push was made: it stands too.
 	hold2 := make(chan struct{})
 	f.queue(reply{status: 410, reason: "Unregistered", hold: hold2})
-	e.Send(t, alice, bob.Number, "two")
+	if a := e.Send(t, alice, bob.Number, "two"); a.Code() != 10000 {
+		t.Fatalf("send two: %v", a)
+	}
 	e.Clock.Advance(2 * time.Second)
 	e.Must(t, map[string]any{"req": "login", "appid": "ios", "build": "1.1", "name": "Bob", "locale": "en_US",
 		"token": hexToken(2), "uuid": []string{bob.UUID}}, nil)
