@@ -89,9 +89,9 @@ type Message struct {
 	// Text holds a text's data when it is inline (small enough to be kept in
 	// the database); get returns it so no fetch is needed.
 	Text *string
-	// Rendered is the Form of the Rendered its send came with, when the
-	// store hands it back (TakeUndelivered, from memory); nil otherwise.
-	Rendered any
+	// Rendered is what its send came with, when the store hands it back
+	// (TakeUndelivered, from memory); nil otherwise.
+	Rendered *Rendered
 }
 
 // Rendered is what the server made of a send's messages for its own
@@ -103,6 +103,7 @@ type Message struct {
 type Rendered struct {
 	Caller, CallerName string
 	Form               any
+	Size               int // about the bytes Form holds, for the store's bounds
 }
 
 // Blob describes a message's data. Data of at most InlineMax bytes is kept in

@@ -113,9 +113,9 @@ func (db *DB) Send(ctx context.Context, m store.NewMessages) (store.SendResult, 
 		// The server's rendering is kept only if it was made from what is
 		// stored: it learns the sender and its name before the writer
 		// does, and a login may rename it in between.
-		var rendered any
+		var rendered *store.Rendered
 		if r := m.Rendered; r != nil && r.Caller == caller && r.CallerName == callerName && sameText(text, m) {
-			rendered = r.Form
+			rendered = r
 		}
 		push := store.Push{Kind: store.PushMessage, Caller: caller, CallerName: callerName,
 			Body: messagePreview(m), Created: m.Now}
@@ -186,7 +186,6 @@ const afterCursor = `state = 0 AND id > coalesce((SELECT upto FROM cursors WHERE
 const blobsJoin = ` LEFT JOIN blobs b ON m.data IS NULL AND b.hash = m.uri `
 
 const messageFrom = ` FROM messages m` + blobsJoin
-
 
 func scanMessage(rows interface{ Scan(...any) error }) (store.Message, error) {
 	var m store.Message

@@ -62,9 +62,9 @@ func msgSize(m *store.Message) int {
 	n := 200 + len(m.Caller) + len(m.CallerName) + len(m.Callee) + len(m.URI) + len(m.Fname) + len(m.CallID)
 	if m.Text != nil {
 		n += len(*m.Text)
-		if m.Rendered != nil {
-			n += len(*m.Text) // its JSON
-		}
+	}
+	if m.Rendered != nil {
+		n += m.Rendered.Size
 	}
 	return n
 }
