@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"strconv"
+	"sync"
 
 	"github.com/ringd/ringd/internal/store"
 	"github.com/ringd/ringd/internal/wire"
@@ -172,7 +173,7 @@ func getBody(msgs []store.Message, more bool) (wire.RawJSON, error) {
 			n += 256
 		}
 	}
-	b := make([]byte, 0, n)
+	b := getAnswerBuf(n)
 	b = append(b, getStart...)
 	for i := range msgs {
 		m := &msgs[i]
@@ -200,6 +201,30 @@ func getBody(msgs []store.Message, more bool) (wire.RawJSON, error) {
 	b = strconv.AppendBool(b, more)
 	b = append(b, '}')
 	return b, nil
+}
+
+// answerBufs are the buffers of get answers, back once they are written
+// (ServeHTTP): a get of 300 messages answers ~90 KB, and allocating that
+// at every get made the garbage collector, which has every held message to
+// mark, run all the time.
+var answerBufs sync.Pool // of *[]byte
+
+// maxPooledAnswer bounds the buffers kept: a rare huge answer is not.
+const maxPooledAnswer = 1 << 20
+
+func getAnswerBuf(n int) []byte {
+	if p, ok := answerBufs.Get().(*[]byte); ok && cap(*p) >= n {
+		return (*p)[:0]
+	}
+	return make([]byte, 0, n)
+}
+
+func putAnswerBuf(b []byte) {
+	if cap(b) > maxPooledAnswer {
+		return
+	}
+	b = b[:0]
+	answerBufs.Put(&b)
 }
 
 // appendString appends s as encoding/json writes a string: as it is between

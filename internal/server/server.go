@@ -209,6 +209,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch a := ans.(type) {
 	case *wire.DataAnswer:
 		err = wire.WriteData(w, a)
+	case wire.RawJSON:
+		err = wire.WriteJSON(w, a)
+		putAnswerBuf(a) // written: net/http keeps no reference to it
 	default:
 		err = wire.WriteJSON(w, a)
 	}

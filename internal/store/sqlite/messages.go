@@ -287,11 +287,10 @@ func (db *DB) TakeUndelivered(ctx context.Context, q store.GetQuery) ([]store.Me
 	if len(msgs) == 0 {
 		return nil, false, nil
 	}
-	taken := make(map[int64]bool, len(msgs))
+	var taken map[int64]bool // marked by row
 	byCursor := false
 	// One statement either way, so write1: no savepoint of its own.
 	err := db.write1(ctx, func(tx *wtx) error {
-		clear(taken)
 		byCursor = len(cuts) > 0
 		for _, c := range cuts {
 			if tx.touched[c.callee] || !db.wait.unchanged(c.callee, c.gen) {
@@ -314,6 +313,7 @@ func (db *DB) TakeUndelivered(ctx context.Context, q store.GetQuery) ([]store.Me
 			}
 			return nil
 		}
+		taken = make(map[int64]bool, len(msgs))
 		if len(msgs) == 1 {
 			// The common get of one: whether it was taken is the count
 			// of rows changed, without reading a RETURNING row back.
