@@ -135,7 +135,7 @@ func run(o *options, log *slog.Logger) error {
 	if err := os.MkdirAll(o.data, 0o700); err != nil {
 		return err
 	}
-	db, err := sqlite.Open(filepath.Join(o.data, "ringd.db"), sqlite.Options{})
+	db, err := sqlite.Open(filepath.Join(o.data, "ringd.db"), sqlite.Options{HeldPerNumber: o.cfg.HeldPerNumber()})
 	if err != nil {
 		return err
 	}

@@ -113,7 +113,7 @@ func NewPushAt(t testing.TB, cfg server.Config, dir string, p *Push) *Server {
 	if cfg.Logger == nil {
 		cfg.Logger = testLogger(t)
 	}
-	db, err := sqlite.Open(filepath.Join(dir, "ringd.db"), sqlite.Options{})
+	db, err := sqlite.Open(filepath.Join(dir, "ringd.db"), sqlite.Options{HeldPerNumber: cfg.HeldPerNumber()})
 	if err != nil {
 		t.Fatal(err)
 	}

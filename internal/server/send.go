@@ -142,8 +142,10 @@ func (s *Server) store1(ctx context.Context, r *wire.Request, h *sendHead, calle
 	}
 
 	m := store.NewMessages{SenderHash: hash, Callees: callees, Now: s.clock.Now()}
+	callerName := senders[0].Name
 	if h.CallerName != nil {
 		m.CallerName = *h.CallerName
+		callerName = m.CallerName
 	}
 	if h.Fname != nil {
 		m.Fname = *h.Fname
@@ -172,6 +174,7 @@ func (s *Server) store1(ctx context.Context, r *wire.Request, h *sendHead, calle
 		}
 		sum := sha256.Sum256(buf)
 		m.Blob = store.Blob{Hash: hex.EncodeToString(sum[:]), Length: length, Inline: buf}
+		m.Rendered = renderSend(senders[0].Number, callerName, &m)
 		return s.storeMessages(ctx, m)
 	}
 
@@ -195,6 +198,7 @@ func (s *Server) store1(ctx context.Context, r *wire.Request, h *sendHead, calle
 	if head != nil {
 		m.Preview = head.preview()
 	}
+	m.Rendered = renderSend(senders[0].Number, callerName, &m)
 	res, err := s.storeMessages(ctx, m)
 	s.blobMu.RUnlock()
 	if err != nil || res.Replayed {

@@ -20,6 +20,15 @@ import (
 // Version is the server's version, reported by debug.
 var Version = "0.1.0-dev"
 
+// HeldPerNumber is the store's sqlite.Options.HeldPerNumber for c: what a
+// get answers at most, and one to tell there are more.
+func (c Config) HeldPerNumber() int {
+	if c.MaxGet <= 0 {
+		return DefaultMaxGet + 1
+	}
+	return c.MaxGet + 1
+}
+
 // Clock tells the time; tests inject a fake one to drive expiry.
 type Clock interface {
 	Now() time.Time
@@ -232,6 +241,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch a := ans.(type) {
 	case *wire.DataAnswer:
 		err = wire.WriteData(w, a)
+	case wire.RawJSON:
+		err = wire.WriteJSON(w, a)
+		putAnswerBuf(a) // written: net/http keeps no reference to it
 	default:
 		err = wire.WriteJSON(w, a)
 	}

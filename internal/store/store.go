@@ -89,6 +89,21 @@ type Message struct {
 	// Text holds a text's data when it is inline (small enough to be kept in
 	// the database); get returns it so no fetch is needed.
 	Text *string
+	// Rendered is what its send came with, when the store hands it back
+	// (TakeUndelivered, from memory); nil otherwise.
+	Rendered *Rendered
+}
+
+// Rendered is what the server made of a send's messages for its own
+// answers, opaque to the store: a get of them need not encode them again.
+// The store keeps Form with the messages it holds in memory and hands it
+// back in Message.Rendered, but only on messages stored as it was made:
+// from Caller, named CallerName, with the text of the send's Blob.Inline
+// (none for a file).
+type Rendered struct {
+	Caller, CallerName string
+	Form               any
+	Size               int // about the bytes Form holds, for the store's bounds
 }
 
 // Blob describes a message's data. Data of at most InlineMax bytes is kept in
@@ -121,6 +136,8 @@ type NewMessages struct {
 	// text's first store.PreviewChars characters. "" means the file name,
 	// or the preview of Blob.Inline for a text.
 	Preview string
+	// Rendered, if set, is handed back on the messages (see Rendered).
+	Rendered *Rendered
 }
 
 // SendResult is the outcome of a send: a msgid per callee that got the

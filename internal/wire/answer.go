@@ -27,17 +27,24 @@ type errorBody struct {
 	Error  string `json:"error"`
 }
 
+// RawJSON is an answer already encoded, as json.Marshal would have: it is
+// written as it is.
+type RawJSON []byte
+
 // WriteJSON writes a protocol answer: HTTP 200 and v as JSON.
 func WriteJSON(w http.ResponseWriter, v any) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
+	b, ok := v.(RawJSON)
+	if !ok {
+		var err error
+		if b, err = json.Marshal(v); err != nil {
+			return err
+		}
 	}
 	h := w.Header()
 	h["Content-Type"] = []string{"application/json"}
 	h["Content-Length"] = []string{strconv.Itoa(len(b))}
 	w.WriteHeader(http.StatusOK)
-	_, err = w.Write(b)
+	_, err := w.Write(b)
 	return err
 }
 

@@ -39,6 +39,16 @@ type Options struct {
 	MaxBatch int
 	// Readers is the size of the read pool. Default 2×GOMAXPROCS, at least 4.
 	Readers int
+	// HeldPerNumber bounds the waiting messages held in memory per number
+	// (waiting.go): a get of a number with more waiting reads them from the
+	// database. Default 501: the server's default most messages in a get
+	// answer (MaxGet), and one to tell there are more.
+	HeldPerNumber int
+	// MaxHeld bounds the bytes held in all numbers' lists (about). Default
+	// 256 MiB: 300 texts of 100 bytes waiting for each of 1000 numbers is
+	// about 100 MiB. Nothing is held for a number with nothing waiting, so
+	// an idle server, or one whose clients keep up, holds next to nothing.
+	MaxHeld int
 }
 
 // DB is the SQLite store.
@@ -96,6 +106,12 @@ func Open(path string, opts Options) (*DB, error) {
 	}
 	if opts.Readers <= 0 {
 		opts.Readers = max(4, 2*runtime.GOMAXPROCS(0))
+	}
+	if opts.HeldPerNumber <= 0 {
+		opts.HeldPerNumber = 501
+	}
+	if opts.MaxHeld <= 0 {
+		opts.MaxHeld = 256 << 20
 	}
 	abs, err := filepath.Abs(path)
 	if err != nil {
@@ -182,6 +198,7 @@ func Open(path string, opts Options) (*DB, error) {
 		wstmts:   map[string]*sql.Stmt{},
 		rstmts:   map[string]*sql.Stmt{},
 		bind:     bindings{senders: map[store.UUIDHash]senderRow{}, callees: map[string]calleeRow{}},
+		wait:     waiting{perNumber: opts.HeldPerNumber, maxHeld: opts.MaxHeld},
 	}
 	db.recount()
 	go db.writer()
@@ -570,6 +587,9 @@ type wtx struct {
 	// opWaiting are the running operation's changes to what waits,
 	// batchWaiting the batch's so far (waiting.go).
 	opWaiting, batchWaiting []waitEvent
+	// touched are the numbers a message of which stopped waiting in this
+	// batch (waiting.go, touch).
+	touched map[string]bool
 }
 
 func (tx *wtx) stmt(q string) (*sql.Stmt, error) {

@@ -133,6 +133,13 @@ func (db *DB) Send(ctx context.Context, m store.NewMessages) (store.SendResult, 
 		if m.Fname != "" {
 			fname = m.Fname
 		}
+		// The server's rendering is kept only if it was made from what is
+		// stored: it learns the sender and its name before the writer
+		// does, and a login may rename it in between.
+		var rendered *store.Rendered
+		if r := m.Rendered; r != nil && r.Caller == caller && r.CallerName == callerName && sameText(text, m) {
+			rendered = r
+		}
 		push := store.Push{Kind: store.PushMessage, Caller: caller, CallerName: callerName,
 			Body: messagePreview(m), Created: m.Now}
 		pushes := make([]store.Push, 0, len(live))
@@ -148,7 +155,7 @@ func (db *DB) Send(ctx context.Context, m store.NewMessages) (store.SendResult, 
 			}
 			res.MsgIDs[c] = id
 			tx.stored(store.Message{ID: id, Caller: caller, CallerName: callerName, Callee: c, Time: res.Time,
-				URI: m.Blob.Hash, Length: m.Blob.Length, Fname: m.Fname, Text: text}, true)
+				URI: m.Blob.Hash, Length: m.Blob.Length, Fname: m.Fname, Text: text, Rendered: rendered}, true)
 			if devs[i].appid != "" {
 				push.Token, push.AppID, push.MsgID = devs[i].token, devs[i].appid, id
 				pushes = append(pushes, push)
@@ -172,16 +179,36 @@ func (db *DB) Send(ctx context.Context, m store.NewMessages) (store.SendResult, 
 	return res, err
 }
 
-const messageColumns = `m.id, m.caller, m.caller_name, m.callee, m.time, m.uri, m.length, m.fname, m.callid, m.state,
+// sameText reports whether text, what a get of m's messages reads, is the
+// text of m.Blob.Inline (none for a file), which its Rendered was made from.
+func sameText(text *string, m store.NewMessages) bool {
+	if m.Fname != "" || m.Blob.Inline == nil {
+		return text == nil
+	}
+	return text != nil && *text == string(m.Blob.Inline)
+}
+
+// effectiveState is a message's state as the protocol knows it: one still
+// 0 whose id is at or below its callee's cursor was delivered (schema.go,
+// cursors). Every read of a message's state goes through it.
+const effectiveState = `CASE WHEN m.state = 0 AND m.id <= (SELECT upto FROM cursors WHERE number = m.callee) THEN 1 ELSE m.state END`
+
+const messageColumns = `m.id, m.caller, m.caller_name, m.callee, m.time, m.uri, m.length, m.fname, m.callid, ` + effectiveState + `,
 	CASE WHEN m.fname IS NULL THEN coalesce(m.data, b.inline) END`
+
+// undeliveredColumns are messageColumns for messages known to be waiting.
+const undeliveredColumns = `m.id, m.caller, m.caller_name, m.callee, m.time, m.uri, m.length, m.fname, m.callid, m.state,
+	CASE WHEN m.fname IS NULL THEN coalesce(m.data, b.inline) END`
+
+// afterCursor is the condition of the rows a message UPDATE may take out of
+// the waiting: still 0, and not delivered by cursor.
+const afterCursor = `state = 0 AND id > coalesce((SELECT upto FROM cursors WHERE number = callee), 0)`
 
 // blobsJoin looks up blobs only for the messages whose data is not in
 // their own row.
 const blobsJoin = ` LEFT JOIN blobs b ON m.data IS NULL AND b.hash = m.uri `
 
 const messageFrom = ` FROM messages m` + blobsJoin
-
-const undeliveredFrom = ` FROM messages m INDEXED BY messages_undelivered` + blobsJoin
 
 func scanMessage(rows interface{ Scan(...any) error }) (store.Message, error) {
 	var m store.Message
@@ -204,19 +231,21 @@ func inList(n int) string {
 
 func getQuery(q store.GetQuery, onlyUndelivered bool) (string, []any) {
 	var sb strings.Builder
-	from := messageFrom
 	if onlyUndelivered {
-		// Without statistics the planner takes messages_callee, which
-		// also holds every delivered message: a get would cost more the
-		// more a number has received. The partial index holds only what
-		// is waiting.
-		from = undeliveredFrom
-	}
-	sb.WriteString(`SELECT ` + messageColumns + from + `WHERE m.callee IN (`)
-	sb.WriteString(inList(len(q.Callees)))
-	sb.WriteString(`) AND m.time > ? AND m.id > ?`)
-	if onlyUndelivered {
-		sb.WriteString(` AND m.state = 0`)
+		// Each number's messages from its cursor on: a get must not cost
+		// more the more a number has received, and everything at or below
+		// the cursor is delivered. What lies beyond it and is not waiting
+		// (taken row by row, or read) is little: a get by cursor moves the
+		// cursor past it.
+		sb.WriteString(`SELECT ` + undeliveredColumns + ` FROM (VALUES `)
+		sb.WriteString(strings.TrimSuffix(strings.Repeat("(?), ", len(q.Callees)), ", "))
+		sb.WriteString(`) AS q LEFT JOIN cursors k ON k.number = q.column1
+			JOIN messages m INDEXED BY messages_callee ON m.callee = q.column1 AND m.id > coalesce(k.upto, 0)` + blobsJoin +
+			`WHERE m.time > ? AND m.id > ? AND m.state = 0`)
+	} else {
+		sb.WriteString(`SELECT ` + messageColumns + messageFrom + `WHERE m.callee IN (`)
+		sb.WriteString(inList(len(q.Callees)))
+		sb.WriteString(`) AND m.time > ? AND m.id > ?`)
 	}
 	sb.WriteString(` ORDER BY m.id LIMIT ?`)
 	args := make([]any, 0, len(q.Callees)+3)
@@ -248,50 +277,70 @@ func collect(rows *sql.Rows, limit int) ([]store.Message, bool, error) {
 }
 
 func (db *DB) TakeUndelivered(ctx context.Context, q store.GetQuery) ([]store.Message, bool, error) {
-	// What waits is read on the read pool, beside the writer: most gets
-	// find nothing, and scanning rows is the costly part of the others
-	// (profiles under ringbench: 2 ms of the single writer's time for a
-	// get of 300). The writer then only marks them, in the transaction the
-	// answer waits for, and this get keeps just those it marked: a
-	// concurrent get of the same number may have taken some, and a message
-	// is delivered once. One committed after the read is simply one this
-	// get came too early for.
-	// "Is anything waiting" is answered by the writer's exact counts
-	// (waiting.go): a get that finds nothing touches no SQL, and one whose
-	// numbers' messages are held there reads none.
+	// What waits is read beside the writer: most gets find nothing, and
+	// reading messages is the costly part of the others. "Is anything
+	// waiting" is answered by the writer's exact counts (waiting.go): a get
+	// that finds nothing touches no SQL, and one whose numbers' messages
+	// are held there reads none; the others read on the read pool.
+	//
+	// The writer then only marks them, in the transaction the answer waits
+	// for, and this get keeps just those it marked: a concurrent get of the
+	// same number may have taken some, and a message is delivered once.
+	// One committed after the read is simply one this get came too early
+	// for. When what this get takes of each number is all that waited for
+	// it up to some id, and nothing has taken any of them since it looked
+	// (cut), marking is moving the numbers' cursors: one statement whatever
+	// the count (issue 5: marking 300 rows dirtied 300 pages of messages
+	// and 300 of an index). Otherwise it marks each row, as before.
 	if !db.wait.any(q.Callees) {
 		return nil, false, nil
 	}
-	msgs, held := db.wait.take(q)
-	more := len(msgs) > q.Limit
-	if more {
-		msgs = msgs[:q.Limit]
-	}
+	msgs, more, cuts, held := db.wait.take(q)
 	if !held {
 		query, args := getQuery(q, true)
 		rows, err := db.rquery(ctx, query, args...)
 		if err != nil {
 			return nil, false, err
 		}
-		if msgs, more, err = collect(rows, q.Limit); err != nil {
-			return nil, false, err
+		var err2 error
+		if msgs, more, err2 = collect(rows, q.Limit); err2 != nil {
+			return nil, false, err2
 		}
 	}
 	if len(msgs) == 0 {
 		return nil, false, nil
 	}
-	ids := make([]any, len(msgs))
-	for i := range msgs {
-		ids[i] = msgs[i].ID
-	}
-	taken := make(map[int64]bool, len(msgs))
+	var taken map[int64]bool // marked by row
+	byCursor := false
 	// One statement either way, so write1: no savepoint of its own.
 	err := db.write1(ctx, func(tx *wtx) error {
-		clear(taken)
-		if len(ids) == 1 {
+		byCursor = len(cuts) > 0
+		for _, c := range cuts {
+			if tx.touched[c.callee] || !db.wait.unchanged(c.callee, c.gen) {
+				byCursor = false
+				break
+			}
+		}
+		if byCursor {
+			args := make([]any, 0, 2*len(cuts))
+			for _, c := range cuts {
+				args = append(args, c.callee, c.upto)
+			}
+			if _, err := tx.exec(`INSERT INTO cursors(number, upto) VALUES `+
+				strings.TrimSuffix(strings.Repeat("(?, ?), ", len(cuts)), ", ")+
+				` ON CONFLICT(number) DO UPDATE SET upto = max(upto, excluded.upto)`, args...); err != nil {
+				return err
+			}
+			for _, c := range cuts {
+				tx.advanced(c.callee, c.upto, c.n)
+			}
+			return nil
+		}
+		taken = make(map[int64]bool, len(msgs))
+		if len(msgs) == 1 {
 			// The common get of one: whether it was taken is the count
 			// of rows changed, without reading a RETURNING row back.
-			r, err := tx.exec(`UPDATE messages SET state = 1 WHERE state = 0 AND id = ?`, ids[0])
+			r, err := tx.exec(`UPDATE messages SET state = 1 WHERE id = ? AND `+afterCursor, msgs[0].ID)
 			if err != nil {
 				return err
 			}
@@ -305,7 +354,11 @@ func (db *DB) TakeUndelivered(ctx context.Context, q store.GetQuery) ([]store.Me
 			}
 			return nil
 		}
-		rows, err := tx.query(`UPDATE messages SET state = 1 WHERE state = 0 AND id IN (`+inList(len(ids))+`) RETURNING id`, ids...)
+		ids := make([]any, len(msgs))
+		for i := range msgs {
+			ids[i] = msgs[i].ID
+		}
+		rows, err := tx.query(`UPDATE messages SET state = 1 WHERE id IN (`+inList(len(ids))+`) AND `+afterCursor+` RETURNING id`, ids...)
 		if err != nil {
 			return err
 		}
@@ -332,7 +385,7 @@ func (db *DB) TakeUndelivered(ctx context.Context, q store.GetQuery) ([]store.Me
 	}
 	kept := msgs[:0]
 	for _, m := range msgs {
-		if taken[m.ID] {
+		if byCursor || taken[m.ID] {
 			m.State = store.Delivered
 			kept = append(kept, m)
 		}
@@ -373,7 +426,7 @@ func (db *DB) MarkRead(ctx context.Context, callees []string, ids []int64) error
 		for _, id := range ids {
 			var callee string
 			var st store.State
-			err := tx.queryRow(`SELECT callee, state FROM messages WHERE id = ?`, id).Scan(&callee, &st)
+			err := tx.queryRow(`SELECT m.callee, `+effectiveState+` FROM messages m WHERE m.id = ?`, id).Scan(&callee, &st)
 			if errors.Is(err, sql.ErrNoRows) || (err == nil && !contains(callees, callee)) {
 				return store.ErrBadMsgID
 			}
@@ -396,7 +449,7 @@ func (db *DB) States(ctx context.Context, caller string, ids []int64) ([]store.S
 	for _, id := range ids {
 		var c string
 		var st store.State
-		err := db.rqueryRow(ctx, `SELECT caller, state FROM messages WHERE id = ?`, id).Scan(&c, &st)
+		err := db.rqueryRow(ctx, `SELECT m.caller, `+effectiveState+` FROM messages m WHERE m.id = ?`, id).Scan(&c, &st)
 		if errors.Is(err, sql.ErrNoRows) || (err == nil && c != caller) {
 			return nil, store.ErrBadMsgID
 		}
@@ -420,9 +473,13 @@ func (db *DB) ExpireMessages(ctx context.Context, before time.Time) ([]string, e
 		var n int
 		err := db.write(ctx, func(tx *wtx) error {
 			n = 0
+			var top int64
+			if err := tx.queryRow(`SELECT coalesce(max(id), 0) FROM messages`).Scan(&top); err != nil {
+				return err
+			}
 			// A message holding its own data leaves nothing to check.
 			rows, err := tx.query(`DELETE FROM messages WHERE id IN (SELECT id FROM messages WHERE time < ? LIMIT `+strconv.Itoa(expireBatch)+`)
-				RETURNING CASE WHEN data IS NULL THEN uri END, id, callee, state = 0`, cut)
+				RETURNING CASE WHEN data IS NULL THEN uri END, id, callee, `+afterCursor, cut)
 			if err != nil {
 				return err
 			}
@@ -449,6 +506,19 @@ func (db *DB) ExpireMessages(ctx context.Context, before time.Time) ([]string, e
 				return err
 			}
 			rows.Close()
+			// A new message's id is the largest one's plus one (no
+			// AUTOINCREMENT): once the newest messages are gone, new ones
+			// would take ids at or below cursors, and be delivered before
+			// anyone got them. No cursor may stand above the largest id.
+			var left int64
+			if err := tx.queryRow(`SELECT coalesce(max(id), 0) FROM messages`).Scan(&left); err != nil {
+				return err
+			}
+			if left < top {
+				if _, err := tx.exec(`UPDATE cursors SET upto = ? WHERE upto > ?`, left, left); err != nil {
+					return err
+				}
+			}
 			if _, err := tx.exec(`DELETE FROM sends WHERE time < ?`, cut); err != nil {
 				return err
 			}

@@ -39,7 +39,9 @@ var schema = []string{
 		callid      TEXT,
 		state       INTEGER NOT NULL DEFAULT 0
 	)`,
-	`CREATE INDEX IF NOT EXISTS messages_undelivered ON messages(callee, id) WHERE state = 0`,
+	// messages_undelivered, a partial index of the messages with state 0,
+	// stood here; delivery is now by cursor (the cursors table, below), and
+	// the migrations drop it once they have used it.
 	`CREATE INDEX IF NOT EXISTS messages_callee ON messages(callee, id)`,
 	`CREATE INDEX IF NOT EXISTS messages_time ON messages(time)`,
 	// messages_uri, a full index on uri, stood here; it became
@@ -103,6 +105,14 @@ func init() {
 		`CREATE TABLE IF NOT EXISTS balances(number TEXT PRIMARY KEY, seconds INTEGER NOT NULL) WITHOUT ROWID`,
 		`CREATE TABLE IF NOT EXISTS links(number TEXT PRIMARY KEY, data TEXT NOT NULL) WITHOUT ROWID`,
 	)
+	// cursors: every message to number with state 0 and id <= upto has
+	// been delivered (its effective state is 1): a get of a number's
+	// oldest waiting messages marks them all by moving upto, one row
+	// however many it takes (issue 5), where marking each row dirtied a
+	// page per message. messages.go, effectiveState.
+	schema = append(schema,
+		`CREATE TABLE IF NOT EXISTS cursors(number TEXT PRIMARY KEY, upto INTEGER NOT NULL) WITHOUT ROWID`,
+	)
 }
 
 // columns are added to existing tables on start when missing: ALTER TABLE
@@ -129,4 +139,17 @@ var migrations = []string{
 	// finding by uri: the janitor's check that nobody else refers to it.
 	`DROP INDEX IF EXISTS messages_uri`,
 	`CREATE INDEX IF NOT EXISTS messages_uri_shared ON messages(uri) WHERE data IS NULL`,
+	// Delivery by cursor. A database from before has no cursors: each
+	// number's starts just below its oldest undelivered message (or at its
+	// newest message), so what a get scans (messages_callee from the
+	// cursor on) does not include the delivered history. Only while
+	// messages_undelivered exists, that is once; then it goes, since it
+	// would hold every message delivered by cursor until it expires.
+	`INSERT OR IGNORE INTO cursors(number, upto)
+		SELECT m.callee, coalesce((SELECT min(u.id) FROM messages u
+			WHERE u.callee = m.callee AND u.state = 0) - 1, max(m.id))
+		FROM messages m
+		WHERE EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'messages_undelivered')
+		GROUP BY m.callee`,
+	`DROP INDEX IF EXISTS messages_undelivered`,
 }

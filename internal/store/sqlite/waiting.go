@@ -26,10 +26,19 @@ import (
 // rebuilt from the database, as at Open, without the messages. Missing
 // counts are never wrong the other way: until they are known (nil) every
 // get reads.
+//
+// Each list also says when one of its messages last stopped waiting (gen):
+// a get that read a number's list marks by cursor only if that has not
+// changed by the time the writer runs it (messages.go, TakeUndelivered).
 type waiting struct {
 	mu   sync.RWMutex         // guards the following
 	n    map[string]*waitList // number → what waits; nil: unknown
 	held int                  // bytes held in all lists (msgSize)
+	seq  uint64               // the last gen given
+
+	// Bounds of the messages held (Options): per number, and the bytes
+	// in all lists. Set at Open.
+	perNumber, maxHeld int
 }
 
 // waitList is what waits for one number.
@@ -41,22 +50,29 @@ type waitList struct {
 	// incomplete until count drops to zero.
 	msgs     []store.Message
 	complete bool
+	// gen changes whenever a message stops waiting (taken, read,
+	// expired, delivered by cursor), never when one comes: a gen is
+	// never given twice, so a list made anew does not repeat an old one's.
+	gen uint64
 }
 
-// Bounds of the messages held: per number (a get answers at most MaxGet,
-// 500 by default; more than that waiting is rare), and the bytes in all.
-const (
-	maxHeldPerNumber = 64
-	maxHeld          = 32 << 20
-)
-
-// msgSize is about what holding m costs.
+// msgSize is about what holding m costs. The text and the rendering of a
+// send to several are shared by its messages but counted in each.
 func msgSize(m *store.Message) int {
-	n := 160 + len(m.Caller) + len(m.CallerName) + len(m.Callee) + len(m.URI) + len(m.Fname) + len(m.CallID)
+	n := 200 + len(m.Caller) + len(m.CallerName) + len(m.Callee) + len(m.URI) + len(m.Fname) + len(m.CallID)
 	if m.Text != nil {
 		n += len(*m.Text)
 	}
+	if m.Rendered != nil {
+		n += m.Rendered.Size
+	}
 	return n
+}
+
+// nextGen returns a gen never given before; w.mu must be held.
+func (w *waiting) nextGen() uint64 {
+	w.seq++
+	return w.seq
 }
 
 // drop empties l's messages, which makes it incomplete.
@@ -69,9 +85,28 @@ func (w *waiting) drop(l *waitList) {
 
 // waitEvent is one change to what waits, noted by the writer.
 type waitEvent struct {
-	add  bool
-	held bool          // add: m is complete enough to answer a get with
-	m    store.Message // add: the message; remove: Callee and ID
+	kind waitKind
+	held bool          // added: m is complete enough to answer a get with
+	m    store.Message // added: the message; taken: Callee and ID; advanced: Callee
+	upto int64         // advanced: the cursor moved to upto,
+	n    int           // over n waiting messages
+}
+
+type waitKind int8
+
+const (
+	waitTaken    waitKind = iota // one message stopped waiting
+	waitAdded                    // one message came
+	waitAdvanced                 // a number's cursor moved over its oldest
+)
+
+// cut is what a get takes of one number when that is all that waits for
+// it up to an id: marking it is moving the number's cursor to upto.
+type cut struct {
+	callee string
+	upto   int64  // the last id taken
+	n      int    // how many
+	gen    uint64 // the list's gen when it was read
 }
 
 // any reports whether one of numbers may have an undelivered message.
@@ -90,12 +125,15 @@ func (w *waiting) any(numbers []string) bool {
 }
 
 // take returns what waits for q when every number of q has its messages
-// held (ok), in id order, at most q.Limit+1 of them.
-func (w *waiting) take(q store.GetQuery) (msgs []store.Message, ok bool) {
+// held (ok), in id order, at most q.Limit of them, and whether more are
+// left. cuts are set when what is taken of each number is all that waits
+// for it up to its last (no message skipped for its time), so that
+// marking them may be moving cursors.
+func (w *waiting) take(q store.GetQuery) (msgs []store.Message, more bool, cuts []cut, ok bool) {
 	w.mu.RLock()
 	defer w.mu.RUnlock()
 	if w.n == nil {
-		return nil, false
+		return nil, false, nil, false
 	}
 	for _, c := range q.Callees {
 		l := w.n[c]
@@ -103,7 +141,10 @@ func (w *waiting) take(q store.GetQuery) (msgs []store.Message, ok bool) {
 			continue
 		}
 		if !l.complete {
-			return nil, false
+			return nil, false, nil, false
+		}
+		if msgs == nil {
+			msgs = make([]store.Message, 0, min(len(l.msgs), q.Limit+1))
 		}
 		for _, m := range l.msgs {
 			if m.Time > q.After && m.ID > q.AfterID {
@@ -114,10 +155,40 @@ func (w *waiting) take(q store.GetQuery) (msgs []store.Message, ok bool) {
 	if len(q.Callees) > 1 {
 		slices.SortFunc(msgs, func(a, b store.Message) int { return cmp.Compare(a.ID, b.ID) })
 	}
-	if len(msgs) > q.Limit+1 {
-		msgs = msgs[:q.Limit+1]
+	if more = len(msgs) > q.Limit; more {
+		msgs = msgs[:q.Limit]
 	}
-	return msgs, true
+	for _, c := range q.Callees {
+		l := w.n[c]
+		if l == nil {
+			continue
+		}
+		k, upto := 0, int64(0)
+		for i := range msgs {
+			if msgs[i].Callee == c {
+				k, upto = k+1, msgs[i].ID
+			}
+		}
+		if k == 0 {
+			continue
+		}
+		// The k taken are among l.msgs, in order; they are its first k
+		// exactly when the last of them is its k-th.
+		if l.msgs[k-1].ID != upto {
+			return msgs, more, nil, true
+		}
+		cuts = append(cuts, cut{callee: c, upto: upto, n: k, gen: l.gen})
+	}
+	return msgs, more, cuts, true
+}
+
+// unchanged reports whether no message of c has stopped waiting, as
+// committed, since a get read its list at gen.
+func (w *waiting) unchanged(c string, gen uint64) bool {
+	w.mu.RLock()
+	defer w.mu.RUnlock()
+	l := w.n[c]
+	return l != nil && l.gen == gen
 }
 
 // apply applies a committed batch's events, in order.
@@ -134,13 +205,13 @@ func (w *waiting) apply(events []waitEvent) {
 		e := &events[i]
 		c := e.m.Callee
 		l := w.n[c]
-		if e.add {
+		if e.kind == waitAdded {
 			if l == nil {
-				l = &waitList{complete: true}
+				l = &waitList{complete: true, gen: w.nextGen()}
 				w.n[c] = l
 			}
 			l.count++
-			if l.complete && e.held && len(l.msgs) < maxHeldPerNumber && w.held < maxHeld {
+			if l.complete && e.held && len(l.msgs) < w.perNumber && w.held < w.maxHeld {
 				l.msgs = append(l.msgs, e.m) // ids grow: the list stays in order
 				w.held += msgSize(&e.m)
 			} else {
@@ -150,6 +221,23 @@ func (w *waiting) apply(events []waitEvent) {
 		}
 		if l == nil {
 			continue // cannot happen while the counts are exact
+		}
+		l.gen = w.nextGen()
+		if e.kind == waitAdvanced {
+			if l.count -= e.n; l.count <= 0 {
+				w.drop(l)
+				delete(w.n, c)
+				continue
+			}
+			if l.complete {
+				j := 0
+				for j < len(l.msgs) && l.msgs[j].ID <= e.upto {
+					w.held -= msgSize(&l.msgs[j])
+					j++
+				}
+				l.msgs = slices.Delete(l.msgs, 0, j)
+			}
+			continue
 		}
 		if l.count--; l.count <= 0 {
 			w.drop(l)
@@ -180,13 +268,17 @@ func (db *DB) recount() {
 	}
 	db.wait.n = make(map[string]*waitList, len(n))
 	for c, k := range n {
-		db.wait.n[c] = &waitList{count: k}
+		db.wait.n[c] = &waitList{count: k, gen: db.wait.nextGen()}
 	}
 }
 
 func (db *DB) countWaiting() (map[string]int, error) {
+	// Each number's messages from its cursor on (messages.go, getQuery):
+	// every message has its callee among numbers, which are never deleted.
 	rows, err := db.wconn.QueryContext(context.Background(),
-		`SELECT callee, count(*) FROM messages INDEXED BY messages_undelivered WHERE state = 0 GROUP BY callee`)
+		`SELECT n.number, count(*) FROM numbers n LEFT JOIN cursors k ON k.number = n.number
+			JOIN messages m INDEXED BY messages_callee ON m.callee = n.number AND m.id > coalesce(k.upto, 0)
+			WHERE m.state = 0 GROUP BY n.number`)
 	if err != nil {
 		return nil, err
 	}
@@ -206,13 +298,32 @@ func (db *DB) countWaiting() (map[string]int, error) {
 // stored notes that the running operation stored m, undelivered; held says
 // m is as a get would read it from the database (all but its State).
 func (tx *wtx) stored(m store.Message, held bool) {
-	tx.opWaiting = append(tx.opWaiting, waitEvent{add: true, held: held, m: m})
+	tx.opWaiting = append(tx.opWaiting, waitEvent{kind: waitAdded, held: held, m: m})
 }
 
 // taken notes that the running operation took message id of callee out of
 // the undelivered state (delivered, read, or deleted).
 func (tx *wtx) taken(callee string, id int64) {
-	tx.opWaiting = append(tx.opWaiting, waitEvent{m: store.Message{Callee: callee, ID: id}})
+	tx.opWaiting = append(tx.opWaiting, waitEvent{kind: waitTaken, m: store.Message{Callee: callee, ID: id}})
+	tx.touch(callee)
+}
+
+// advanced notes that the running operation moved callee's cursor to upto
+// over n waiting messages.
+func (tx *wtx) advanced(callee string, upto int64, n int) {
+	tx.opWaiting = append(tx.opWaiting, waitEvent{kind: waitAdvanced, m: store.Message{Callee: callee}, upto: upto, n: n})
+	tx.touch(callee)
+}
+
+// touch notes that a message of callee stopped waiting in this batch, not
+// yet committed (so not yet in any gen): no get of callee may mark by cursor
+// in the rest of the batch. Kept even if the operation is undone; that
+// only costs a mark by row.
+func (tx *wtx) touch(callee string) {
+	if tx.touched == nil {
+		tx.touched = map[string]bool{}
+	}
+	tx.touched[callee] = true
 }
 
 // keepWaiting joins the operation's events to the batch's (it succeeded)

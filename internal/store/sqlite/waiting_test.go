@@ -37,7 +37,7 @@ func checkWaiting(t *testing.T, db *DB, when string) map[string]int {
 		if !l.complete {
 			continue
 		}
-		rows, err := db.rquery(context.Background(), `SELECT `+messageColumns+undeliveredFrom+`WHERE m.callee = ? AND m.state = 0 ORDER BY m.id`, c)
+		rows, err := db.rquery(context.Background(), `SELECT `+messageColumns+messageFrom+`WHERE m.callee = ? AND m.`+afterCursor+` ORDER BY m.id`, c)
 		if err != nil {
 			t.Fatal(err)
 		}
