@@ -39,6 +39,7 @@ func (s *Server) storeInArena(ctx context.Context, m store.NewMessages, data io.
 	if head != nil {
 		m.Preview = head.preview()
 	}
+	m.Rendered = s.renderSend(ctx, m.SenderHash, &m)
 	res, err := s.storeMessages(ctx, m)
 	switch {
 	case err != nil:

@@ -91,7 +91,7 @@ func (s *Server) resolveNumbers(ctx context.Context, hashes []store.UUIDHash) ([
 	}
 	out := make([]string, 0, len(numbers))
 	for i, n := range numbers {
-		s.numbers.put(hashes[i], n.Number)
+		s.numbers.put(hashes[i], n.Number, n.Name)
 		if !contains(out, n.Number) {
 			out = append(out, n.Number)
 		}

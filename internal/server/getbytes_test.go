@@ -92,3 +92,35 @@ func TestGetAnswerBytes(t *testing.T) {
 		t.Fatalf("get after a restart: %d messages, want %d", len(got), n)
 	}
 }
+
+// TestGetAfterRename: a send's rendering is made from the sender's name as
+// the server last saw it; after a login renames the sender (through this
+// server, or with caller_name given), get still answers the name stored,
+// byte for byte as encoding/json would.
+func TestGetAfterRename(t *testing.T) {
+	s := ringtest.New(t, ringtest.NewConfig(t))
+	us := users(t, s, "Alice", "Bob")
+	alice, bob := us[0], us[1]
+	want := []string{"Alice"}
+	if a := s.Send(t, alice, bob.Number, "before"); a.Code() != 10000 {
+		t.Fatal(a)
+	}
+	s.Login(t, alice.Token, "Alicia", alice.UUID)
+	want = append(want, "Alicia")
+	if a := s.Send(t, alice, bob.Number, "after"); a.Code() != 10000 {
+		t.Fatal(a)
+	}
+	if a, _ := s.Post(t, map[string]any{"req": "send", "uuid": alice.UUID, "callee": bob.Number, "length": 5, "caller_name": "Ally"}, []byte("named")); a.Code() != 10000 {
+		t.Fatal(a)
+	}
+	want = append(want, "Ally")
+	msgs := rawGet(t, s, bob)
+	if len(msgs) != len(want) {
+		t.Fatalf("got %d messages, want %d", len(msgs), len(want))
+	}
+	for i, m := range msgs {
+		if m.CallerName != want[i] {
+			t.Fatalf("message %d: caller_name %q, want %q", i, m.CallerName, want[i])
+		}
+	}
+}

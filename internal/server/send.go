@@ -142,10 +142,8 @@ func (s *Server) store1(ctx context.Context, r *wire.Request, h *sendHead, calle
 	}
 
 	m := store.NewMessages{SenderHash: hash, Callees: callees, Now: s.clock.Now()}
-	callerName := senders[0].Name
 	if h.CallerName != nil {
 		m.CallerName = *h.CallerName
-		callerName = m.CallerName
 	}
 	if h.Fname != nil {
 		m.Fname = *h.Fname
@@ -174,7 +172,7 @@ func (s *Server) store1(ctx context.Context, r *wire.Request, h *sendHead, calle
 		}
 		sum := sha256.Sum256(buf)
 		m.Blob = store.Blob{Hash: hex.EncodeToString(sum[:]), Length: length, Inline: buf}
-		m.Rendered = renderSend(senders[0].Number, callerName, &m)
+		m.Rendered = s.renderSend(ctx, hash, &m)
 		return s.storeMessages(ctx, m)
 	}
 
@@ -198,13 +196,35 @@ func (s *Server) store1(ctx context.Context, r *wire.Request, h *sendHead, calle
 	if head != nil {
 		m.Preview = head.preview()
 	}
-	m.Rendered = renderSend(senders[0].Number, callerName, &m)
+	m.Rendered = s.renderSend(ctx, hash, &m)
 	res, err := s.storeMessages(ctx, m)
 	s.blobMu.RUnlock()
 	if err != nil || res.Replayed {
 		s.dropIfUnused(sum)
 	}
 	return res, err
+}
+
+// renderSend renders m for get (get.go, renderSend) as sent by the number
+// of hash, under the name the cache last saw unless m names the caller. It
+// is a guess the store checks: it keeps the rendering only if the caller
+// and name it commits are the ones rendered. A read on the read pool per
+// send was a tenth of ringd's CPU under the send load (issue 5), so the
+// sender is looked up only when the cache does not know it.
+func (s *Server) renderSend(ctx context.Context, hash store.UUIDHash, m *store.NewMessages) *store.Rendered {
+	number, name, ok := s.numbers.sender(hash)
+	if !ok {
+		ns, err := s.store.NumbersByUUID(ctx, []store.UUIDHash{hash})
+		if err != nil {
+			return nil // the store answers for the sender
+		}
+		number, name = ns[0].Number, ns[0].Name
+		s.numbers.put(hash, number, name)
+	}
+	if m.CallerName != "" {
+		name = m.CallerName
+	}
+	return renderSend(number, name, m)
 }
 
 // dropIfUnused deletes stored data that no message refers to, after a send
