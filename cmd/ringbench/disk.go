@@ -12,6 +12,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/ringd/ringd/internal/fsync"
 )
 
 // disk measures what the filesystem under -dir can make durable, with no
@@ -121,7 +123,7 @@ func diskLog(ctx context.Context, c diskConfig, dir string) (records, syncs int6
 			}
 			w := written
 			mu.Unlock()
-			err := fdatasync(f)
+			err := fsync.Datasync(f)
 			mu.Lock()
 			syncs++
 			synced = w

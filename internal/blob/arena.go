@@ -17,6 +17,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"unsafe"
+
+	"github.com/ringd/ringd/internal/fsync"
 )
 
 // Arena keeps data of moderate size (a few KiB up to a limit of the
@@ -657,7 +659,7 @@ func (a *Arena) syncer() {
 					err = a.syncFault()
 				}
 				if err == nil {
-					err = datasync(w.f)
+					err = fsync.Datasync(w.f)
 				}
 				if err != nil && a.failed.Load() == nil {
 					err = fmt.Errorf("%w: %v", ErrArenaFailed, err)

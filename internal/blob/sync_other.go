@@ -7,8 +7,6 @@ import (
 	"os"
 )
 
-func datasync(f *os.File) error { return f.Sync() }
-
 func openDirect(name string, create bool) (*os.File, error) {
 	return nil, errors.New("blob: O_DIRECT needs Linux")
 }

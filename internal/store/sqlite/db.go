@@ -26,6 +26,8 @@ import (
 	"github.com/mattn/go-sqlite3"
 
 	"github.com/ringd/ringd/internal/store"
+
+	"github.com/ringd/ringd/internal/fsync"
 )
 
 var _ store.Store = (*DB)(nil)
@@ -155,7 +157,7 @@ func Open(path string, opts Options) (*DB, error) {
 	// The schema and migrations above committed unsynced: sync them now.
 	wal, err := openWAL(abs)
 	if err == nil {
-		if err = datasync(wal.f); err != nil {
+		if err = fsync.Datasync(wal.f); err != nil {
 			wal.close()
 		}
 	}

@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+
+	"github.com/ringd/ringd/internal/fsync"
 )
 
 // Durability is ringd's, not SQLite's (issue 5). The writer's connection
@@ -111,7 +113,7 @@ func (w *walFile) sync() error {
 		// Replaced: sync what was written to the old one, then follow
 		// the path.
 		old := w.f
-		err := datasync(old)
+		err := fsync.Datasync(old)
 		old.Close()
 		if err != nil {
 			return err
@@ -120,7 +122,7 @@ func (w *walFile) sync() error {
 			return err
 		}
 	}
-	return datasync(w.f)
+	return fsync.Datasync(w.f)
 }
 
 func (w *walFile) close() error {

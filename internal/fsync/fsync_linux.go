@@ -1,6 +1,6 @@
 //go:build linux
 
-package sqlite
+package fsync
 
 import (
 	"os"
@@ -8,8 +8,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// datasync flushes f's data, and the metadata needed to read it back (its
-// size), to the disk: fdatasync, as SQLite itself syncs the WAL on Linux.
 func datasync(f *os.File) error {
 	c, err := f.SyscallConn()
 	if err != nil {
@@ -26,5 +24,8 @@ func datasync(f *os.File) error {
 	}); err != nil {
 		return err
 	}
-	return serr
+	if serr != nil {
+		return &os.PathError{Op: "fdatasync", Path: f.Name(), Err: serr}
+	}
+	return nil
 }
