@@ -359,18 +359,12 @@ func cmdSend(a *app, args []string) error {
 	if err != nil {
 		return err
 	}
-	progress, finish := a.progress("sending", p.size)
-	req := client.SendRequest{UUID: me.UUID, Callee: pos[0], CallerName: *sf.name, Fname: p.fname, CID: cid, Progress: progress}
 	var resp *client.SendResponse
-	err = a.withRetries(*sf.retries, func() error {
-		r, err := p.reader()
-		if err != nil {
-			return err
-		}
+	err = a.upload(p, *sf.retries, func(progress client.ProgressFunc, r io.Reader) (err error) {
+		req := client.SendRequest{UUID: me.UUID, Callee: pos[0], CallerName: *sf.name, Fname: p.fname, CID: cid, Progress: progress}
 		resp, err = a.client.Send(a.ctx, req, r, p.size)
 		return err
 	})
-	finish()
 	if err != nil {
 		return err
 	}
@@ -410,18 +404,12 @@ func cmdSends(a *app, args []string) error {
 	if err != nil {
 		return err
 	}
-	progress, finish := a.progress("sending", p.size)
-	req := client.SendsRequest{UUID: me.UUID, Callees: callees, CallerName: *sf.name, Fname: p.fname, CID: cid, Progress: progress}
 	var resp *client.SendsResponse
-	err = a.withRetries(*sf.retries, func() error {
-		r, err := p.reader()
-		if err != nil {
-			return err
-		}
+	err = a.upload(p, *sf.retries, func(progress client.ProgressFunc, r io.Reader) (err error) {
+		req := client.SendsRequest{UUID: me.UUID, Callees: callees, CallerName: *sf.name, Fname: p.fname, CID: cid, Progress: progress}
 		resp, err = a.client.Sends(a.ctx, req, r, p.size)
 		return err
 	})
-	finish()
 	if err != nil {
 		return err
 	}
@@ -438,13 +426,19 @@ func cmdSends(a *app, args []string) error {
 	return nil
 }
 
-// withRetries runs do, and again after a 'server busy' answer or a failure
-// that may have lost the answer, up to retries more times. Only sends are
-// retried, and they carry a cid, so a retry whose first try was in fact
-// stored stores nothing new.
-func (a *app) withRetries(retries int, do func() error) error {
+// upload runs send with p's data and the progress display, and again
+// after a 'server busy' answer or a failure that may have lost the answer,
+// up to retries more times, each time with p's data from its start. Only
+// sends are retried, and they carry a cid, so a retry whose first try was
+// in fact stored stores nothing new.
+func (a *app) upload(p *payload, retries int, send func(progress client.ProgressFunc, r io.Reader) error) error {
+	progress, finish := a.progress("sending", p.size)
+	defer finish()
 	for attempt := 0; ; attempt++ {
-		err := do()
+		r, err := p.reader()
+		if err == nil {
+			err = send(progress, r)
+		}
 		if err == nil || attempt >= retries || !retryable(err) || a.ctx.Err() != nil {
 			return err
 		}
