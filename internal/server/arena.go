@@ -31,11 +31,17 @@ import (
 // and the janitor only frees extents of rows it deleted.
 
 // storeInArena stores data into the arena and the messages that refer to
-// it.
-func (s *Server) storeInArena(ctx context.Context, m store.NewMessages, data io.Reader, length int64, head *prefixReader) (store.SendResult, error) {
+// it. precheck, unless nil, is the sender check store1 skipped: it runs if
+// the data turns out bad, so that its answer comes first, as it would have.
+func (s *Server) storeInArena(ctx context.Context, m store.NewMessages, data io.Reader, length int64, head *prefixReader, precheck func() error) (store.SendResult, error) {
 	var none store.SendResult
 	sum, ext, err := s.arena.Put(ctx, data, length)
 	if err != nil {
+		if precheck != nil {
+			if perr := precheck(); perr != nil {
+				return none, perr
+			}
+		}
 		return none, dataErr(err)
 	}
 	m.Blob = store.Blob{Hash: sum, Length: length, InArena: true, ArenaOff: ext.Off}
