@@ -12,27 +12,36 @@ import (
 
 // Data up to cfg.ArenaMax lives in the blob arena (issue 5): a send writes
 // it into a free extent, waits for the arena's shared sync round, then
-// commits its blobs row pointing there, so a crash leaves either a
-// committed row pointing at synced data or no row (and the extent free at
-// the next start, when the arena is rebuilt from the rows). An extent is
-// freed only when no row refers to it and no fetch is reading it:
+// commits the row pointing there (its message's own row for a send to one
+// number, otherwise a blobs row the messages share), so a crash leaves
+// either a committed row pointing at synced data or no row (and the extent
+// free at the next start, when the arena is rebuilt from the rows). An
+// extent is freed only when no row refers to it and no fetch is reading
+// it:
 //
 //   - a send's own extent, when its row was not written (the send failed,
 //     was a retry, or the same data was stored already), after its commit;
-//   - a dropped row's extent, by the janitor under blobMu held exclusively,
-//     after the delete has committed; a fetch holds blobMu shared from
-//     looking the extent up to opening it, and the arena frees an open
-//     extent only when its readers close.
+//   - a deleted row's extent (an expired message's own, or a dropped
+//     blobs row's), by the janitor under blobMu held exclusively, after
+//     the delete has committed; a fetch holds blobMu shared from looking
+//     the extent up (again, for a message's own) to opening it, and the
+//     arena frees an open extent only when its readers close.
 //
 // A send needs no blobMu: its extent is its own until its row commits,
 // and the janitor only frees extents of rows it deleted.
 
 // storeInArena stores data into the arena and the messages that refer to
-// it.
-func (s *Server) storeInArena(ctx context.Context, m store.NewMessages, data io.Reader, length int64, head *prefixReader) (store.SendResult, error) {
+// it. precheck, unless nil, is the sender check store1 skipped: it runs if
+// the data turns out bad, so that its answer comes first, as it would have.
+func (s *Server) storeInArena(ctx context.Context, m store.NewMessages, data io.Reader, length int64, head *prefixReader, precheck func() error) (store.SendResult, error) {
 	var none store.SendResult
 	sum, ext, err := s.arena.Put(ctx, data, length)
 	if err != nil {
+		if precheck != nil {
+			if perr := precheck(); perr != nil {
+				return none, perr
+			}
+		}
 		return none, dataErr(err)
 	}
 	m.Blob = store.Blob{Hash: sum, Length: length, InArena: true, ArenaOff: ext.Off}
@@ -43,24 +52,24 @@ func (s *Server) storeInArena(ctx context.Context, m store.NewMessages, data io.
 	res, err := s.storeMessages(ctx, m)
 	switch {
 	case err != nil:
-		s.releaseIfUnused(m.Blob, ext)
+		s.releaseIfUnused(m, ext)
 	case res.Replayed || res.BlobExisted:
 		s.arena.Release(ext)
 	}
 	return res, err
 }
 
-// releaseIfUnused frees a failed send's extent unless its row is there
-// after all (a commit that failed late but took effect). If that cannot be
-// known, the extent stays taken until the next start.
-func (s *Server) releaseIfUnused(b store.Blob, ext blob.Extent) {
-	got, err := s.store.Blob(context.Background(), b.Hash)
+// releaseIfUnused frees a failed send's extent unless its row (blobs or
+// message) is there after all (a commit that failed late but took
+// effect). If that cannot be known, the extent stays taken until the next
+// start.
+func (s *Server) releaseIfUnused(m store.NewMessages, ext blob.Extent) {
+	used, err := s.store.ArenaInUse(context.Background(), m.Blob.Hash, m.Blob.ArenaOff, m.Now)
 	switch {
-	case errors.Is(err, store.ErrNotFound):
 	case err != nil:
 		s.log.Warn("arena: keeping the extent of a failed send", "err", err)
 		return
-	case got.InArena && got.ArenaOff == b.ArenaOff:
+	case used:
 		return // committed: the row is the janitor's to free
 	}
 	s.arena.Release(ext)
@@ -83,12 +92,39 @@ func (s *Server) blobData(ctx context.Context, hash string, offset, n int64) (st
 	if err != nil || !b.InArena {
 		return b, nil, err
 	}
+	rc, err := s.openArena(b.ArenaOff, b.Length, offset, n)
+	return b, rc, err
+}
+
+// ownArenaData returns a reader of n bytes from offset of the data message
+// m holds in its own arena extent (m.InArena). m was read without blobMu,
+// so holding it shared this reads the message again: if it is gone (it
+// expired, and the janitor may have freed its extent) the data is gone too,
+// and a message that took its id since holds the same extent only if it
+// holds the same data (its uri is the SHA-256). As in blobData, the janitor
+// frees the extent only after this has opened it.
+func (s *Server) ownArenaData(ctx context.Context, m store.Message, offset, n int64) (io.ReadCloser, error) {
+	s.blobMu.RLock()
+	defer s.blobMu.RUnlock()
+	now, err := s.store.Message(ctx, m.ID)
+	if errors.Is(err, store.ErrBadMsgID) || (err == nil && (!now.InArena || now.ArenaOff != m.ArenaOff ||
+		now.Length != m.Length || now.URI != m.URI)) {
+		return nil, wire.Wrap(wire.MsgIDError, store.ErrBadMsgID, "data gone")
+	}
+	if err != nil {
+		return nil, err
+	}
+	return s.openArena(m.ArenaOff, m.Length, offset, n)
+}
+
+// openArena opens n bytes from offset of the extent at off holding length
+// bytes; the caller holds blobMu shared.
+func (s *Server) openArena(off, length, offset, n int64) (io.ReadCloser, error) {
 	if s.arena == nil {
-		return b, nil, errors.New("arena: data in an arena this server has not opened")
+		return nil, errors.New("arena: data in an arena this server has not opened")
 	}
 	if hook := s.fetchHook.Load(); hook != nil {
 		(*hook)("open")
 	}
-	rc, err := s.arena.Open(blob.ExtentOf(b.ArenaOff, b.Length), offset, n)
-	return b, rc, err
+	return s.arena.Open(blob.ExtentOf(off, length), offset, n)
 }

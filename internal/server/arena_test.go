@@ -29,29 +29,39 @@ func sendFile(t testing.TB, s *ringtest.Server, from ringtest.User, to string, d
 	return a.Str("msgid")
 }
 
-// arenaRows checks that the blobs rows pointing into the arena do not
-// overlap, and returns the bytes they hold (in whole units) by hash.
-func arenaRows(t testing.TB, db *sql.DB) map[string]blob.Extent {
+// arenaRow is a row pointing into the arena: a blobs row, or a message
+// holding its own extent (msgid set).
+type arenaRow struct {
+	hash  string
+	msgid string
+	ext   blob.Extent
+}
+
+// arenaRows checks that the rows pointing into the arena (blobs rows and
+// messages holding their own extent) do not overlap, and returns them in
+// the arena's order with the bytes they hold (in whole units).
+func arenaRows(t testing.TB, db *sql.DB) []arenaRow {
 	t.Helper()
-	rows, err := db.Query(`SELECT hash, arena_off, length FROM blobs WHERE arena_off IS NOT NULL ORDER BY arena_off`)
+	rows, err := db.Query(`SELECT hash, '', arena_off, length FROM blobs WHERE arena_off IS NOT NULL
+		UNION ALL SELECT uri, id, arena_off, length FROM messages WHERE arena_off IS NOT NULL ORDER BY 3`)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer rows.Close()
-	out := map[string]blob.Extent{}
+	var out []arenaRow
 	var prev blob.Extent
 	for rows.Next() {
-		var h string
+		var r arenaRow
 		var off, length int64
-		if err := rows.Scan(&h, &off, &length); err != nil {
+		if err := rows.Scan(&r.hash, &r.msgid, &off, &length); err != nil {
 			t.Fatal(err)
 		}
-		e := blob.ExtentOf(off, length)
-		if prev.Len > 0 && prev.Off+prev.Len > e.Off {
-			t.Fatalf("arena extents %+v and %+v overlap", prev, e)
+		r.ext = blob.ExtentOf(off, length)
+		if prev.Len > 0 && prev.Off+prev.Len > r.ext.Off {
+			t.Fatalf("arena extents %+v and %+v overlap", prev, r.ext)
 		}
-		prev = e
-		out[h] = e
+		prev = r.ext
+		out = append(out, r)
 	}
 	if err := rows.Err(); err != nil {
 		t.Fatal(err)
@@ -59,13 +69,34 @@ func arenaRows(t testing.TB, db *sql.DB) map[string]blob.Extent {
 	return out
 }
 
+// arenaOf returns the extent of the one row that holds data in the arena
+// (none: the zero Extent), and the msgid of the message holding it
+// itself ("" for a blobs row).
+func arenaOf(t testing.TB, db *sql.DB, data []byte) (blob.Extent, string) {
+	t.Helper()
+	var found []arenaRow
+	for _, r := range arenaRows(t, db) {
+		if r.hash == sha(data) {
+			found = append(found, r)
+		}
+	}
+	switch len(found) {
+	case 0:
+		return blob.Extent{}, ""
+	case 1:
+		return found[0].ext, found[0].msgid
+	}
+	t.Fatalf("%d rows hold the same data in the arena: %+v", len(found), found)
+	return blob.Extent{}, ""
+}
+
 // wantArenaFree checks that the arena's free space is all it holds but the
 // rows' extents.
 func wantArenaFree(t testing.TB, s *ringtest.Server, db *sql.DB) {
 	t.Helper()
 	var used int64
-	for _, e := range arenaRows(t, db) {
-		used += e.Len
+	for _, r := range arenaRows(t, db) {
+		used += r.ext.Len
 	}
 	if size, free := s.Arena.Size(); free != size-used {
 		t.Fatalf("arena: %d of %d bytes free, want %d (all but the %d the rows hold)", free, size, size-used, used)
@@ -87,15 +118,17 @@ func fetchAll(t *testing.T, s *ringtest.Server, bob ringtest.User, want map[stri
 	}
 }
 
-// TestArenaRestart: files sent concurrently are in the arena; after a
-// restart on the same directory the arena is rebuilt from the database:
-// every file is fetched byte for byte, space written but never committed
-// is free, and files sent afterwards take no extent already in use.
+// TestArenaRestart: files sent concurrently are in the arena, each sent
+// to one number in its message's row, a sends' in a blobs row; after a
+// restart on the same directory the arena is rebuilt from the database
+// (both kinds of rows): every file is fetched byte for byte, space written
+// but never committed is free, and files sent afterwards take no extent
+// already in use.
 func TestArenaRestart(t *testing.T) {
 	cfg := ringtest.NewConfig(t)
 	s := ringtest.New(t, cfg)
-	us := users(t, s, "Alice", "Bob")
-	alice, bob := us[0], us[1]
+	us := users(t, s, "Alice", "Bob", "Carol")
+	alice, bob, carol := us[0], us[1], us[2]
 
 	var mu sync.Mutex // guards sent
 	sent := map[string][]byte{}
@@ -115,13 +148,27 @@ func TestArenaRestart(t *testing.T) {
 		wg.Wait()
 	}
 	sendMany(s, 5)
+	shared := randomData(t, 70_000)
+	a, _ := s.Must(t, obj{"req": "sends", "uuid": alice.UUID, "callees": []string{bob.Number, carol.Number}, "length": len(shared), "fname": "s.bin"}, shared)
+	sharedID, _ := a["msgids"].(map[string]any)[bob.Number].(string)
+	sent[sharedID] = shared
 	// Data written and synced whose message never committed, as a crash
 	// between the two leaves it.
 	if _, _, err := s.Arena.Put(context.Background(), bytes.NewReader(randomData(t, 300_000)), 300_000); err != nil {
 		t.Fatal(err)
 	}
-	if n := len(arenaRows(t, rawDB(t, s))); n != len(sent) {
-		t.Fatalf("%d arena rows for %d files", n, len(sent))
+	rows := arenaRows(t, rawDB(t, s))
+	if len(rows) != len(sent) {
+		t.Fatalf("%d arena rows for %d files", len(rows), len(sent))
+	}
+	for _, r := range rows {
+		want := r.msgid
+		if want == "" {
+			want = sharedID // the one blobs row
+		}
+		if data, ok := sent[want]; !ok || sha(data) != r.hash || (r.msgid == "") != (want == sharedID) {
+			t.Fatalf("arena row %+v: not the row of a file sent", r)
+		}
 	}
 	s.Close()
 
@@ -137,9 +184,10 @@ func TestArenaRestart(t *testing.T) {
 	fetchAll(t, s, bob, sent)
 }
 
-// TestArenaDataStoredOnce: the same data sent again is stored once, and the
-// second copy's extent is free again; so is that of a retry and of every
-// refused send.
+// TestArenaDataStoredOnce: data sent to several is stored once, in one
+// blobs row, and sent so again it is not stored again (that copy's extent
+// is free again); sent to one number it is its message's own (no blobs
+// row). A retry's extent is free again, and so is every refused send's.
 func TestArenaDataStoredOnce(t *testing.T) {
 	s := ringtest.New(t, ringtest.NewConfig(t))
 	db := rawDB(t, s)
@@ -151,11 +199,18 @@ func TestArenaDataStoredOnce(t *testing.T) {
 	sendFile(t, s, alice, bob.Number, data)
 	sendFile(t, s, alice, carol.Number, data)
 	s.Must(t, obj{"req": "sends", "uuid": alice.UUID, "callees": []string{bob.Number, carol.Number}, "length": len(data), "fname": "g.bin"}, data)
+	s.Must(t, obj{"req": "sends", "uuid": alice.UUID, "callees": []string{bob.Number, carol.Number}, "length": len(data), "fname": "h.bin"}, data)
 	if n := count(t, db, `SELECT count(*) FROM blobs WHERE hash = ?`, sha(data)); n != 1 {
-		t.Fatalf("%d blobs rows for data sent three times", n)
+		t.Fatalf("%d blobs rows for data sent twice to several", n)
 	}
-	if n := count(t, db, `SELECT count(*) FROM messages WHERE uri = ?`, sha(data)); n != 4 {
-		t.Fatalf("%d messages, want 4", n)
+	if n := count(t, db, `SELECT count(*) FROM messages WHERE uri = ?`, sha(data)); n != 6 {
+		t.Fatalf("%d messages, want 6", n)
+	}
+	if n := count(t, db, `SELECT count(*) FROM messages WHERE uri = ? AND arena_off IS NOT NULL`, sha(data)); n != 2 {
+		t.Fatalf("%d messages hold their own extent, want the 2 sent to one number", n)
+	}
+	if n := len(arenaRows(t, db)); n != 3 {
+		t.Fatalf("%d rows in the arena, want 3", n)
 	}
 	wantArenaFree(t, s, db)
 
@@ -181,8 +236,9 @@ func TestArenaDataStoredOnce(t *testing.T) {
 	wantArenaFree(t, s, db)
 }
 
-// TestArenaExpiryFreesSpace: the janitor's expiry frees a file's extent,
-// and the next file is stored there.
+// TestArenaExpiryFreesSpace: a file to one number keeps its extent in its
+// message's row until it expires, the janitor's expiry frees it, and the
+// next file is stored there.
 func TestArenaExpiryFreesSpace(t *testing.T) {
 	s := ringtest.New(t, ringtest.NewConfig(t))
 	db := rawDB(t, s)
@@ -192,21 +248,37 @@ func TestArenaExpiryFreesSpace(t *testing.T) {
 	s.Clock.Set(t0)
 
 	old := randomData(t, 20_000)
-	sendFile(t, s, alice, bob.Number, old)
-	oldExt := arenaRows(t, db)[sha(old)]
+	oldID := sendFile(t, s, alice, bob.Number, old)
+	oldExt, holder := arenaOf(t, db, old)
+	if holder != oldID || oldExt.Len == 0 || count(t, db, `SELECT count(*) FROM blobs`) != 0 {
+		t.Fatalf("the file is at %+v held by message %q, want its own row %s and no blobs row", oldExt, holder, oldID)
+	}
+	// Not expired yet: its space is not reused, and a sweep keeps it.
+	s.Clock.Set(t0.Add(server.DefaultRetention - time.Second))
+	if err := s.Server.Sweep(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	other := randomData(t, 20_000)
+	otherID := sendFile(t, s, alice, bob.Number, other)
+	fetchAll(t, s, bob, map[string][]byte{oldID: old, otherID: other}) // arenaRows: no overlap
+	if e, _ := arenaOf(t, db, old); e != oldExt {
+		t.Fatalf("the file moved from %+v to %+v", oldExt, e)
+	}
 	s.Clock.Set(t0.Add(server.DefaultRetention + time.Second))
 	if err := s.Server.Sweep(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if size, free := s.Arena.Size(); free != size {
-		t.Fatalf("arena: %d of %d bytes free after expiry", free, size)
+	otherExt, _ := arenaOf(t, db, other)
+	if size, free := s.Arena.Size(); free != size-otherExt.Len {
+		t.Fatalf("arena: %d of %d bytes free after expiry, want all but the live file's %d", free, size, otherExt.Len)
 	}
+	wantError(t, s, body(obj{"req": "fetch", "uuid": bob.UUID, "msgid": oldID}, nil), 10013)
 	data := randomData(t, 20_000)
 	id := sendFile(t, s, alice, bob.Number, data)
-	if e := arenaRows(t, db)[sha(data)]; e != oldExt {
+	if e, _ := arenaOf(t, db, data); e != oldExt {
 		t.Fatalf("the new file is at %+v, not in the freed %+v", e, oldExt)
 	}
-	fetchAll(t, s, bob, map[string][]byte{id: data})
+	fetchAll(t, s, bob, map[string][]byte{id: data, otherID: other})
 	wantArenaFree(t, s, db)
 }
 
@@ -217,76 +289,105 @@ func TestArenaExpiryFreesSpace(t *testing.T) {
 // the lookup (the other file takes the freed extent; the fetch answers
 // 10013), between the lookup and opening the extent (the expiry must wait
 // for the fetch's hold on blobMu), and once the extent is open (the
-// extent is freed only when the fetch is done with it).
+// extent is freed only when the fetch is done with it). Both for a file to
+// one number (the extent in its message's row, which the fetch reads
+// again under blobMu) and for one sent to several (a blobs row).
 func TestArenaFetchRacingExpiry(t *testing.T) {
-	for _, stage := range []string{"lookup", "open", "read"} {
-		t.Run(stage, func(t *testing.T) {
-			s := ringtest.New(t, ringtest.NewConfig(t))
-			db := rawDB(t, s)
-			us := users(t, s, "Alice", "Bob")
-			alice, bob := us[0], us[1]
-			t0 := time.Unix(1_800_000_000, 0)
-			s.Clock.Set(t0)
-			old := randomData(t, 30_000)
-			id := sendFile(t, s, alice, bob.Number, old)
-			oldExt := arenaRows(t, db)[sha(old)]
+	for _, kind := range []string{"own", "shared"} {
+		for _, stage := range []string{"lookup", "open", "read"} {
+			t.Run(kind+"/"+stage, func(t *testing.T) { testArenaFetchRacingExpiry(t, kind, stage) })
+		}
+	}
+}
 
-			newer := randomData(t, 30_000)
-			var once sync.Once
-			var raced sync.WaitGroup
-			server.SetFetchHook(s.Server, func(at string) {
-				if at != stage {
-					return
+func testArenaFetchRacingExpiry(t *testing.T, kind, stage string) {
+	s := ringtest.New(t, ringtest.NewConfig(t))
+	db := rawDB(t, s)
+	us := users(t, s, "Alice", "Bob", "Carol")
+	alice, bob, carol := us[0], us[1], us[2]
+	sendFile := func(t testing.TB, s *ringtest.Server, from ringtest.User, to string, data []byte) string {
+		if kind == "own" {
+			return sendFile(t, s, from, to, data)
+		}
+		a, _ := s.Must(t, obj{"req": "sends", "uuid": from.UUID, "callees": []string{to, carol.Number}, "length": len(data), "fname": "f.bin"}, data)
+		id, _ := a["msgids"].(map[string]any)[to].(string)
+		return id
+	}
+	t0 := time.Unix(1_800_000_000, 0)
+	s.Clock.Set(t0)
+	old := randomData(t, 30_000)
+	id := sendFile(t, s, alice, bob.Number, old)
+	oldExt, holder := arenaOf(t, db, old)
+	if (holder == id) != (kind == "own") || oldExt.Len == 0 {
+		t.Fatalf("the file is at %+v, held by message %q (sent %s)", oldExt, holder, id)
+	}
+
+	newer := randomData(t, 30_000)
+	var once sync.Once
+	var raced sync.WaitGroup
+	server.SetFetchHook(s.Server, func(at string) {
+		if at != stage {
+			return
+		}
+		once.Do(func() {
+			raced.Go(func() {
+				s.Clock.Set(t0.Add(server.DefaultRetention + time.Second))
+				if err := s.Server.Sweep(context.Background()); err != nil {
+					t.Error(err)
 				}
-				once.Do(func() {
-					raced.Go(func() {
-						s.Clock.Set(t0.Add(server.DefaultRetention + time.Second))
-						if err := s.Server.Sweep(context.Background()); err != nil {
-							t.Error(err)
+				if stage == "open" {
+					// The expiry waited for the fetch to open the
+					// extent, and frees it once the fetch closes it:
+					// the newer file is to take it, as it would
+					// have at once had the expiry not waited.
+					for i := 0; i < 5000; i++ {
+						if size, free := s.Arena.Size(); free == size {
+							break
 						}
-						sendFile(t, s, alice, bob.Number, newer)
-					})
-					if stage == "open" {
-						// The expiry waits for this fetch: give it a
-						// chance to go wrong.
-						time.Sleep(50 * time.Millisecond)
-					} else {
-						raced.Wait()
+						time.Sleep(time.Millisecond)
 					}
-				})
+				}
+				sendFile(t, s, alice, bob.Number, newer)
 			})
-			a, got := s.Post(t, obj{"req": "fetch", "uuid": bob.UUID, "msgid": id}, nil)
-			raced.Wait()
-			switch {
-			case a.Code() == 10000 && !bytes.Equal(got, old):
-				t.Fatalf("fetch returned %d bytes that are not the message's (the newer file's: %v)", len(got), bytes.Equal(got, newer))
-			case a.Code() != 10000 && a.Code() != 10013:
-				t.Fatalf("fetch answered %v", a)
-			case stage == "lookup" && a.Code() != 10013:
-				t.Fatalf("fetch after the expiry answered %v", a)
-			case stage != "lookup" && a.Code() != 10000:
-				t.Fatalf("fetch of an open extent answered %v", a)
-			}
-			e := arenaRows(t, db)[sha(newer)]
-			if stage == "read" {
-				if e.Off < oldExt.Off+oldExt.Len && oldExt.Off < e.Off+e.Len {
-					t.Fatalf("the newer file went to %+v, into %+v while it was read", e, oldExt)
-				}
-				// Freed once the fetch closed it (just after its answer).
-				for i := 0; ; i++ {
-					size, free := s.Arena.Size()
-					if free == size-e.Len {
-						break
-					}
-					if i == 5000 {
-						t.Fatalf("the expired extent is still taken: %d of %d free", free, size)
-					}
-					time.Sleep(time.Millisecond)
-				}
-			} else if e != oldExt {
-				t.Fatalf("the newer file is at %+v, not in the freed %+v: the race did not happen", e, oldExt)
+			if stage == "open" {
+				// The expiry waits for this fetch: give it a
+				// chance to go wrong.
+				time.Sleep(50 * time.Millisecond)
+			} else {
+				raced.Wait()
 			}
 		})
+	})
+	a, got := s.Post(t, obj{"req": "fetch", "uuid": bob.UUID, "msgid": id}, nil)
+	raced.Wait()
+	switch {
+	case a.Code() == 10000 && !bytes.Equal(got, old):
+		t.Fatalf("fetch returned %d bytes that are not the message's (the newer file's: %v)", len(got), bytes.Equal(got, newer))
+	case a.Code() != 10000 && a.Code() != 10013:
+		t.Fatalf("fetch answered %v", a)
+	case stage == "lookup" && a.Code() != 10013:
+		t.Fatalf("fetch after the expiry answered %v", a)
+	case stage != "lookup" && a.Code() != 10000:
+		t.Fatalf("fetch of an open extent answered %v", a)
+	}
+	e, _ := arenaOf(t, db, newer)
+	if stage == "read" {
+		if e.Off < oldExt.Off+oldExt.Len && oldExt.Off < e.Off+e.Len {
+			t.Fatalf("the newer file went to %+v, into %+v while it was read", e, oldExt)
+		}
+		// Freed once the fetch closed it (just after its answer).
+		for i := 0; ; i++ {
+			size, free := s.Arena.Size()
+			if free == size-e.Len {
+				break
+			}
+			if i == 5000 {
+				t.Fatalf("the expired extent is still taken: %d of %d free", free, size)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	} else if e != oldExt {
+		t.Fatalf("the newer file is at %+v, not in the freed %+v: the race did not happen", e, oldExt)
 	}
 }
 

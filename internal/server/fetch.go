@@ -73,6 +73,17 @@ func (s *Server) fetch(ctx context.Context, r *wire.Request) (any, error) {
 	if hook := s.fetchHook.Load(); hook != nil {
 		(*hook)("lookup")
 	}
+	if m.InArena {
+		// A file to one number: its extent is in its own row.
+		data, err := s.ownArenaData(ctx, m, offset, n)
+		if err != nil {
+			return nil, err
+		}
+		if hook := s.fetchHook.Load(); hook != nil {
+			(*hook)("read")
+		}
+		return &wire.DataAnswer{Head: head, Length: n, Data: data, Close: data.Close}, nil
+	}
 	b, arenaData, err := s.blobData(ctx, m.URI, offset, n)
 	if err != nil {
 		return nil, err

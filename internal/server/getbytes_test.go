@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/ringd/ringd/internal/ringtest"
+	"github.com/ringd/ringd/internal/store"
 )
 
 // encodedMessage has messageJSON's fields and tags: what encoding/json
@@ -59,7 +61,8 @@ func TestGetAnswerBytes(t *testing.T) {
 	s := ringtest.NewAt(t, cfg, dir)
 	us := users(t, s, `A<&>"é"`, "Bob", "Carol")
 	alice, bob, carol := us[0], us[1], us[2]
-	texts := []string{`"quoted" \ back`, "<b>&amp;</b>", "日本 🎉 \u2028\u2029", "tab\t newline\n"}
+	// The last is in the arena: sent to one number, its message holds it.
+	texts := []string{`"quoted" \ back`, "<b>&amp;</b>", "日本 🎉 \u2028\u2029", "tab\t newline\n", strings.Repeat("long <&> é ", 500)}
 	sendAll := func() int {
 		n := 0
 		for _, text := range texts {
@@ -75,9 +78,11 @@ func TestGetAnswerBytes(t *testing.T) {
 	n := sendAll()
 	id := call(t, s, alice, bob.Number, nil)
 	s.Must(t, obj{"req": "hangup", "uuid": alice.UUID, "callid": id}, nil)
-	if got := rawGet(t, s, bob); len(got) != n+1 || got[n].CallID != id || got[0].Text == nil || *got[0].Text != texts[0] {
+	got := rawGet(t, s, bob)
+	if len(got) != n+1 || got[n].CallID != id || got[0].Text == nil || *got[0].Text != texts[0] {
 		t.Fatalf("get of %d: %+v", n+1, got)
 	}
+	wantNoLongText(t, got)
 	if got := rawGet(t, s, carol); len(got) != len(texts) || got[0].CallerName != `Z<&>"` {
 		t.Fatalf("carol's get: %+v", got)
 	}
@@ -88,8 +93,30 @@ func TestGetAnswerBytes(t *testing.T) {
 	n = sendAll()
 	s.Close()
 	s = ringtest.NewAt(t, cfg, dir)
-	if got := rawGet(t, s, bob); len(got) != n {
+	got = rawGet(t, s, bob)
+	if len(got) != n {
 		t.Fatalf("get after a restart: %d messages, want %d", len(got), n)
+	}
+	wantNoLongText(t, got)
+}
+
+// wantNoLongText checks that get answers data over store.InlineMax without
+// its text (the client fetches it), and shorter texts with theirs.
+func wantNoLongText(t *testing.T, got []encodedMessage) {
+	t.Helper()
+	long := 0
+	for _, m := range got {
+		if m.Length > store.InlineMax {
+			long++
+			if m.Text != nil {
+				t.Fatalf("a text of %d bytes answered inline: %+v", m.Length, m)
+			}
+		} else if m.Fname == "" && m.CallID == "" && m.Text == nil {
+			t.Fatalf("a text of %d bytes answered without it: %+v", m.Length, m)
+		}
+	}
+	if long != 3 {
+		t.Fatalf("%d messages of long data, want 3", long)
 	}
 }
 

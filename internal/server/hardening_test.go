@@ -85,19 +85,21 @@ func TestRetention(t *testing.T) {
 	cfg.Retention = 48 * time.Hour
 	s := ringtest.New(t, cfg)
 	db := rawDB(t, s)
-	us := users(t, s, "Alice", "Bob")
-	alice, bob := us[0], us[1]
+	us := users(t, s, "Alice", "Bob", "Carol")
+	alice, bob, carol := us[0], us[1], us[2]
 	t0 := time.Unix(1_800_000_000, 0)
 	s.Clock.Set(t0)
 
-	only := bytes.Repeat([]byte("only old "), 1000)      // one old message refers to it
-	shared := bytes.Repeat([]byte("shared data "), 1000) // an old and a newer message
+	only := bytes.Repeat([]byte("only old "), 1000) // one old message holds it
+	// Two sends to several share one blobs row: old messages and newer.
+	shared := bytes.Repeat([]byte("shared data "), 1000)
+	both := []string{bob.Number, carol.Number}
 	oldText := s.Send(t, alice, bob.Number, "old text")
 	oldFile, _ := s.Must(t, obj{"req": "send", "uuid": alice.UUID, "callee": bob.Number, "length": len(only), "fname": "a.txt"}, only)
-	oldShared, _ := s.Must(t, obj{"req": "sends", "uuid": alice.UUID, "callees": []string{bob.Number}, "length": len(shared), "fname": "s.txt"}, shared)
+	oldShared, _ := s.Must(t, obj{"req": "sends", "uuid": alice.UUID, "callees": both, "length": len(shared), "fname": "s.txt"}, shared)
 	s.Must(t, obj{"req": "send", "uuid": alice.UUID, "callee": bob.Number, "length": 1, "cid": "old-cid"}, []byte("x"))
 	s.Clock.Set(t0.Add(30 * time.Hour))
-	newShared, _ := s.Must(t, obj{"req": "send", "uuid": alice.UUID, "callee": bob.Number, "length": len(shared), "fname": "s2.txt"}, shared)
+	newShared, _ := s.Must(t, obj{"req": "sends", "uuid": alice.UUID, "callees": both, "length": len(shared), "fname": "s2.txt"}, shared)
 	if n := len(blobFiles(t, s)); n != 2 {
 		t.Fatalf("%d data files, want 2", n)
 	}
@@ -106,8 +108,8 @@ func TestRetention(t *testing.T) {
 	if err := s.Server.Sweep(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if n := count(t, db, `SELECT count(*) FROM messages`); n != 5 {
-		t.Fatalf("%d messages after an early sweep, want 5", n)
+	if n := count(t, db, `SELECT count(*) FROM messages`); n != 7 {
+		t.Fatalf("%d messages after an early sweep, want 7", n)
 	}
 	oldID := oldFile.Str("msgid")
 	s.Must(t, obj{"req": "fetch", "uuid": bob.UUID, "msgid": oldID}, nil)
@@ -123,8 +125,8 @@ func TestRetention(t *testing.T) {
 	if err := s.Server.Sweep(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if n := count(t, db, `SELECT count(*) FROM messages`); n != 1 {
-		t.Fatalf("%d messages after the sweep, want only the newer one", n)
+	if n := count(t, db, `SELECT count(*) FROM messages`); n != 2 {
+		t.Fatalf("%d messages after the sweep, want only the newer sends' two", n)
 	}
 	if n := count(t, db, `SELECT count(*) FROM sends`); n != 0 {
 		t.Fatalf("an expired cid is still remembered")
@@ -136,7 +138,8 @@ func TestRetention(t *testing.T) {
 	if n := count(t, db, `SELECT count(*) FROM blobs`); n != 1 {
 		t.Fatalf("%d blob records, want 1", n)
 	}
-	_, data := s.Must(t, obj{"req": "fetch", "uuid": bob.UUID, "msgid": newShared.Str("msgid")}, nil)
+	newIDs, _ := newShared["msgids"].(map[string]any)
+	_, data := s.Must(t, obj{"req": "fetch", "uuid": bob.UUID, "msgid": newIDs[bob.Number]}, nil)
 	if !bytes.Equal(data, shared) {
 		t.Fatal("the shared data changed")
 	}
@@ -144,7 +147,7 @@ func TestRetention(t *testing.T) {
 	wantError(t, s, body(obj{"req": "fetch", "uuid": bob.UUID, "msgid": ids[bob.Number]}, nil), 10013)
 	// The expired cid may be used again: a new message.
 	again, _ := s.Must(t, obj{"req": "send", "uuid": alice.UUID, "callee": bob.Number, "length": 1, "cid": "old-cid"}, []byte("x"))
-	if n := count(t, db, `SELECT count(*) FROM messages`); n != 2 || again.Str("msgid") == "" {
+	if n := count(t, db, `SELECT count(*) FROM messages`); n != 3 || again.Str("msgid") == "" {
 		t.Fatalf("a send with an expired cid stored %d messages", n)
 	}
 

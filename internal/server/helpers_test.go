@@ -75,11 +75,13 @@ func snapshot(t testing.TB, db *sql.DB, s *ringtest.Server) string {
 
 // blobFiles lists the data stored outside the database: the files under
 // the server's blob directory, including temporary ones, and, as
-// "arena/<hash>", the data in the arena (what blobs rows point at there).
+// "arena/<hash>", the data in the arena (what blobs rows and messages
+// holding their own extent point at there, one name per extent).
 func blobFiles(t testing.TB, s *ringtest.Server) []string {
 	t.Helper()
 	var out []string
-	rows, err := rawDB(t, s).Query(`SELECT hash FROM blobs WHERE arena_off IS NOT NULL`)
+	rows, err := rawDB(t, s).Query(`SELECT hash FROM blobs WHERE arena_off IS NOT NULL
+		UNION ALL SELECT uri FROM messages WHERE arena_off IS NOT NULL`)
 	if err != nil {
 		t.Fatal(err)
 	}

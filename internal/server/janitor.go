@@ -36,14 +36,26 @@ func (s *Server) Sweep(ctx context.Context) error {
 	if err := s.store.ExpireCalls(ctx, before); err != nil { // calls live as long as messages
 		return err
 	}
-	uris, err := s.store.ExpireMessages(ctx, before)
-	if err != nil || len(uris) == 0 {
+	// On an error, gone still holds what the committed part deleted.
+	gone, err := s.store.ExpireMessages(ctx, before)
+	if len(gone.URIs) == 0 && len(gone.Arena) == 0 {
 		return err
 	}
 	s.blobMu.Lock()
 	defer s.blobMu.Unlock()
+	// The messages' deletes have committed, and no fetch is between
+	// looking an extent up and opening it (blobMu): the extents the
+	// messages held themselves may be reused from here on (arena.go).
+	for _, b := range gone.Arena {
+		if s.arena != nil {
+			s.arena.Release(blob.ExtentOf(b.ArenaOff, b.Length))
+		}
+	}
 	// On an error, external still holds what the committed part dropped.
-	external, err := s.store.DropBlobs(ctx, uris)
+	external, derr := s.store.DropBlobs(ctx, gone.URIs)
+	if err == nil {
+		err = derr
+	}
 	// The deletes have committed, and no fetch is reading (blobMu): the
 	// arena's extents may be reused from here on (arena.go).
 	files := 0
@@ -59,16 +71,15 @@ func (s *Server) Sweep(ctx context.Context) error {
 		}
 		files++
 	}
-	if len(external) > 0 || len(uris) > 0 {
-		s.log.Info("expired", "data_checked", len(uris), "files_deleted", files, "arena_freed", len(external)-files)
-	}
+	s.log.Info("expired", "data_checked", len(gone.URIs), "files_deleted", files,
+		"arena_freed", len(external)-files+len(gone.Arena))
 	return err
 }
 
 // DropStrays deletes stored data that has no record in the store: what a
 // crash left between storing a send's data and committing its message (that
 // send was never acknowledged). It runs once at start. The arena needs no
-// such cleanup: its space is free unless a blobs row points at it, and it
+// such cleanup: its space is free unless a row points at it, and it
 // is rebuilt from the rows at every start (blob.OpenArena).
 func (s *Server) DropStrays(ctx context.Context) error {
 	lister, ok := s.blobs.(blob.Lister)

@@ -247,11 +247,27 @@ func TestSends(t *testing.T) {
 			t.Fatalf("%d data files, want %d: %v", n, wantFiles, blobFiles(t, s))
 		}
 	}
-	// The same bytes sent again are stored once too.
+	// The same bytes sent again to several are stored once too; sent to
+	// one number they are kept with that message (its own extent, no
+	// blobs row), under the same uri.
 	data := bytes.Repeat([]byte("large "), 2000)
-	s.Must(t, obj{"req": "send", "uuid": bob.UUID, "callee": alice.Number, "length": len(data), "fname": "again.txt"}, data)
+	blobsBefore := count(t, db, `SELECT count(*) FROM blobs`)
+	s.Must(t, obj{"req": "sends", "uuid": bob.UUID, "callees": []string{alice.Number, carol.Number}, "length": len(data), "fname": "again.txt"}, data)
 	if n := len(blobFiles(t, s)); n != 1 {
 		t.Fatalf("%d data files after resending the same data, want 1", n)
+	}
+	a, _ := s.Must(t, obj{"req": "send", "uuid": bob.UUID, "callee": alice.Number, "length": len(data), "fname": "again.txt"}, data)
+	if n := len(blobFiles(t, s)); n != 2 {
+		t.Fatalf("%d data files after sending the same data to one number, want 2", n)
+	}
+	if n := count(t, db, `SELECT count(*) FROM blobs`); n != blobsBefore {
+		t.Fatalf("%d blobs rows after a send to one, want %d", n, blobsBefore)
+	}
+	if n := count(t, db, `SELECT count(*) FROM messages WHERE id = ? AND uri = ? AND arena_off IS NOT NULL`, a.Str("msgid"), sha(data)); n != 1 {
+		t.Fatalf("the send to one number is not in its row with the data's uri")
+	}
+	if _, got := s.Must(t, obj{"req": "fetch", "uuid": alice.UUID, "msgid": a.Str("msgid")}, nil); !bytes.Equal(got, data) {
+		t.Fatalf("fetched %d bytes, want the %d sent", len(got), len(data))
 	}
 	// No callee in use: 10011, nothing stored.
 	before := snapshot(t, db, s)

@@ -124,21 +124,27 @@ func (s *Server) store1(ctx context.Context, r *wire.Request, h *sendHead, calle
 	// replay): so data small enough to be read into memory is read first,
 	// and this check runs only if that data is bad, for its answer to come
 	// first as before. A read on the read pool per send was a tenth of
-	// ringd's CPU under the send load (issue 5).
+	// ringd's CPU under the send load (issue 5). The same goes for data
+	// the arena takes, from a sender the number cache knows (a uuid known
+	// once is known for good): a refused send from it costs a write into
+	// the arena, freed at once, where the read cost every file send.
 	precheck := func() error {
 		senders, err := s.store.NumbersByUUID(ctx, []store.UUIDHash{hash})
 		if err != nil {
 			return err
 		}
+		s.numbers.put(hash, senders[0].Number, senders[0].Name)
 		if !senders[0].InUse() && h.CID == nil {
 			return store.ErrCallerNotInUse
 		}
 		return nil
 	}
-	if length > store.InlineMax {
+	toArena := s.arena != nil && length > store.InlineMax && length <= s.cfg.ArenaMax
+	if _, known := s.numbers.get(hash); length > store.InlineMax && !(toArena && known) {
 		if err := precheck(); err != nil {
 			return none, err
 		}
+		precheck = nil // done
 	}
 
 	m := store.NewMessages{SenderHash: hash, Callees: callees, Now: s.clock.Now()}
@@ -181,8 +187,8 @@ func (s *Server) store1(ctx context.Context, r *wire.Request, h *sendHead, calle
 		head = &prefixReader{r: data} // the push's preview
 		data = head
 	}
-	if s.arena != nil && length <= s.cfg.ArenaMax {
-		return s.storeInArena(ctx, m, data, length, head)
+	if toArena {
+		return s.storeInArena(ctx, m, data, length, head, precheck)
 	}
 	// Large data streams into the blob store; the janitor must not take it
 	// away before the message that refers to it is committed.

@@ -89,6 +89,11 @@ type Message struct {
 	// Text holds a text's data when it is inline (small enough to be kept in
 	// the database); get returns it so no fetch is needed.
 	Text *string
+	// InArena says the message holds its own data in the blob arena, at
+	// ArenaOff (Length bytes): a file or long text sent to one number has
+	// no blob record. Otherwise its data is the blob record of URI.
+	InArena  bool
+	ArenaOff int64
 	// Rendered is what its send came with, when the store hands it back
 	// (TakeUndelivered, from memory); nil otherwise.
 	Rendered *Rendered
@@ -140,6 +145,13 @@ type NewMessages struct {
 	Rendered *Rendered
 }
 
+// InRow reports whether Send keeps m's data in its message row rather than
+// in a blob record: a text to one number (Inline), or data in the arena to
+// one number. Either way the uri is the data's SHA-256.
+func (m *NewMessages) InRow() bool {
+	return len(m.Callees) == 1 && (m.Blob.InArena || (m.Fname == "" && m.Blob.Inline != nil))
+}
+
 // SendResult is the outcome of a send: a msgid per callee that got the
 // message, and the callees that were not in use.
 type SendResult struct {
@@ -152,6 +164,16 @@ type SendResult struct {
 	// same data, stored before): the send's own copy of it, such as its
 	// arena extent, is referenced by nothing.
 	BlobExisted bool
+}
+
+// Expired is what ExpireMessages deleted that the caller may have to free.
+type Expired struct {
+	// URIs are the distinct uris of blob records deleted messages
+	// referred to: DropBlobs deletes those no message refers to any more.
+	URIs []string
+	// Arena are the extents deleted messages held themselves (Message.
+	// InArena), as Blobs with InArena set: nothing else refers to them.
+	Arena []Blob
 }
 
 // GetQuery selects undelivered (or, for history, all) messages to numbers.
@@ -184,7 +206,9 @@ type Store interface {
 	Login(ctx context.Context, dev Device, uuids []UUIDHash, now time.Time) ([]string, error)
 
 	// Send stores one message per callee that is in use, all pointing at
-	// one blob record. ErrUnknownUUID, ErrCallerNotInUse, or
+	// one blob record; except that data in the arena (Blob.InArena) sent
+	// to one callee stays with its message (Message.InArena), with no blob
+	// record (see InRow). ErrUnknownUUID, ErrCallerNotInUse, or
 	// ErrCalleeNotInUse when no callee is in use; then nothing is stored.
 	// When CID repeats an earlier send of the sender within the retention
 	// window, the earlier result is returned and nothing is stored.
@@ -208,9 +232,12 @@ type Store interface {
 	States(ctx context.Context, caller string, ids []int64) ([]State, error)
 
 	// ExpireMessages deletes messages and idempotency records older than
-	// before, and returns the distinct uris the deleted messages held: the
-	// candidates for DropBlobs.
-	ExpireMessages(ctx context.Context, before time.Time) (uris []string, err error)
+	// before, and returns the distinct uris of the blob records the deleted
+	// messages referred to (the candidates for DropBlobs) and the arena
+	// extents the deleted messages held themselves, for the caller to free:
+	// the deletes are durable when it returns. On an error it still returns
+	// what the part that committed deleted.
+	ExpireMessages(ctx context.Context, before time.Time) (Expired, error)
 	// DropBlobs deletes the blob records among hashes that no message refers
 	// to, and returns those whose data lives outside the database (in the
 	// arena or the blob store), for the caller to free once this returns:
@@ -218,6 +245,11 @@ type Store interface {
 	DropBlobs(ctx context.Context, hashes []string) (external []Blob, err error)
 	// HasBlob reports whether a blob record exists for hash.
 	HasBlob(ctx context.Context, hash string) (bool, error)
+	// ArenaInUse reports whether a committed record holds the arena extent
+	// at off for the data of hash: its blob record, or a message stored at
+	// sent (NewMessages.Now) that holds its own data. A failed send asks
+	// before it frees its extent: its commit may have taken effect.
+	ArenaInUse(ctx context.Context, hash string, off int64, sent time.Time) (bool, error)
 	// Close releases the store.
 	Close() error
 }

@@ -344,7 +344,7 @@ func (db *DB) Stats(ctx context.Context) (store.Stats, error) {
 		(SELECT COUNT(*) FROM messages),
 		(SELECT COUNT(*) FROM calls),
 		(SELECT COALESCE(SUM(length), 0) FROM blobs) +
-			(SELECT COALESCE(SUM(length), 0) FROM messages WHERE data IS NOT NULL)`).
+			(SELECT COALESCE(SUM(length), 0) FROM messages WHERE data IS NOT NULL OR arena_off IS NOT NULL)`).
 		Scan(&st.Numbers, &st.InUse, &st.Devices, &st.Messages, &st.Calls, &st.Bytes)
 	return st, mapErr(err)
 }

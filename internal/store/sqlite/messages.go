@@ -78,10 +78,10 @@ func (db *DB) Send(ctx context.Context, m store.NewMessages) (store.SendResult, 
 		if len(live) == 0 {
 			return store.ErrCalleeNotInUse
 		}
-		// A text to one number lives in its message row (schema.go,
-		// columns); a sends to several shares one blobs row, the seed's
-		// "stored once".
-		inRow := len(m.Callees) == 1 && m.Fname == "" && m.Blob.Inline != nil
+		// A text to one number lives in its message row, and so does the
+		// arena extent of data to one number (schema.go, columns); a
+		// sends to several shares one blobs row, the seed's "stored once".
+		inRow := m.InRow()
 		writes := len(live)
 		if !inRow {
 			writes++ // the blobs row
@@ -97,9 +97,11 @@ func (db *DB) Send(ctx context.Context, m store.NewMessages) (store.SendResult, 
 				return err
 			}
 		}
-		var data any
+		var data, arenaOff any
 		var text *string // as a get reads it back (waiting.go)
-		if inRow {
+		if inRow && m.Blob.InArena {
+			arenaOff = m.Blob.ArenaOff
+		} else if inRow {
 			data = m.Blob.Inline
 			t := string(m.Blob.Inline)
 			text = &t
@@ -144,8 +146,8 @@ func (db *DB) Send(ctx context.Context, m store.NewMessages) (store.SendResult, 
 			Body: messagePreview(m), Created: m.Now}
 		pushes := make([]store.Push, 0, len(live))
 		for i, c := range live {
-			r, err := tx.exec(`INSERT INTO messages(caller, caller_name, callee, time, uri, length, fname, data) VALUES(?, ?, ?, ?, ?, ?, ?, ?)`,
-				caller, callerName, c, res.Time, m.Blob.Hash, m.Blob.Length, fname, data)
+			r, err := tx.exec(`INSERT INTO messages(caller, caller_name, callee, time, uri, length, fname, data, arena_off) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+				caller, callerName, c, res.Time, m.Blob.Hash, m.Blob.Length, fname, data, arenaOff)
 			if err != nil {
 				return err
 			}
@@ -154,8 +156,12 @@ func (db *DB) Send(ctx context.Context, m store.NewMessages) (store.SendResult, 
 				return err
 			}
 			res.MsgIDs[c] = id
-			tx.stored(store.Message{ID: id, Caller: caller, CallerName: callerName, Callee: c, Time: res.Time,
-				URI: m.Blob.Hash, Length: m.Blob.Length, Fname: m.Fname, Text: text, Rendered: rendered}, true)
+			msg := store.Message{ID: id, Caller: caller, CallerName: callerName, Callee: c, Time: res.Time,
+				URI: m.Blob.Hash, Length: m.Blob.Length, Fname: m.Fname, Text: text, Rendered: rendered}
+			if arenaOff != nil {
+				msg.InArena, msg.ArenaOff = true, m.Blob.ArenaOff
+			}
+			tx.stored(msg, true)
 			if devs[i].appid != "" {
 				push.Token, push.AppID, push.MsgID = devs[i].token, devs[i].appid, id
 				pushes = append(pushes, push)
@@ -194,19 +200,19 @@ func sameText(text *string, m store.NewMessages) bool {
 const effectiveState = `CASE WHEN m.state = 0 AND m.id <= (SELECT upto FROM cursors WHERE number = m.callee) THEN 1 ELSE m.state END`
 
 const messageColumns = `m.id, m.caller, m.caller_name, m.callee, m.time, m.uri, m.length, m.fname, m.callid, ` + effectiveState + `,
-	CASE WHEN m.fname IS NULL THEN coalesce(m.data, b.inline) END`
+	CASE WHEN m.fname IS NULL THEN coalesce(m.data, b.inline) END, m.arena_off`
 
 // undeliveredColumns are messageColumns for messages known to be waiting.
 const undeliveredColumns = `m.id, m.caller, m.caller_name, m.callee, m.time, m.uri, m.length, m.fname, m.callid, m.state,
-	CASE WHEN m.fname IS NULL THEN coalesce(m.data, b.inline) END`
+	CASE WHEN m.fname IS NULL THEN coalesce(m.data, b.inline) END, m.arena_off`
 
 // afterCursor is the condition of the rows a message UPDATE may take out of
 // the waiting: still 0, and not delivered by cursor.
 const afterCursor = `state = 0 AND id > coalesce((SELECT upto FROM cursors WHERE number = callee), 0)`
 
 // blobsJoin looks up blobs only for the messages whose data is not in
-// their own row.
-const blobsJoin = ` LEFT JOIN blobs b ON m.data IS NULL AND b.hash = m.uri `
+// their own row (data, or an extent of their own).
+const blobsJoin = ` LEFT JOIN blobs b ON m.data IS NULL AND m.arena_off IS NULL AND b.hash = m.uri `
 
 const messageFrom = ` FROM messages m` + blobsJoin
 
@@ -214,9 +220,11 @@ func scanMessage(rows interface{ Scan(...any) error }) (store.Message, error) {
 	var m store.Message
 	var fname, callid sql.NullString
 	var inline []byte
+	var arenaOff sql.NullInt64
 	err := rows.Scan(&m.ID, &m.Caller, &m.CallerName, &m.Callee, &m.Time, &m.URI, &m.Length,
-		&fname, &callid, &m.State, &inline)
+		&fname, &callid, &m.State, &inline, &arenaOff)
 	m.Fname, m.CallID = fname.String, callid.String
+	m.InArena, m.ArenaOff = arenaOff.Valid, arenaOff.Int64
 	if inline != nil {
 		t := string(inline)
 		m.Text = &t
@@ -465,21 +473,25 @@ func (db *DB) States(ctx context.Context, caller string, ids []int64) ([]store.S
 // never holds the writer for long.
 const expireBatch = 2000
 
-func (db *DB) ExpireMessages(ctx context.Context, before time.Time) ([]string, error) {
+func (db *DB) ExpireMessages(ctx context.Context, before time.Time) (store.Expired, error) {
 	cut := before.Unix()
 	seen := map[string]bool{}
-	var uris []string
+	var out store.Expired
 	for {
 		var n int
+		var uris []string
+		var arena []store.Blob
 		err := db.write(ctx, func(tx *wtx) error {
 			n = 0
+			uris, arena = uris[:0], arena[:0]
 			var top int64
 			if err := tx.queryRow(`SELECT coalesce(max(id), 0) FROM messages`).Scan(&top); err != nil {
 				return err
 			}
-			// A message holding its own data leaves nothing to check.
+			// A message holding its own data leaves nothing to check; one
+			// holding its own extent leaves it to free, once this commits.
 			rows, err := tx.query(`DELETE FROM messages WHERE id IN (SELECT id FROM messages WHERE time < ? LIMIT `+strconv.Itoa(expireBatch)+`)
-				RETURNING CASE WHEN data IS NULL THEN uri END, id, callee, `+afterCursor, cut)
+				RETURNING CASE WHEN data IS NULL AND arena_off IS NULL THEN uri END, id, callee, `+afterCursor+`, uri, length, arena_off`, cut)
 			if err != nil {
 				return err
 			}
@@ -489,17 +501,21 @@ func (db *DB) ExpireMessages(ctx context.Context, before time.Time) ([]string, e
 				var id int64
 				var callee string
 				var undelivered bool
-				if err := rows.Scan(&u, &id, &callee, &undelivered); err != nil {
+				var own store.Blob
+				var off sql.NullInt64
+				if err := rows.Scan(&u, &id, &callee, &undelivered, &own.Hash, &own.Length, &off); err != nil {
 					return err
+				}
+				if off.Valid {
+					own.InArena, own.ArenaOff = true, off.Int64
+					arena = append(arena, own)
 				}
 				if undelivered {
 					tx.taken(callee, id)
 				}
 				n++
 				if u.Valid && !seen[u.String] {
-					u := u.String
-					seen[u] = true
-					uris = append(uris, u)
+					uris = append(uris, u.String)
 				}
 			}
 			if err := rows.Err(); err != nil {
@@ -528,10 +544,18 @@ func (db *DB) ExpireMessages(ctx context.Context, before time.Time) ([]string, e
 			return err
 		})
 		if err != nil {
-			return nil, err
+			return out, err
+		}
+		// Committed: the extents are the caller's to free.
+		out.Arena = append(out.Arena, arena...)
+		for _, u := range uris {
+			if !seen[u] {
+				seen[u] = true
+				out.URIs = append(out.URIs, u)
+			}
 		}
 		if n < expireBatch {
-			return uris, nil
+			return out, nil
 		}
 	}
 }
@@ -548,7 +572,7 @@ func (db *DB) DropBlobs(ctx context.Context, hashes []string) ([]store.Blob, err
 				var ext bool
 				b := store.Blob{Hash: h}
 				var off sql.NullInt64
-				err := tx.queryRow(`DELETE FROM blobs WHERE hash = ? AND NOT EXISTS (SELECT 1 FROM messages WHERE uri = ? AND data IS NULL)
+				err := tx.queryRow(`DELETE FROM blobs WHERE hash = ? AND NOT EXISTS (SELECT 1 FROM messages WHERE uri = ? AND data IS NULL AND arena_off IS NULL)
 					RETURNING inline IS NULL, length, arena_off`, h, h).Scan(&ext, &b.Length, &off)
 				if errors.Is(err, sql.ErrNoRows) {
 					continue
@@ -579,6 +603,15 @@ func (db *DB) HasBlob(ctx context.Context, hash string) (bool, error) {
 		return false, nil
 	}
 	return err == nil, mapErr(err)
+}
+
+func (db *DB) ArenaInUse(ctx context.Context, hash string, off int64, sent time.Time) (bool, error) {
+	// By time: a message holding its extent is in no uri index, and
+	// messages_time narrows it to the second it was stored in.
+	var used bool
+	err := db.rqueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM blobs WHERE hash = ? AND arena_off = ?)
+		OR EXISTS (SELECT 1 FROM messages WHERE time = ? AND arena_off = ?)`, hash, off, sent.Unix(), off).Scan(&used)
+	return used, mapErr(err)
 }
 
 func contains(list []string, s string) bool {

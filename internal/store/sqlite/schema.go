@@ -45,7 +45,8 @@ var schema = []string{
 	`CREATE INDEX IF NOT EXISTS messages_callee ON messages(callee, id)`,
 	`CREATE INDEX IF NOT EXISTS messages_time ON messages(time)`,
 	// messages_uri, a full index on uri, stood here; it became
-	// messages_uri_shared (migrations, below), and creating it here would
+	// messages_uri_shared and then messages_uri_blobs (migrations, below),
+	// and creating it here would
 	// rebuild it on every start only for the migration to drop it again.
 	// sends remembers each send that carried a cid, with its answer, so a
 	// retry gets the first answer again.
@@ -131,14 +132,26 @@ var columns = []struct{ table, name, decl string }{
 	// points at it (issue 5: a 64 KiB file was three journal commits as a
 	// file of its own).
 	{"blobs", "arena_off", "INTEGER"},
+	// arena_off on a message is where its own data is in the arena: a
+	// file (or long text) to one number keeps its extent in its row, as a
+	// text keeps its bytes in data, with no blobs row keyed by its random
+	// SHA-256 and no entry in the uri index (issue 5: two random pages
+	// written to the WAL and again to the database per file send). A
+	// sends to several shares one blobs row, as before.
+	{"messages", "arena_off", "INTEGER"},
 }
 
 // migrations run on every start after columns; each is idempotent.
 var migrations = []string{
 	// Only messages whose data lives in blobs (or the blob store) need
 	// finding by uri: the janitor's check that nobody else refers to it.
+	// Neither a text in its row (data) nor a file with its own extent
+	// (arena_off) does. messages_uri_shared (WHERE data IS NULL) stood
+	// here before messages had arena_off; it gives way to
+	// messages_uri_blobs, which leaves out the rows holding their extent.
 	`DROP INDEX IF EXISTS messages_uri`,
-	`CREATE INDEX IF NOT EXISTS messages_uri_shared ON messages(uri) WHERE data IS NULL`,
+	`DROP INDEX IF EXISTS messages_uri_shared`,
+	`CREATE INDEX IF NOT EXISTS messages_uri_blobs ON messages(uri) WHERE data IS NULL AND arena_off IS NULL`,
 	// Delivery by cursor. A database from before has no cursors: each
 	// number's starts just below its oldest undelivered message (or at its
 	// newest message), so what a get scans (messages_callee from the
