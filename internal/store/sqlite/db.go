@@ -96,6 +96,8 @@ type DB struct {
 	// xargs are wtx.exec's arguments, reused from statement to statement
 	// (the writer's alone).
 	xargs []driver.NamedValue
+	// tx is the writer's view of its transaction (newTx).
+	tx wtx
 
 	// bind is the writer's exact copy of numbers' bindings (bindings.go).
 	bind bindings
@@ -430,7 +432,8 @@ func (db *DB) more(batch []*op, ops chan *op) ([]*op, chan *op, bool) {
 // queued a push. results are batch's, in order.
 func (db *DB) runBatch(batch []*op, results []error) (_ []*op, _ []error, committed, pushed bool) {
 	ctx := context.Background()
-	tx := &wtx{db: db, ctx: ctx}
+	tx := db.newTx(ctx)
+	defer db.endTx(tx)
 	if err := db.wexec(ctx, "BEGIN IMMEDIATE"); err != nil {
 		err = mapErr(err)
 		for range batch {
@@ -514,6 +517,25 @@ func (db *DB) runBatch(batch []*op, results []error) (_ []*op, _ []error, commit
 	db.commits++
 	db.commitsMu.Unlock()
 	return batch, results, true, tx.pushed
+}
+
+// newTx returns the writer's wtx for a new batch. It is the same from
+// batch to batch, with its buffers of events: allocating them anew for
+// every batch was a tenth of the bytes ringd allocated under the send load
+// (issue 5).
+func (db *DB) newTx(ctx context.Context) *wtx {
+	tx := &db.tx
+	*tx = wtx{db: db, ctx: ctx, opWaiting: tx.opWaiting[:0], batchWaiting: tx.batchWaiting[:0], touched: tx.touched}
+	return tx
+}
+
+// endTx lets go of what the batch's events refer to (messages' texts and
+// renderings, held by the waiting lists or by nobody).
+func (db *DB) endTx(tx *wtx) {
+	clear(tx.opWaiting[:cap(tx.opWaiting)])
+	clear(tx.batchWaiting[:cap(tx.batchWaiting)])
+	clear(tx.touched)
+	tx.ctx = nil
 }
 
 // inTx reports whether the writer's connection is inside a transaction.
