@@ -22,6 +22,9 @@ type Request struct {
 	// Data, which the handler opens once it has checked the declared length.
 	HasData bool
 	rest    *bufio.Reader
+	// valid says json.Valid accepted Head (plainReq): Decode may then
+	// take decodePlain's path.
+	valid bool
 }
 
 // headBuf is the size of the buffer a request is read through.
@@ -62,7 +65,7 @@ func ReadRequestSize(body io.Reader, size int64) (*Request, error) {
 		return nil, Errorf(FormatError, "head is not a JSON object")
 	}
 	if req, ok := plainReq(head); ok {
-		return &Request{Req: req, Head: head, HasData: hasData, rest: br}, nil
+		return &Request{Req: req, Head: head, HasData: hasData, rest: br, valid: true}, nil
 	}
 	var r struct {
 		Req *string `json:"req"`
@@ -153,6 +156,9 @@ func isObject(head []byte) bool {
 // pointers: a missing or null field stays nil. A wrongly typed field, trailing
 // garbage or invalid JSON is a FormatError.
 func (r *Request) Decode(v any) error {
+	if r.valid && decodePlain(r.Head, v) {
+		return nil
+	}
 	if err := json.Unmarshal(exactKeys(r.Head, v), v); err != nil {
 		return Wrap(FormatError, err, "decoding "+r.Req)
 	}
