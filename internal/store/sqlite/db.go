@@ -411,7 +411,24 @@ func (db *DB) drain(batch []*op, ops chan *op) ([]*op, chan *op) {
 // lets one COMMIT, and its writing of the pages the operations share (the
 // last leaves of messages and its indexes), serve everything that arrives
 // meanwhile.
+//
+// When the syncer is idle, the writer first yields the processor once:
+// requests that are running (reading their bodies, about to enqueue) then
+// get to add their operations to this batch rather than wait for the next
+// COMMIT and sync. It keeps yielding as long as each yield brings more
+// (up to MaxBatch); a lone operation costs one yield. Under the text send
+// load this made the batches larger and COMMITs and syncs fewer: old vs
+// new at the same time, 4 runs, 11% less CPU per send and 6% more sends
+// (issue 5).
 func (db *DB) more(batch []*op, ops chan *op) ([]*op, chan *op, bool) {
+	if ops != nil && len(batch) < db.opts.MaxBatch && db.syncerIdle() {
+		runtime.Gosched()
+		n := len(batch)
+		if batch, ops = db.drain(batch, ops); len(batch) > n {
+			return batch, ops, true
+		}
+		return batch, ops, false
+	}
 	for len(batch) < db.opts.MaxBatch && !db.syncerIdle() {
 		select {
 		case o, ok := <-ops:
