@@ -46,10 +46,10 @@ func FuzzPlainReq(f *testing.F) {
 func TestPlainReqTakesTheCommonHeads(t *testing.T) {
 	for head, want := range map[string]string{
 		`{"req":"send","uuid":"u","callee":"123","length":5}`: "send",
-		` { "req" : "get" } `:                                  "get",
-		`{"req":"a","req":"b"}`:                                "b",
-		`{"REQ":"a","req":"b"}`:                                "b",
-		`{"x":{"req":"y"},"req":"z"}`:                          "z",
+		` { "req" : "get" } `:         "get",
+		`{"req":"a","req":"b"}`:       "b",
+		`{"REQ":"a","req":"b"}`:       "b",
+		`{"x":{"req":"y"},"req":"z"}`: "z",
 	} {
 		if got, ok := plainReq([]byte(head)); !ok || got != want {
 			t.Errorf("plainReq(%s) = %q, %v; want %q", head, got, ok, want)

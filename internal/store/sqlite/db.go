@@ -412,11 +412,11 @@ func (db *DB) drain(batch []*op, ops chan *op) ([]*op, chan *op) {
 // last leaves of messages and its indexes), serve everything that arrives
 // meanwhile.
 //
-// When the syncer is idle, the writer first yields the processor once:
-// requests that are running (reading their bodies, about to enqueue) then
-// get to add their operations to this batch rather than wait for the next
-// COMMIT and sync. It keeps yielding as long as each yield brings more
-// (up to MaxBatch); a lone operation costs one yield. Under the text send
+// When the syncer is idle, the writer yields the processor before it
+// commits: requests that are running (reading their bodies, about to
+// enqueue) then get to add their operations to this batch rather than
+// wait for the next COMMIT and sync. It yields again after each yield that
+// brought more (up to MaxBatch); a lone operation costs one yield. Under the text send
 // load this made the batches larger and COMMITs and syncs fewer: old vs
 // new at the same time, 4 runs, 11% less CPU per send and 6% more sends
 // (issue 5).
