@@ -2,6 +2,7 @@ package server
 
 import (
 	"encoding/json"
+	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
@@ -70,6 +71,60 @@ func TestGetBodyIsTheEncoders(t *testing.T) {
 			if string(got) != string(want) {
 				t.Fatalf("%d messages, more %v:\n got %s\nwant %s", n, more, got, want)
 			}
+		}
+	}
+}
+
+// TestRenderSendRandom: renderSend, appended by hand, holds to
+// encoding/json's bytes for random names, texts and file names, bytes that
+// are not UTF-8 included (the store does not check a caller_name's bytes),
+// and times of every sign and length.
+func TestRenderSendRandom(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	str := func(n int) string {
+		b := make([]byte, rng.IntN(n+1))
+		for i := range b {
+			switch rng.IntN(3) {
+			case 0:
+				b[i] = byte(rng.UintN(256))
+			case 1:
+				const special = "<>&\"\\\n\x00\x7f\xe2\x80\xa8"
+				b[i] = special[rng.IntN(len(special))]
+			default:
+				b[i] = byte('a' + rng.IntN(26))
+			}
+		}
+		return string(b)
+	}
+	for i := range 3000 {
+		text := str(200)
+		nm := store.NewMessages{Now: time.Unix(rng.Int64N(1<<40)-1<<39, 0),
+			Blob: store.Blob{Hash: str(64), Length: int64(len(text)), Inline: []byte(text)}}
+		switch i % 4 {
+		case 1:
+			nm.Fname = str(100)
+		case 2:
+			nm.Blob = store.Blob{Hash: str(64), Length: store.InlineMax + rng.Int64N(1<<30)}
+		case 3:
+			nm.Blob.Inline = nil // a file's data is never in the rendering
+			nm.Fname = str(20)
+		}
+		caller, name := str(15), str(40)
+		m := store.Message{ID: rng.Int64N(1 << 62), Caller: caller, CallerName: name, Callee: "2002", Time: nm.Now.Unix(),
+			URI: nm.Blob.Hash, Length: nm.Blob.Length, Fname: nm.Fname, Rendered: renderSend(caller, name, &nm)}
+		if nm.Fname == "" && nm.Blob.Inline != nil {
+			m.Text = &text
+		}
+		got, err := getBody([]store.Message{m}, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := json.Marshal(getAnswer{Answer: wire.OK, Messages: messagesJSON([]store.Message{m}, false)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(got) != string(want) {
+			t.Fatalf("message %+v:\n got %s\nwant %s", nm, got, want)
 		}
 	}
 }

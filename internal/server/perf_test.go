@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/ringd/ringd/internal/ringtest"
@@ -140,6 +141,58 @@ func BenchmarkGetEmptyParallel(b *testing.B) {
 			resp.Body.Close()
 			if !bytes.HasPrefix(a, []byte(`{"answer":10000,`)) {
 				b.Errorf("get answered %s", a)
+				return
+			}
+		}
+	})
+}
+
+// BenchmarkSendText is the send of a 100-byte text end to end over HTTP,
+// one at a time: each waits for its own commit and sync.
+func BenchmarkSendText(b *testing.B) {
+	s := ringtest.New(b, ringtest.NewConfig(b))
+	alice := s.User(b, "Alice")
+	bob := s.User(b, "Bob")
+	text := bytes.Repeat([]byte("x"), 100)
+	body := ringtest.Body(map[string]any{"req": "send", "uuid": alice.UUID, "callee": bob.Number, "length": len(text)}, text)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, a, _ := s.PostRaw(b, body); a.Code() != 10000 {
+			b.Fatalf("send answered %v", a)
+		}
+	}
+}
+
+// BenchmarkSendTextParallel is the send of a 100-byte text from 64 clients
+// at once, each to its own callee, as ringbench's send load: they share
+// commits and syncs, so its ns/op is mostly the CPU of a send.
+func BenchmarkSendTextParallel(b *testing.B) {
+	s := ringtest.New(b, ringtest.NewConfig(b))
+	type pair struct{ from, to ringtest.User }
+	pairs := make([]pair, 64)
+	for i := range pairs {
+		pairs[i] = pair{s.User(b, fmt.Sprintf("Sender %d", i)), s.User(b, fmt.Sprintf("Callee %d", i))}
+	}
+	var next atomic.Int64
+	tr := &http.Transport{MaxIdleConnsPerHost: 64}
+	defer tr.CloseIdleConnections()
+	hc := &http.Client{Transport: tr}
+	text := bytes.Repeat([]byte("x"), 100)
+	b.ReportAllocs()
+	b.SetParallelism(32) // 64 goroutines on 2 cores
+	b.RunParallel(func(pb *testing.PB) {
+		p := pairs[int(next.Add(1))%len(pairs)]
+		body := ringtest.Body(map[string]any{"req": "send", "uuid": p.from.UUID, "callee": p.to.Number, "length": len(text)}, text)
+		for pb.Next() {
+			resp, err := hc.Post(s.URL, "application/octet-stream", bytes.NewReader(body))
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			a, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if !bytes.HasPrefix(a, []byte(`{"answer":10000,`)) {
+				b.Errorf("send answered %s", a)
 				return
 			}
 		}

@@ -255,7 +255,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // serve reads and dispatches one request; req is its name, for logs.
 func (s *Server) serve(r *http.Request) (req string, ans any, err error) {
-	rq, err := wire.ReadRequest(r.Body)
+	rq, err := wire.ReadRequestSize(r.Body, r.ContentLength)
 	if err != nil {
 		return "", nil, err
 	}

@@ -40,7 +40,7 @@ func benchParse(b *testing.B, body []byte) {
 	var r bytes.Reader
 	for b.Loop() {
 		r.Reset(body)
-		req, err := wire.ReadRequest(&r)
+		req, err := wire.ReadRequestSize(&r, int64(len(body))) // as the server does, from Content-Length
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -73,7 +73,7 @@ func BenchmarkReadRequest(b *testing.B) {
 	var r bytes.Reader
 	for b.Loop() {
 		r.Reset(sendBody)
-		if _, err := wire.ReadRequest(&r); err != nil {
+		if _, err := wire.ReadRequestSize(&r, int64(len(sendBody))); err != nil {
 			b.Fatal(err)
 		}
 	}

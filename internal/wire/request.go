@@ -22,6 +22,9 @@ type Request struct {
 	// Data, which the handler opens once it has checked the declared length.
 	HasData bool
 	rest    *bufio.Reader
+	// valid says json.Valid accepted Head (plainReq): Decode may then
+	// take decodePlain's path.
+	valid bool
 }
 
 // headBuf is the size of the buffer a request is read through.
@@ -34,18 +37,35 @@ var ErrHeadTooLarge = errors.New("request head too large")
 // The data, if any, is left in the reader for Data. Every failure is a
 // FormatError: the body is not one JSON object, or has no string "req".
 func ReadRequest(body io.Reader) (*Request, error) {
+	return ReadRequestSize(body, -1)
+}
+
+// ReadRequestSize is ReadRequest of a body of size bytes (its
+// Content-Length; negative if unknown). The size only bounds the buffer the
+// body is read through: a body of another size is read as well.
+func ReadRequestSize(body io.Reader, size int64) (*Request, error) {
 	// A small buffer: most heads are a few hundred bytes, larger ones are
 	// read in chunks, and data reads bigger than the buffer bypass it. A
 	// 32 KiB buffer per request was, in profiles under ringbench, a tenth of
-	// ringd's CPU in allocation and GC. (Not pooled: a reader outliving
-	// its handler must never see another request's bytes.)
-	br := bufio.NewReaderSize(body, headBuf)
+	// ringd's CPU in allocation and GC; a body known to be smaller than
+	// the buffer (a text send, a get) gets one of its own size, as 4 KiB
+	// per request was still a third of the bytes ringd allocated under
+	// the send load. (Not pooled: a reader outliving its handler must never
+	// see another request's bytes.)
+	n := headBuf
+	if size >= 0 && size < headBuf {
+		n = int(size) // bufio makes it at least 16
+	}
+	br := bufio.NewReaderSize(body, n)
 	head, hasData, err := readHead(br)
 	if err != nil {
 		return nil, Wrap(FormatError, err, "reading head")
 	}
 	if !isObject(head) {
 		return nil, Errorf(FormatError, "head is not a JSON object")
+	}
+	if req, ok := plainReq(head); ok {
+		return &Request{Req: req, Head: head, HasData: hasData, rest: br, valid: true}, nil
 	}
 	var r struct {
 		Req *string `json:"req"`
@@ -57,6 +77,38 @@ func ReadRequest(body io.Reader) (*Request, error) {
 		return nil, Errorf(FormatError, "no req")
 	}
 	return &Request{Req: *r.Req, Head: head, HasData: hasData, rest: br}, nil
+}
+
+// plainReq returns the req of a valid head whose keys hold no escapes and
+// whose req is a plain string (no escapes, valid UTF-8): what decoding it
+// as ReadRequest does would give (the last exact "req"; a key that matches
+// only case-insensitively is dropped, exactKeys), without encoding/json's
+// reflection, which was a few per cent of ringd's CPU under the send load
+// (issue 5). Anything else (ok false) is left to encoding/json.
+func plainReq(head []byte) (req string, ok bool) {
+	if !json.Valid(head) {
+		return "", false
+	}
+	var val []byte
+	plain := true
+	forEachMember(head, func(key []byte, start, end int) {
+		switch {
+		case bytes.IndexByte(key, '\\') >= 0:
+			plain = false
+		case string(key) == "req":
+			// The member is "req" <space> : <space> value.
+			i := skipSpace(head, start+len(`"req"`))
+			val = head[skipSpace(head, i+1):end]
+		}
+	})
+	if !plain || len(val) < 2 || val[0] != '"' || val[len(val)-1] != '"' {
+		return "", false
+	}
+	val = val[1 : len(val)-1]
+	if bytes.IndexByte(val, '\\') >= 0 || !utf8.Valid(val) {
+		return "", false
+	}
+	return string(val), true
 }
 
 // readHead reads up to the first NUL (dropped) or the end of the body.
@@ -104,6 +156,9 @@ func isObject(head []byte) bool {
 // pointers: a missing or null field stays nil. A wrongly typed field, trailing
 // garbage or invalid JSON is a FormatError.
 func (r *Request) Decode(v any) error {
+	if r.valid && decodePlain(r.Head, v) {
+		return nil
+	}
 	if err := json.Unmarshal(exactKeys(r.Head, v), v); err != nil {
 		return Wrap(FormatError, err, "decoding "+r.Req)
 	}
