@@ -131,19 +131,7 @@ func BenchmarkGetEmptyParallel(b *testing.B) {
 	b.RunParallel(func(pb *testing.PB) {
 		u := <-users
 		body := ringtest.Body(map[string]any{"req": "get", "uuid": []string{u.UUID}}, nil)
-		for pb.Next() {
-			resp, err := hc.Post(s.URL, "application/octet-stream", bytes.NewReader(body))
-			if err != nil {
-				b.Error(err)
-				return
-			}
-			a, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if !bytes.HasPrefix(a, []byte(`{"answer":10000,`)) {
-				b.Errorf("get answered %s", a)
-				return
-			}
-		}
+		postEach(b, pb, hc, s.URL, body, "get")
 	})
 }
 
@@ -183,18 +171,24 @@ func BenchmarkSendTextParallel(b *testing.B) {
 	b.RunParallel(func(pb *testing.PB) {
 		p := pairs[int(next.Add(1))%len(pairs)]
 		body := ringtest.Body(map[string]any{"req": "send", "uuid": p.from.UUID, "callee": p.to.Number, "length": len(text)}, text)
-		for pb.Next() {
-			resp, err := hc.Post(s.URL, "application/octet-stream", bytes.NewReader(body))
-			if err != nil {
-				b.Error(err)
-				return
-			}
-			a, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if !bytes.HasPrefix(a, []byte(`{"answer":10000,`)) {
-				b.Errorf("send answered %s", a)
-				return
-			}
-		}
+		postEach(b, pb, hc, s.URL, body, "send")
 	})
+}
+
+// postEach posts body to url over hc once per pb.Next, failing b on an
+// answer other than 10000 to the request named what.
+func postEach(b *testing.B, pb *testing.PB, hc *http.Client, url string, body []byte, what string) {
+	for pb.Next() {
+		resp, err := hc.Post(url, "application/octet-stream", bytes.NewReader(body))
+		if err != nil {
+			b.Error(err)
+			return
+		}
+		a, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if !bytes.HasPrefix(a, []byte(`{"answer":10000,`)) {
+			b.Errorf("%s answered %s", what, a)
+			return
+		}
+	}
 }
