@@ -110,6 +110,10 @@ type DB struct {
 	commits   int64
 	syncs     int64
 
+	// outboxNext is the id the next queued push gets (outbox.go,
+	// queuePushes); the writer's alone.
+	outboxNext int64
+
 	// pushWanted says which appids get pushes (outbox.go); nil: none.
 	pushWanted atomic.Pointer[func(appid string) bool]
 	// pushKick wakes the push dispatcher after a commit that queued a
@@ -195,6 +199,14 @@ func Open(path string, opts Options) (*DB, error) {
 		wdb.Close()
 		return nil, err
 	}
+	// Pushes get ids never used before in this process (queuePushes).
+	var outboxNext int64
+	if err := wconn.QueryRowContext(ctx, `SELECT coalesce(max(id), 0) + 1 FROM outbox`).Scan(&outboxNext); err != nil {
+		wal.close()
+		wconn.Close()
+		wdb.Close()
+		return nil, err
+	}
 	ckpt, err := sql.Open("sqlite3", dsn("FULL", ""))
 	if err != nil {
 		wal.close()
@@ -215,23 +227,24 @@ func Open(path string, opts Options) (*DB, error) {
 	read.SetMaxIdleConns(opts.Readers)
 	read.SetConnMaxIdleTime(0)
 	db := &DB{
-		path:     abs,
-		opts:     opts,
-		read:     read,
-		wdb:      wdb,
-		wconn:    wconn,
-		wraw:     wraw,
-		ops:      make(chan *op, 4*opts.MaxBatch),
-		done:     make(chan struct{}),
-		sq:       syncQueue{wake: make(chan struct{}, 1), idle: make(chan struct{}, 1)},
-		wal:      wal,
-		ckptStop: make(chan struct{}),
-		ckptDone: make(chan struct{}),
-		wstmts:   map[string]*sql.Stmt{},
-		rstmts:   map[string]*sql.Stmt{},
-		xstmts:   map[string]*execStmt{},
-		bind:     bindings{senders: map[store.UUIDHash]senderRow{}, callees: map[string]calleeRow{}},
-		wait:     waiting{perNumber: opts.HeldPerNumber, maxHeld: opts.MaxHeld},
+		path:       abs,
+		opts:       opts,
+		read:       read,
+		wdb:        wdb,
+		wconn:      wconn,
+		wraw:       wraw,
+		ops:        make(chan *op, 4*opts.MaxBatch),
+		done:       make(chan struct{}),
+		sq:         syncQueue{wake: make(chan struct{}, 1), idle: make(chan struct{}, 1)},
+		wal:        wal,
+		ckptStop:   make(chan struct{}),
+		ckptDone:   make(chan struct{}),
+		wstmts:     map[string]*sql.Stmt{},
+		rstmts:     map[string]*sql.Stmt{},
+		xstmts:     map[string]*execStmt{},
+		bind:       bindings{senders: map[store.UUIDHash]senderRow{}, callees: map[string]calleeRow{}},
+		wait:       waiting{perNumber: opts.HeldPerNumber, maxHeld: opts.MaxHeld},
+		outboxNext: outboxNext,
 	}
 	db.recount()
 	go db.writer()

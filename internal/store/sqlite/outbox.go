@@ -56,7 +56,7 @@ func (tx *wtx) queuePush(p store.Push) error {
 // its pushes in a few statements rather than one per callee.
 const pushChunk = 64
 
-const pushColumns = 12
+const pushColumns = 13
 
 // queuePushes writes ps to the outbox in tx, leaving out those whose appid
 // has no provider.
@@ -70,8 +70,8 @@ func (tx *wtx) queuePushes(ps []store.Push) error {
 		if rows == 0 {
 			return nil
 		}
-		q := `INSERT INTO outbox(kind, token, appid, caller, caller_name, body, msgid, callid, reason, created, expires, due) VALUES ` +
-			strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?), ", rows), ", ")
+		q := `INSERT INTO outbox(id, kind, token, appid, caller, caller_name, body, msgid, callid, reason, created, expires, due) VALUES ` +
+			strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?), ", rows), ", ")
 		_, err := tx.exec(q, args...)
 		args = args[:0]
 		tx.pushed = true
@@ -86,7 +86,14 @@ func (tx *wtx) queuePushes(ps []store.Push) error {
 		if due.IsZero() {
 			due = p.Created
 		}
-		args = append(args, string(p.Kind), p.Token, p.AppID, p.Caller, p.CallerName, p.Body, p.MsgID, p.CallID,
+		// An id SQLite would choose (one above the largest) names again
+		// a push deleted while the dispatcher still held it (an unbound
+		// token's pushes go with it), and the dispatcher's delete or
+		// retry by id would then hit the new push: a message queued in
+		// that moment lost its push. Ids from outboxNext only grow.
+		id := tx.db.outboxNext
+		tx.db.outboxNext++
+		args = append(args, id, string(p.Kind), p.Token, p.AppID, p.Caller, p.CallerName, p.Body, p.MsgID, p.CallID,
 			p.Reason, millis(p.Created), millis(p.Expires), millis(due))
 		if rows++; rows == pushChunk {
 			if err := flush(rows); err != nil {

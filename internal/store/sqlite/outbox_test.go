@@ -177,3 +177,45 @@ func TestExpireDropsOldPushes(t *testing.T) {
 		t.Fatalf("after expiry: %v %+v", err, ps)
 	}
 }
+
+// A push deleted while the dispatcher still holds it (its token was called
+// dead, and unbinding the token deletes the token's pushes) lends its id
+// to no later push: the dispatcher then deletes (or retries) it by that id,
+// which must not take a new push with it. SQLite alone would give the next
+// row the largest id plus one, the deleted push's.
+func TestPushIDsNotReused(t *testing.T) {
+	db, numbers, hashes := benchDB(t, 2)
+	ctx := context.Background()
+	now := time.Now()
+	db.SetPushFilter(allApps)
+	send := func() store.Push {
+		t.Helper()
+		if _, err := db.Send(ctx, store.NewMessages{SenderHash: hashes[0], Callees: []string{numbers[1]},
+			Blob: textBlob(1), Now: now}); err != nil {
+			t.Fatal(err)
+		}
+		ps, err := db.DuePushes(ctx, now.Add(time.Hour), 100, nil)
+		if err != nil || len(ps) != 1 {
+			t.Fatalf("pushes %+v, %v; want one", ps, err)
+		}
+		return ps[0]
+	}
+	held := send()
+	if _, err := db.UnbindToken(ctx, held.Token, now.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	dev := store.Device{Token: "new-token", AppID: "bench", Build: "1.0", Name: "Bench", Locale: "en"}
+	if _, err := db.Login(ctx, dev, hashes, now); err != nil {
+		t.Fatal(err)
+	}
+	next := send()
+	if next.ID == held.ID {
+		t.Fatalf("the new push took the id %d of the push held", held.ID)
+	}
+	if err := db.DeletePush(ctx, held.ID); err != nil { // the dispatcher's, done with held
+		t.Fatal(err)
+	}
+	if n, _ := db.OutboxDepth(ctx); n != 1 {
+		t.Fatalf("outbox depth %d after deleting the held push, want 1 (the new one)", n)
+	}
+}
