@@ -213,7 +213,7 @@ func getBody(msgs []store.Message, more bool) (wire.RawJSON, error) {
 		b = append(b, `",`...)
 		b = append(b, r.mid...)
 		b = append(b, `,"callee":`...)
-		b = appendString(b, m.Callee)
+		b = wire.AppendString(b, m.Callee)
 		b = append(b, r.tail...)
 	}
 	b = append(b, `],"more":`...)
@@ -245,9 +245,6 @@ func putAnswerBuf(b []byte) {
 	b = b[:0]
 	answerBufs.Put(&b)
 }
-
-// appendString appends s as encoding/json writes a string.
-func appendString(b []byte, s string) []byte { return wire.AppendString(b, s) }
 
 // history returns every message of the window whatever its state, marking
 // nothing: how a client recovers after a lost answer or on a new device.
