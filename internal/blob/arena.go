@@ -19,6 +19,7 @@ import (
 	"unsafe"
 
 	"github.com/ringd/ringd/internal/fsync"
+	"golang.org/x/sys/unix"
 )
 
 // Arena keeps data of moderate size (a few KiB up to a limit of the
@@ -69,6 +70,8 @@ type Arena struct {
 	quit  chan struct{} // closed by Close: the syncer ends
 	done  chan struct{} // closed by the syncer as it ends
 	syncs atomic.Int64  // sync rounds run
+	// writes counts the joined writes of the sync rounds (writeRound).
+	writes atomic.Int64
 	// failed is the first failed fdatasync: after it, the kernel may have
 	// dropped data it could not write and cleared the error, so a later
 	// sync could succeed without that data on disk. The arena then refuses
@@ -145,8 +148,13 @@ func (c chunkFile) close() error {
 	return err
 }
 
+// syncWaiter is a Put waiting for a sync round of f, which first writes
+// p at off in f (at global offset goff).
 type syncWaiter struct {
-	f    *os.File
+	f    chunkFile
+	p    []byte
+	off  int64
+	goff int64
 	done chan error
 }
 
@@ -287,6 +295,14 @@ func chunkName(i int) string { return fmt.Sprintf("%06d", i) }
 // way, and returns once they are on disk (a sync round after the write).
 // If r fails or yields other than n bytes, the extent is free again. The
 // extent is the caller's until it calls Release.
+//
+// Every piece but the last is written as it arrives; the last (for data of
+// up to 64 KiB, the only one) is handed to the sync round, which writes the
+// last pieces of everyone waiting with as few pwritev calls as their
+// extents allow (concurrent Puts get neighbouring extents) and then syncs.
+// Each O_DIRECT write is a request to the disk, and in this VM a 64 KiB one
+// cost ~31 µs of CPU where one of 1 MiB cost ~5 µs per 64 KiB: under the
+// file send load the writes were a quarter of ringd's CPU (issue 5).
 func (a *Arena) Put(ctx context.Context, r io.Reader, n int64) (string, Extent, error) {
 	if n <= 0 || roundUnit(n) > a.chunk {
 		return "", Extent{}, fmt.Errorf("arena: %d bytes do not fit in a chunk of %d", n, a.chunk)
@@ -307,49 +323,58 @@ func (a *Arena) Put(ctx context.Context, r io.Reader, n int64) (string, Extent, 
 	f, base := a.at(e.Off)
 	h := sha256.New()
 	bp := alignedBufs.Get().(*[]byte)
-	defer alignedBufs.Put(bp)
+	defer alignedBufs.Put(bp) // after the sync round, which may write from it
 	buf := *bp
 	var done int64
 	for {
-		// Whole buffers: one pwrite per 64 KiB, however the body arrives.
-		k, rerr := io.ReadFull(r, buf)
+		// Whole buffers: one write per 64 KiB, however the body arrives.
+		k, rerr := io.ReadFull(r, buf[:min(int64(len(buf)), n-done)])
 		if k > 0 {
-			if done+int64(k) > n {
-				return "", Extent{}, fmt.Errorf("blob: got more than %d bytes", n)
-			}
 			h.Write(buf[:k])
-			// The last piece is padded with zeros to whole units (the
-			// extent's own space): O_DIRECT writes whole blocks.
-			w := int(roundUnit(int64(k)))
-			clear(buf[k:w])
-			if _, err := f.w.WriteAt(buf[:w], base+done); err != nil {
-				// A filesystem that opened O_DIRECT but wants other
-				// alignment: the same file through the page cache (the
-				// sync round flushes it either way).
-				if !errors.Is(err, syscall.EINVAL) || f.w == f.r {
-					return "", Extent{}, err
-				}
-				if _, err := f.r.WriteAt(buf[:w], base+done); err != nil {
-					return "", Extent{}, err
-				}
-			}
 			done += int64(k)
 		}
-		if rerr == io.EOF || (rerr == io.ErrUnexpectedEOF && k > 0) {
-			break
-		}
 		if rerr != nil {
+			if rerr == io.EOF || rerr == io.ErrUnexpectedEOF {
+				return "", Extent{}, fmt.Errorf("blob: got %d bytes, want %d", done, n)
+			}
 			return "", Extent{}, rerr
 		}
+		if done == n {
+			break
+		}
+		if err := f.writeAt(buf, base+done-int64(k)); err != nil {
+			return "", Extent{}, err
+		}
 	}
-	if done != n {
-		return "", Extent{}, fmt.Errorf("blob: got %d bytes, want %d", done, n)
+	// Nothing may follow the n bytes.
+	var one [1]byte
+	if k, rerr := io.ReadFull(r, one[:]); k > 0 {
+		return "", Extent{}, fmt.Errorf("blob: got more than %d bytes", n)
+	} else if rerr != io.EOF {
+		return "", Extent{}, rerr
 	}
-	if err := a.waitSync(f.w); err != nil {
+	// The last piece is padded with zeros to whole units (the extent's own
+	// space): O_DIRECT writes whole blocks.
+	k := n - (n-1)/int64(len(buf))*int64(len(buf))
+	w := roundUnit(k)
+	clear(buf[k:w])
+	if err := a.waitSync(f, buf[:w], base+n-k, e.Off+n-k); err != nil {
 		return "", Extent{}, err
 	}
 	kept = true
 	return hex.EncodeToString(h.Sum(nil)), e, nil
+}
+
+// writeAt writes p at off, past the page cache where it can.
+func (c chunkFile) writeAt(p []byte, off int64) error {
+	_, err := c.w.WriteAt(p, off)
+	if err != nil && errors.Is(err, syscall.EINVAL) && c.w != c.r {
+		// A filesystem that opened O_DIRECT but wants other alignment:
+		// the same file through the page cache (the sync round flushes
+		// it either way).
+		_, err = c.r.WriteAt(p, off)
+	}
+	return err
 }
 
 // at returns the chunk file of a global offset and the offset in it.
@@ -617,9 +642,10 @@ func writeZeros(f *os.File, size int64) error {
 	return nil
 }
 
-// waitSync waits for a sync round of f that starts after this call.
-func (a *Arena) waitSync(f *os.File) error {
-	w := syncWaiter{f: f, done: make(chan error, 1)}
+// waitSync waits for a sync round of f that starts after this call and
+// writes p at off (goff in the arena) first.
+func (a *Arena) waitSync(f chunkFile, p []byte, off, goff int64) error {
+	w := syncWaiter{f: f, p: p, off: off, goff: goff, done: make(chan error, 1)}
 	a.syncMu.Lock()
 	a.pending = append(a.pending, w)
 	a.syncMu.Unlock()
@@ -631,12 +657,14 @@ func (a *Arena) waitSync(f *os.File) error {
 }
 
 // syncer runs the sync rounds: each takes every Put that has finished
-// writing, syncs each chunk file they wrote once, and wakes them. Puts that
-// finish during a round wait for the next, so a round is shared by as many
-// as the disk's latency lets gather.
+// reading, writes their last pieces (writeRound), syncs each chunk file
+// they wrote once, and wakes them. Puts that finish during a round wait for
+// the next, so a round is shared by as many as the disk's latency lets
+// gather.
 func (a *Arena) syncer() {
 	defer close(a.done)
 	var batch []syncWaiter
+	var werrs []error
 	for {
 		select {
 		case <-a.kick:
@@ -649,17 +677,18 @@ func (a *Arena) syncer() {
 		if len(batch) == 0 {
 			continue
 		}
+		werrs = a.writeRound(batch, werrs)
 		var synced []*os.File
 		var errs []error
 		for _, w := range batch {
-			if !slices.Contains(synced, w.f) {
-				synced = append(synced, w.f)
+			if !slices.Contains(synced, w.f.w) {
+				synced = append(synced, w.f.w)
 				err := a.failure()
 				if err == nil && a.syncFault != nil {
 					err = a.syncFault()
 				}
 				if err == nil {
-					err = fsync.Datasync(w.f)
+					err = fsync.Datasync(w.f.w)
 				}
 				if err != nil && a.failed.Load() == nil {
 					err = fmt.Errorf("%w: %v", ErrArenaFailed, err)
@@ -669,11 +698,77 @@ func (a *Arena) syncer() {
 			}
 		}
 		a.syncs.Add(1)
-		for _, w := range batch {
-			w.done <- errs[slices.Index(synced, w.f)]
+		for i, w := range batch {
+			err := werrs[i]
+			if err == nil {
+				err = errs[slices.Index(synced, w.f.w)]
+			}
+			w.done <- err
 		}
 		clear(batch)
 	}
+}
+
+// Bounds of one pwritev of a round: the kernel takes at most 1024 vectors.
+const (
+	maxVecs  = 1024
+	maxWrite = 8 << 20
+)
+
+// writeRound writes the pieces of batch, sorted by place and joined where
+// they are neighbours in one file, and returns each one's write error, in
+// batch's order. A joined write that fails or falls short is done again
+// piece by piece, so each Put gets its own piece's outcome.
+func (a *Arena) writeRound(batch []syncWaiter, errs []error) []error {
+	errs = slices.Grow(errs[:0], len(batch))[:len(batch)]
+	clear(errs)
+	order := make([]int, len(batch))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(i, j int) int { return cmpInt64(batch[i].goff, batch[j].goff) })
+	vecs := make([][]byte, 0, min(len(batch), maxVecs))
+	for start := 0; start < len(order); {
+		first := batch[order[start]]
+		end, size := start+1, int64(len(first.p))
+		for end < len(order) && end-start < maxVecs && size < maxWrite {
+			next := batch[order[end]]
+			if next.f.w != first.f.w || next.off != first.off+size {
+				break
+			}
+			size += int64(len(next.p))
+			end++
+		}
+		vecs = vecs[:0]
+		for _, i := range order[start:end] {
+			vecs = append(vecs, batch[i].p)
+		}
+		a.writes.Add(1)
+		if k, err := pwritev(first.f.w, vecs, first.off); err != nil || int64(k) != size {
+			for _, i := range order[start:end] {
+				errs[i] = batch[i].f.writeAt(batch[i].p, batch[i].off)
+			}
+		}
+		start = end
+	}
+	return errs
+}
+
+// pwritev writes vecs at off in f with one system call.
+func pwritev(f *os.File, vecs [][]byte, off int64) (int, error) {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return 0, err
+	}
+	var k int
+	var werr error
+	if err := rc.Write(func(fd uintptr) bool {
+		k, werr = unix.Pwritev(int(fd), vecs, off)
+		return true
+	}); err != nil {
+		return 0, err
+	}
+	return k, werr
 }
 
 // ErrArenaFailed is the error of every Put after a failed sync.

@@ -488,3 +488,52 @@ func TestArenaFailedSyncIsSticky(t *testing.T) {
 		t.Fatalf("%d syncs attempted after the failure, want none", n-1)
 	}
 }
+
+// TestArenaRoundJoinsWrites: a sync round writes the last pieces of
+// neighbouring extents in one write, each other run in one more, and a
+// joined write the file refuses (a buffer O_DIRECT cannot take) is done
+// again piece by piece through the page cache.
+func TestArenaRoundJoinsWrites(t *testing.T) {
+	a := openTestArena(t, filepath.Join(t.TempDir(), "arena"), ArenaOptions{ChunkSize: 1 << 20})
+	var exts []Extent
+	for range 5 {
+		e, err := a.reserve(2 * ArenaUnit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		exts = append(exts, e)
+	}
+	round := func(misaligned bool, pick ...int) {
+		t.Helper()
+		var batch []syncWaiter
+		var want [][]byte
+		for _, i := range pick {
+			p := alignedBuf(int(exts[i].Len) + 1)
+			if misaligned {
+				p = p[1:]
+			} else {
+				p = p[:exts[i].Len]
+			}
+			copy(p, randBytes(t, len(p)))
+			f, off := a.at(exts[i].Off)
+			batch = append(batch, syncWaiter{f: f, p: p, off: off, goff: exts[i].Off})
+			want = append(want, slices.Clone(p))
+		}
+		before := a.writes.Load()
+		for i, err := range a.writeRound(batch, nil) {
+			if err != nil {
+				t.Fatalf("piece %d: %v", i, err)
+			}
+		}
+		if got := a.writes.Load() - before; !misaligned && got != 2 {
+			t.Fatalf("%d writes for extents %v, want 2 (two runs of neighbours)", got, pick)
+		}
+		for j, i := range pick {
+			if got := readExtent(t, a, exts[i], len(want[j])); !bytes.Equal(got, want[j]) {
+				t.Fatalf("extent %d holds other data", i)
+			}
+		}
+	}
+	round(false, 4, 1, 0, 3) // out of order: runs 0-1 and 3-4
+	round(true, 0, 1, 2)     // refused by O_DIRECT, written through the page cache
+}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -12,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -284,6 +286,9 @@ func TestOverload(t *testing.T) {
 	var hs []held
 	for range 2 {
 		pr, pw := io.Pipe()
+		// Cleanups run last first: a failure below ends the bodies before
+		// the server's Close waits for their connections.
+		t.Cleanup(func() { pw.CloseWithError(errors.New("test over")) })
 		h := held{pw, make(chan ringtest.Answer, 1)}
 		go func() {
 			resp, err := http.Post(s.URL, "application/octet-stream", pr)
@@ -303,20 +308,22 @@ func TestOverload(t *testing.T) {
 		}
 		hs = append(hs, h)
 	}
-	// One more request is refused at once, while the two are still held.
+	// Once both are in the handler (the gauge says so; a request sent
+	// before that could take a slot and have a held send refused), one
+	// more request is refused at once.
 	deadline := time.Now().Add(10 * time.Second)
-	for {
-		status, got, hdr := rawResponse(t, http.MethodPost, s.URL, bytes.NewReader(body(obj{"req": "get", "uuid": []string{bob.UUID}}, nil)))
-		if string(got) == errBody(10009) {
-			if status != http.StatusOK || hdr.Get("Retry-After") == "" {
-				t.Fatalf("10009 with HTTP %d, Retry-After %q", status, hdr.Get("Retry-After"))
-			}
-			break
-		}
+	for inFlight(t, s) != 2 {
 		if time.Now().After(deadline) {
-			t.Fatalf("never refused while two requests are held: %s", got)
+			t.Fatalf("the held sends never reached the handler: %d in flight", inFlight(t, s))
 		}
-		// The held requests have not reached the handler yet: ask again.
+		time.Sleep(5 * time.Millisecond)
+	}
+	status, got, hdr := rawResponse(t, http.MethodPost, s.URL, bytes.NewReader(body(obj{"req": "get", "uuid": []string{bob.UUID}}, nil)))
+	if string(got) != errBody(10009) {
+		t.Fatalf("not refused while two requests are held: %s", got)
+	}
+	if status != http.StatusOK || hdr.Get("Retry-After") == "" {
+		t.Fatalf("10009 with HTTP %d, Retry-After %q", status, hdr.Get("Retry-After"))
 	}
 	for _, h := range hs {
 		select {
@@ -336,6 +343,34 @@ func TestOverload(t *testing.T) {
 	if msgs := s.Get(t, bob); len(msgs) != 2 {
 		t.Fatalf("bob got %d messages, want the 2 held sends", len(msgs))
 	}
+	if n := inFlight(t, s); n != 0 {
+		t.Fatalf("%d requests in flight after all were answered", n)
+	}
+}
+
+// inFlight reads the gauge of requests being handled from /metrics.
+func inFlight(t testing.TB, s *ringtest.Server) int {
+	t.Helper()
+	res, err := http.Get(strings.TrimSuffix(s.URL, "/") + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for line := range strings.Lines(string(b)) {
+		if v, ok := strings.CutPrefix(line, "ringd_requests_in_flight "); ok {
+			n, err := strconv.Atoi(strings.TrimSpace(v))
+			if err != nil {
+				t.Fatalf("ringd_requests_in_flight %q", v)
+			}
+			return n
+		}
+	}
+	t.Fatal("/metrics has no ringd_requests_in_flight")
+	return 0
 }
 
 func TestLengthOverLimitRefusedBeforeData(t *testing.T) {

@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/ringd/ringd/internal/blob"
 	"github.com/ringd/ringd/internal/store"
 	"github.com/ringd/ringd/internal/wire"
@@ -185,6 +187,11 @@ func New(cfg Config, st store.Store, blobs blob.Store) *Server {
 	}
 	s.initCalls()
 	s.metrics = newMetrics()
+	// Read at each scrape, not kept per request.
+	s.metrics.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "ringd_requests_in_flight",
+		Help: "Requests being handled now, waiting long-polls included; past -max-inflight the server answers 10009.",
+	}, func() float64 { return float64(len(s.inflight)) }))
 	s.initPush()
 	return s
 }
