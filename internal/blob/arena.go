@@ -2,8 +2,6 @@ package blob
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -291,10 +289,11 @@ func cmpInt64(x, y int64) int {
 
 func chunkName(i int) string { return fmt.Sprintf("%06d", i) }
 
-// Put streams exactly n bytes from r into a free extent, hashing on the
-// way, and returns once they are on disk (a sync round after the write).
-// If r fails or yields other than n bytes, the extent is free again. The
-// extent is the caller's until it calls Release.
+// Put streams exactly n bytes from r into a free extent and returns once
+// they are on disk (a sync round after the write). If r fails or yields
+// other than n bytes, the extent is free again. The extent is the caller's
+// until it calls Release. The arena does not name data: a caller that
+// names it by its content hashes what r yields (io.TeeReader).
 //
 // Every piece but the last is written as it arrives; the last (for data of
 // up to 64 KiB, the only one) is handed to the sync round, which writes the
@@ -303,16 +302,16 @@ func chunkName(i int) string { return fmt.Sprintf("%06d", i) }
 // Each O_DIRECT write is a request to the disk, and in this VM a 64 KiB one
 // cost ~31 µs of CPU where one of 1 MiB cost ~5 µs per 64 KiB: under the
 // file send load the writes were a quarter of ringd's CPU (issue 5).
-func (a *Arena) Put(ctx context.Context, r io.Reader, n int64) (string, Extent, error) {
+func (a *Arena) Put(ctx context.Context, r io.Reader, n int64) (Extent, error) {
 	if n <= 0 || roundUnit(n) > a.chunk {
-		return "", Extent{}, fmt.Errorf("arena: %d bytes do not fit in a chunk of %d", n, a.chunk)
+		return Extent{}, fmt.Errorf("arena: %d bytes do not fit in a chunk of %d", n, a.chunk)
 	}
 	if err := a.failure(); err != nil {
-		return "", Extent{}, err
+		return Extent{}, err
 	}
 	e, err := a.reserve(roundUnit(n))
 	if err != nil {
-		return "", Extent{}, err
+		return Extent{}, err
 	}
 	kept := false
 	defer func() {
@@ -321,7 +320,6 @@ func (a *Arena) Put(ctx context.Context, r io.Reader, n int64) (string, Extent, 
 		}
 	}()
 	f, base := a.at(e.Off)
-	h := sha256.New()
 	bp := alignedBufs.Get().(*[]byte)
 	defer alignedBufs.Put(bp) // after the sync round, which may write from it
 	buf := *bp
@@ -330,28 +328,27 @@ func (a *Arena) Put(ctx context.Context, r io.Reader, n int64) (string, Extent, 
 		// Whole buffers: one write per 64 KiB, however the body arrives.
 		k, rerr := io.ReadFull(r, buf[:min(int64(len(buf)), n-done)])
 		if k > 0 {
-			h.Write(buf[:k])
 			done += int64(k)
 		}
 		if rerr != nil {
 			if rerr == io.EOF || rerr == io.ErrUnexpectedEOF {
-				return "", Extent{}, fmt.Errorf("blob: got %d bytes, want %d", done, n)
+				return Extent{}, fmt.Errorf("blob: got %d bytes, want %d", done, n)
 			}
-			return "", Extent{}, rerr
+			return Extent{}, rerr
 		}
 		if done == n {
 			break
 		}
 		if err := f.writeAt(buf, base+done-int64(k)); err != nil {
-			return "", Extent{}, err
+			return Extent{}, err
 		}
 	}
 	// Nothing may follow the n bytes.
 	var one [1]byte
 	if k, rerr := io.ReadFull(r, one[:]); k > 0 {
-		return "", Extent{}, fmt.Errorf("blob: got more than %d bytes", n)
+		return Extent{}, fmt.Errorf("blob: got more than %d bytes", n)
 	} else if rerr != io.EOF {
-		return "", Extent{}, rerr
+		return Extent{}, rerr
 	}
 	// The last piece is padded with zeros to whole units (the extent's own
 	// space): O_DIRECT writes whole blocks.
@@ -359,10 +356,10 @@ func (a *Arena) Put(ctx context.Context, r io.Reader, n int64) (string, Extent, 
 	w := roundUnit(k)
 	clear(buf[k:w])
 	if err := a.waitSync(f, buf[:w], base+n-k, e.Off+n-k); err != nil {
-		return "", Extent{}, err
+		return Extent{}, err
 	}
 	kept = true
-	return hex.EncodeToString(h.Sum(nil)), e, nil
+	return e, nil
 }
 
 // writeAt writes p at off, past the page cache where it can.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"database/sql"
+	"encoding/hex"
 	"sync"
 	"testing"
 	"time"
@@ -32,15 +33,17 @@ func sendFile(t testing.TB, s *ringtest.Server, from ringtest.User, to string, d
 // arenaRow is a row pointing into the arena: a blobs row, or a message
 // holding its own extent (msgid set).
 type arenaRow struct {
-	hash  string
+	hash  string // the blobs row's key, or the message's uri
 	msgid string
 	ext   blob.Extent
+	sum   string // the SHA-256 of the bytes in the extent
 }
 
 // arenaRows checks that the rows pointing into the arena (blobs rows and
 // messages holding their own extent) do not overlap, and returns them in
-// the arena's order with the bytes they hold (in whole units).
-func arenaRows(t testing.TB, db *sql.DB) []arenaRow {
+// the arena's order with the bytes they hold (in whole units) and the
+// SHA-256 of their data, read from s's arena.
+func arenaRows(t testing.TB, s *ringtest.Server, db *sql.DB) []arenaRow {
 	t.Helper()
 	rows, err := db.Query(`SELECT hash, '', arena_off, length FROM blobs WHERE arena_off IS NOT NULL
 		UNION ALL SELECT uri, id, arena_off, length FROM messages WHERE arena_off IS NOT NULL ORDER BY 3`)
@@ -61,6 +64,19 @@ func arenaRows(t testing.TB, db *sql.DB) []arenaRow {
 			t.Fatalf("arena extents %+v and %+v overlap", prev, r.ext)
 		}
 		prev = r.ext
+		b := make([]byte, length)
+		if _, err := s.Arena.ReadAt(b, off); err != nil {
+			t.Fatal(err)
+		}
+		r.sum = sha(b)
+		// Shared data is named by its content; a message's own data by a
+		// name of its own, of the same shape.
+		if r.msgid == "" && r.hash != r.sum {
+			t.Fatalf("blobs row %s holds data whose SHA-256 is %s", r.hash, r.sum)
+		}
+		if _, err := hex.DecodeString(r.hash); err != nil || len(r.hash) != 64 || (r.msgid != "" && r.hash == r.sum) {
+			t.Fatalf("message %s in the arena has uri %q: want 64 hex digits of its own", r.msgid, r.hash)
+		}
 		out = append(out, r)
 	}
 	if err := rows.Err(); err != nil {
@@ -72,11 +88,11 @@ func arenaRows(t testing.TB, db *sql.DB) []arenaRow {
 // arenaOf returns the extent of the one row that holds data in the arena
 // (none: the zero Extent), and the msgid of the message holding it
 // itself ("" for a blobs row).
-func arenaOf(t testing.TB, db *sql.DB, data []byte) (blob.Extent, string) {
+func arenaOf(t testing.TB, s *ringtest.Server, db *sql.DB, data []byte) (blob.Extent, string) {
 	t.Helper()
 	var found []arenaRow
-	for _, r := range arenaRows(t, db) {
-		if r.hash == sha(data) {
+	for _, r := range arenaRows(t, s, db) {
+		if r.sum == sha(data) {
 			found = append(found, r)
 		}
 	}
@@ -95,7 +111,7 @@ func arenaOf(t testing.TB, db *sql.DB, data []byte) (blob.Extent, string) {
 func wantArenaFree(t testing.TB, s *ringtest.Server, db *sql.DB) {
 	t.Helper()
 	var used int64
-	for _, r := range arenaRows(t, db) {
+	for _, r := range arenaRows(t, s, db) {
 		used += r.ext.Len
 	}
 	if size, free := s.Arena.Size(); free != size-used {
@@ -154,10 +170,10 @@ func TestArenaRestart(t *testing.T) {
 	sent[sharedID] = shared
 	// Data written and synced whose message never committed, as a crash
 	// between the two leaves it.
-	if _, _, err := s.Arena.Put(context.Background(), bytes.NewReader(randomData(t, 300_000)), 300_000); err != nil {
+	if _, err := s.Arena.Put(context.Background(), bytes.NewReader(randomData(t, 300_000)), 300_000); err != nil {
 		t.Fatal(err)
 	}
-	rows := arenaRows(t, rawDB(t, s))
+	rows := arenaRows(t, s, rawDB(t, s))
 	if len(rows) != len(sent) {
 		t.Fatalf("%d arena rows for %d files", len(rows), len(sent))
 	}
@@ -166,7 +182,7 @@ func TestArenaRestart(t *testing.T) {
 		if want == "" {
 			want = sharedID // the one blobs row
 		}
-		if data, ok := sent[want]; !ok || sha(data) != r.hash || (r.msgid == "") != (want == sharedID) {
+		if data, ok := sent[want]; !ok || sha(data) != r.sum || (r.msgid == "") != (want == sharedID) {
 			t.Fatalf("arena row %+v: not the row of a file sent", r)
 		}
 	}
@@ -177,7 +193,7 @@ func TestArenaRestart(t *testing.T) {
 	wantArenaFree(t, s, db) // the uncommitted data's space is free again
 	fetchAll(t, s, bob, sent)
 	sendMany(s, 5)
-	if n := len(arenaRows(t, db)); n != len(sent) {
+	if n := len(arenaRows(t, s, db)); n != len(sent) {
 		t.Fatalf("%d arena rows for %d files", n, len(sent))
 	}
 	wantArenaFree(t, s, db)
@@ -203,13 +219,21 @@ func TestArenaDataStoredOnce(t *testing.T) {
 	if n := count(t, db, `SELECT count(*) FROM blobs WHERE hash = ?`, sha(data)); n != 1 {
 		t.Fatalf("%d blobs rows for data sent twice to several", n)
 	}
-	if n := count(t, db, `SELECT count(*) FROM messages WHERE uri = ?`, sha(data)); n != 6 {
-		t.Fatalf("%d messages, want 6", n)
+	if n := count(t, db, `SELECT count(*) FROM messages WHERE uri = ?`, sha(data)); n != 4 {
+		t.Fatalf("%d messages named by the data's SHA-256, want the 4 of the two sends", n)
 	}
-	if n := count(t, db, `SELECT count(*) FROM messages WHERE uri = ? AND arena_off IS NOT NULL`, sha(data)); n != 2 {
-		t.Fatalf("%d messages hold their own extent, want the 2 sent to one number", n)
+	// Sent to one number, it is its message's own, under a name of its
+	// own (arenaRows checks the names).
+	own := 0
+	for _, r := range arenaRows(t, s, db) {
+		if r.msgid != "" && r.sum == sha(data) {
+			own++
+		}
 	}
-	if n := len(arenaRows(t, db)); n != 3 {
+	if own != 2 {
+		t.Fatalf("%d messages hold their own extent, want the 2 sent to one number", own)
+	}
+	if n := len(arenaRows(t, s, db)); n != 3 {
 		t.Fatalf("%d rows in the arena, want 3", n)
 	}
 	wantArenaFree(t, s, db)
@@ -249,7 +273,7 @@ func TestArenaExpiryFreesSpace(t *testing.T) {
 
 	old := randomData(t, 20_000)
 	oldID := sendFile(t, s, alice, bob.Number, old)
-	oldExt, holder := arenaOf(t, db, old)
+	oldExt, holder := arenaOf(t, s, db, old)
 	if holder != oldID || oldExt.Len == 0 || count(t, db, `SELECT count(*) FROM blobs`) != 0 {
 		t.Fatalf("the file is at %+v held by message %q, want its own row %s and no blobs row", oldExt, holder, oldID)
 	}
@@ -261,21 +285,21 @@ func TestArenaExpiryFreesSpace(t *testing.T) {
 	other := randomData(t, 20_000)
 	otherID := sendFile(t, s, alice, bob.Number, other)
 	fetchAll(t, s, bob, map[string][]byte{oldID: old, otherID: other}) // arenaRows: no overlap
-	if e, _ := arenaOf(t, db, old); e != oldExt {
+	if e, _ := arenaOf(t, s, db, old); e != oldExt {
 		t.Fatalf("the file moved from %+v to %+v", oldExt, e)
 	}
 	s.Clock.Set(t0.Add(server.DefaultRetention + time.Second))
 	if err := s.Server.Sweep(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	otherExt, _ := arenaOf(t, db, other)
+	otherExt, _ := arenaOf(t, s, db, other)
 	if size, free := s.Arena.Size(); free != size-otherExt.Len {
 		t.Fatalf("arena: %d of %d bytes free after expiry, want all but the live file's %d", free, size, otherExt.Len)
 	}
 	wantError(t, s, body(obj{"req": "fetch", "uuid": bob.UUID, "msgid": oldID}, nil), 10013)
 	data := randomData(t, 20_000)
 	id := sendFile(t, s, alice, bob.Number, data)
-	if e, _ := arenaOf(t, db, data); e != oldExt {
+	if e, _ := arenaOf(t, s, db, data); e != oldExt {
 		t.Fatalf("the new file is at %+v, not in the freed %+v", e, oldExt)
 	}
 	fetchAll(t, s, bob, map[string][]byte{id: data, otherID: other})
@@ -317,7 +341,7 @@ func testArenaFetchRacingExpiry(t *testing.T, kind, stage string) {
 	s.Clock.Set(t0)
 	old := randomData(t, 30_000)
 	id := sendFile(t, s, alice, bob.Number, old)
-	oldExt, holder := arenaOf(t, db, old)
+	oldExt, holder := arenaOf(t, s, db, old)
 	if (holder == id) != (kind == "own") || oldExt.Len == 0 {
 		t.Fatalf("the file is at %+v, held by message %q (sent %s)", oldExt, holder, id)
 	}
@@ -370,7 +394,7 @@ func testArenaFetchRacingExpiry(t *testing.T, kind, stage string) {
 	case stage != "lookup" && a.Code() != 10000:
 		t.Fatalf("fetch of an open extent answered %v", a)
 	}
-	e, _ := arenaOf(t, db, newer)
+	e, _ := arenaOf(t, s, db, newer)
 	if stage == "read" {
 		if e.Off < oldExt.Off+oldExt.Len && oldExt.Off < e.Off+e.Len {
 			t.Fatalf("the newer file went to %+v, into %+v while it was read", e, oldExt)

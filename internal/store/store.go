@@ -147,7 +147,8 @@ type NewMessages struct {
 
 // InRow reports whether Send keeps m's data in its message row rather than
 // in a blob record: a text to one number (Inline), or data in the arena to
-// one number. Either way the uri is the data's SHA-256.
+// one number. The uri of a text is its SHA-256; that of data in the arena
+// kept in its row is unique to it (server, storeInArena).
 func (m *NewMessages) InRow() bool {
 	return len(m.Callees) == 1 && (m.Blob.InArena || (m.Fname == "" && m.Blob.Inline != nil))
 }
