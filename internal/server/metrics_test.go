@@ -3,6 +3,7 @@ package server_test
 import (
 	"io"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -44,6 +45,15 @@ func TestMetrics(t *testing.T) {
 	} {
 		if !strings.Contains(text, want+"\n") {
 			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+	// Group commit's counters: the sends above committed and synced.
+	for _, name := range []string{"ringd_store_commits_total", "ringd_store_syncs_total", "ringd_arena_syncs_total"} {
+		m := regexp.MustCompile(`(?m)^` + name + ` (\d+)$`).FindStringSubmatch(text)
+		if m == nil {
+			t.Errorf("/metrics lacks %s", name)
+		} else if name != "ringd_arena_syncs_total" && m[1] == "0" {
+			t.Errorf("%s is 0 after sends", name)
 		}
 	}
 	if strings.Contains(text, "no-such-request") {

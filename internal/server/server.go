@@ -192,6 +192,23 @@ func New(cfg Config, st store.Store, blobs blob.Store) *Server {
 		Name: "ringd_requests_in_flight",
 		Help: "Requests being handled now, waiting long-polls included; past -max-inflight the server answers 10009.",
 	}, func() float64 { return float64(len(s.inflight)) }))
+	// How well writes share commits and syncs (group commit), where the
+	// store and the arena count them.
+	if c, ok := st.(interface{ Commits() int64 }); ok {
+		s.metrics.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "ringd_store_commits_total", Help: "Write transactions the store committed; each holds the writes that arrived together.",
+		}, func() float64 { return float64(c.Commits()) }))
+	}
+	if c, ok := st.(interface{ Syncs() int64 }); ok {
+		s.metrics.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "ringd_store_syncs_total", Help: "fdatasyncs of the store's log, each answering every write committed before it.",
+		}, func() float64 { return float64(c.Syncs()) }))
+	}
+	if s.arena != nil {
+		s.metrics.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "ringd_arena_syncs_total", Help: "Sync rounds of the data arena, each shared by the sends waiting.",
+		}, func() float64 { return float64(s.arena.Syncs()) }))
+	}
 	s.initPush()
 	return s
 }
