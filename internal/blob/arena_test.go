@@ -12,6 +12,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 )
 
@@ -530,4 +531,44 @@ func TestArenaRoundJoinsWrites(t *testing.T) {
 	}
 	round(false, 4, 1, 0, 3) // out of order: runs 0-1 and 3-4
 	round(true, 0, 1, 2)     // refused by O_DIRECT, written through the page cache
+}
+
+// TestArenaNewChunkIsAllocatedZeros: a new chunk has its whole size, its
+// blocks allocated, and reads as zeros outside what was put, whether its
+// space came from fallocate or from zeros written where that is missing.
+func TestArenaNewChunkIsAllocatedZeros(t *testing.T) {
+	for _, falloc := range []bool{true, false} {
+		useFallocate = falloc
+		dir := filepath.Join(t.TempDir(), "arena")
+		a := openTestArena(t, dir, ArenaOptions{ChunkSize: 1 << 20})
+		data := randBytes(t, 10_000)
+		e, err := a.Put(context.Background(), bytes.NewReader(data), int64(len(data)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		name := filepath.Join(dir, chunkName(int(e.Off/(1<<20))))
+		b, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(b) != 1<<20 {
+			t.Fatalf("fallocate %v: chunk of %d bytes, want %d", falloc, len(b), 1<<20)
+		}
+		off := e.Off % (1 << 20)
+		if !bytes.Equal(b[off:off+int64(len(data))], data) {
+			t.Fatalf("fallocate %v: the chunk holds other data", falloc)
+		}
+		rest := append(slices.Clone(b[:off]), b[off+int64(len(data)):]...)
+		if !bytes.Equal(rest, make([]byte, len(rest))) {
+			t.Fatalf("fallocate %v: the chunk's free space does not read as zeros", falloc)
+		}
+		var st syscall.Stat_t
+		if err := syscall.Stat(name, &st); err != nil {
+			t.Fatal(err)
+		}
+		if st.Blocks*512 < 1<<20 {
+			t.Fatalf("fallocate %v: %d bytes allocated, want the whole chunk", falloc, st.Blocks*512)
+		}
+	}
+	useFallocate = true
 }

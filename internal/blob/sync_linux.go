@@ -22,13 +22,15 @@ func openDirect(name string, create bool) (*os.File, error) {
 	return os.NewFile(uintptr(fd), name), nil
 }
 
-// preallocate reserves size bytes of blocks for f at once, so that writing
-// its zeros only marks them written; where fallocate is missing the writes
-// allocate as they go.
-func preallocate(f *os.File, size int64) error {
-	err := unix.Fallocate(int(f.Fd()), 0, 0, size)
-	if err != nil && err != unix.EOPNOTSUPP {
-		return &os.PathError{Op: "fallocate", Path: f.Name(), Err: err}
+// preallocate reserves size bytes of blocks for f at once, reading as
+// zeros (unwritten extents); allocated is false where fallocate is missing.
+func preallocate(f *os.File, size int64) (allocated bool, err error) {
+	err = unix.Fallocate(int(f.Fd()), 0, 0, size)
+	if err == unix.EOPNOTSUPP {
+		return false, nil
 	}
-	return nil
+	if err != nil {
+		return false, &os.PathError{Op: "fallocate", Path: f.Name(), Err: err}
+	}
+	return true, nil
 }
