@@ -183,6 +183,9 @@ type GetQuery struct {
 	After   int64 // only messages with Time > After
 	AfterID int64 // only messages with ID > AfterID (history paging)
 	Limit   int
+	// Into, if it has room, is where TakeUndelivered may put the messages
+	// it returns (its caller's buffer, reused from get to get).
+	Into []Message
 }
 
 // Store is everything ringd keeps.

@@ -144,7 +144,11 @@ func (w *waiting) take(q store.GetQuery) (msgs []store.Message, more bool, cuts 
 			return nil, false, nil, false
 		}
 		if msgs == nil {
-			msgs = make([]store.Message, 0, min(len(l.msgs), q.Limit+1))
+			if n := min(len(l.msgs), q.Limit+1); cap(q.Into) >= n {
+				msgs = q.Into[:0]
+			} else {
+				msgs = make([]store.Message, 0, n)
+			}
 		}
 		for _, m := range l.msgs {
 			if m.Time > q.After && m.ID > q.AfterID {

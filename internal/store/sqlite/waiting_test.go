@@ -217,9 +217,14 @@ func TestWaitingCountsExact(t *testing.T) {
 	if held != 6 {
 		t.Fatalf("%d messages held, want 6", held)
 	}
-	msgs, more, err := db.TakeUndelivered(ctx, store.GetQuery{Callees: numbers[1:3], After: old.Unix(), Limit: 4})
+	// Into the caller's buffer, where it has room (get reuses one).
+	into := make([]store.Message, 1, 8)
+	msgs, more, err := db.TakeUndelivered(ctx, store.GetQuery{Callees: numbers[1:3], After: old.Unix(), Limit: 4, Into: into})
 	if err != nil || !more || len(msgs) != 4 {
 		t.Fatalf("get of 4 of 6: %d messages, more %v, %v", len(msgs), more, err)
+	}
+	if &msgs[0] != &into[0] {
+		t.Fatal("the messages were not put into the buffer given")
 	}
 	for i, m := range msgs {
 		if m.ID != ids[i] || m.State != store.Delivered || (m.Fname == "") != (m.Text != nil) {
