@@ -130,13 +130,14 @@ func (s *Server) get(ctx context.Context, r *wire.Request) (any, error) {
 var messageBufs sync.Pool // of *[]store.Message
 
 // putMessageBuf keeps msgs' space for the next get, holding none of the
-// messages: they may be gone from the store before it is reused.
+// messages: they may be gone from the store before it is reused. Past
+// len(msgs) it holds none either (the store clears what it cuts off), so
+// a get of one does not clear the space of a get of 500.
 func putMessageBuf(bp *[]store.Message, msgs []store.Message) {
+	clear(msgs)
 	if cap(msgs) > cap(*bp) {
-		*bp = msgs // the store made a larger one
+		*bp = msgs[:0] // the store made a larger one
 	}
-	clear((*bp)[:cap(*bp)])
-	*bp = (*bp)[:0]
 	messageBufs.Put(bp)
 }
 

@@ -279,9 +279,17 @@ func collect(rows *sql.Rows, limit int) ([]store.Message, bool, error) {
 	}
 	more := len(msgs) > limit
 	if more {
-		msgs = msgs[:limit]
+		msgs = truncate(msgs, limit)
 	}
 	return msgs, more, nil
+}
+
+// truncate cuts msgs to n, clearing what it cuts: a get's caller may keep
+// the slice's space for the next get (GetQuery.Into), and what lies past
+// the end must not hold messages it no longer answers for.
+func truncate(msgs []store.Message, n int) []store.Message {
+	clear(msgs[n:])
+	return msgs[:n]
 }
 
 func (db *DB) TakeUndelivered(ctx context.Context, q store.GetQuery) ([]store.Message, bool, error) {
@@ -398,7 +406,7 @@ func (db *DB) TakeUndelivered(ctx context.Context, q store.GetQuery) ([]store.Me
 			kept = append(kept, m)
 		}
 	}
-	return kept, more, nil
+	return truncate(msgs, len(kept)), more, nil
 }
 
 func (db *DB) History(ctx context.Context, q store.GetQuery) ([]store.Message, bool, error) {

@@ -160,7 +160,7 @@ func (w *waiting) take(q store.GetQuery) (msgs []store.Message, more bool, cuts 
 		slices.SortFunc(msgs, func(a, b store.Message) int { return cmp.Compare(a.ID, b.ID) })
 	}
 	if more = len(msgs) > q.Limit; more {
-		msgs = msgs[:q.Limit]
+		msgs = truncate(msgs, q.Limit)
 	}
 	for _, c := range q.Callees {
 		l := w.n[c]

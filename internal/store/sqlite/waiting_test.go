@@ -226,6 +226,11 @@ func TestWaitingCountsExact(t *testing.T) {
 	if &msgs[0] != &into[0] {
 		t.Fatal("the messages were not put into the buffer given")
 	}
+	for i, m := range into[:cap(into)][len(msgs):] {
+		if m != (store.Message{}) {
+			t.Fatalf("the buffer still holds message %d past the answer's end: %+v", len(msgs)+i, m)
+		}
+	}
 	for i, m := range msgs {
 		if m.ID != ids[i] || m.State != store.Delivered || (m.Fname == "") != (m.Text != nil) {
 			t.Fatalf("message %d: %+v, want id %d, delivered, a text or a file", i, m, ids[i])
