@@ -88,15 +88,8 @@ func benchGet(b *testing.B, m int) {
 			for range min(m, 16) {
 				wg.Go(func() {
 					for range m / min(m, 16) {
-						resp, err := http.Post(s.URL, "application/octet-stream", bytes.NewReader(sendBody))
-						if err != nil {
-							b.Error(err)
+						if !postOK(b, http.DefaultClient, s.URL, sendBody, "send") {
 							return
-						}
-						a, _ := io.ReadAll(resp.Body)
-						resp.Body.Close()
-						if !bytes.HasPrefix(a, []byte(`{"answer":10000,`)) {
-							b.Errorf("send answered %s", a)
 						}
 					}
 				})
@@ -179,16 +172,25 @@ func BenchmarkSendTextParallel(b *testing.B) {
 // answer other than 10000 to the request named what.
 func postEach(b *testing.B, pb *testing.PB, hc *http.Client, url string, body []byte, what string) {
 	for pb.Next() {
-		resp, err := hc.Post(url, "application/octet-stream", bytes.NewReader(body))
-		if err != nil {
-			b.Error(err)
-			return
-		}
-		a, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if !bytes.HasPrefix(a, []byte(`{"answer":10000,`)) {
-			b.Errorf("%s answered %s", what, a)
+		if !postOK(b, hc, url, body, what) {
 			return
 		}
 	}
+}
+
+// postOK posts body to url over hc and reports whether the answer was
+// 10000, failing b if not.
+func postOK(b *testing.B, hc *http.Client, url string, body []byte, what string) bool {
+	resp, err := hc.Post(url, "application/octet-stream", bytes.NewReader(body))
+	if err != nil {
+		b.Error(err)
+		return false
+	}
+	a, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !bytes.HasPrefix(a, []byte(`{"answer":10000,`)) {
+		b.Errorf("%s answered %s", what, a)
+		return false
+	}
+	return true
 }
