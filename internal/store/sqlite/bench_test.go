@@ -18,7 +18,13 @@ import (
 // device) and returns their numbers and uuid hashes.
 func benchDB(tb testing.TB, n int) (*sqlite.DB, []string, []store.UUIDHash) {
 	tb.Helper()
-	db, err := sqlite.Open(filepath.Join(tb.TempDir(), "ringd.db"), sqlite.Options{})
+	return benchDBAt(tb, filepath.Join(tb.TempDir(), "ringd.db"), n)
+}
+
+// benchDBAt is benchDB with the database at path.
+func benchDBAt(tb testing.TB, path string, n int) (*sqlite.DB, []string, []store.UUIDHash) {
+	tb.Helper()
+	db, err := sqlite.Open(path, sqlite.Options{})
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -149,7 +149,10 @@ func Open(path string, opts Options) (*DB, error) {
 	// The writer commits without syncing; the syncer makes its commits
 	// durable before they are answered (walsync.go). Its checkpoints (the
 	// backstop) still sync, as every connection's do.
-	wdb, err := sql.Open("sqlite3", dsn("NORMAL", ""))
+	if err := registerWALJoin(); err != nil {
+		return nil, err
+	}
+	wdb, err := sql.Open("sqlite3", dsn("NORMAL", "&vfs="+walJoinVFS))
 	if err != nil {
 		return nil, err
 	}

@@ -5,3 +5,7 @@ package sqlite
 func SetSyncHook(db *DB, f func() error) {
 	db.syncHook.Store(&f)
 }
+
+// WALJoinCounts returns the writes the WAL write joiners took from SQLite
+// and made to files, in this process so far.
+func WALJoinCounts() (in, out int64) { return walJoinCounts() }
