@@ -14,7 +14,7 @@ import (
 // the text send load a commit writes about one page per send, and a write
 // call in this VM costs more than its page: a program writing 20 frames
 // took 113–118 µs of CPU as SQLite writes them and 17–20 µs as one write
-// (see docs/PERFORMANCE.md).
+// (docs/PERFORMANCE.md, item 43).
 //
 // The joiner holds the frames SQLite appends (a 24-byte header, then its
 // page, each where the last write ended) and writes them all when the
@@ -24,14 +24,14 @@ import (
 // ever see a commit whose frames are not in the file. Any write that does
 // not continue the appended frames (the WAL's header, a frame rewritten in
 // place, a checksum rewritten after a commit), and every read, sync, size
-// or truncation, first writes what is held, so the file sees every write in
-// SQLite's order; so does any write of another shape, should a later
+// or truncation, first writes what is held, so the file sees every write
+// in SQLite's order; so does any write of another shape, should a later
 // SQLite write frames otherwise (it would then only not be joined, and
 // TestWALJoinCommitIsInTheFile would say so). Nothing changes for
-// durability: the syncer's fdatasync
-// (walsync.go) comes after COMMIT returns, when nothing is held. Only the
-// writer's connection uses it; every other connection and file is the
-// unix VFS's, unwrapped.
+// durability: the syncer's fdatasync (walsync.go) comes after COMMIT
+// returns, when nothing is held. Only the writer's connection uses the
+// joiner, and only for its WAL; every other file is the unix VFS's,
+// unwrapped.
 
 // walJoinVFS is the joiner's name, for the writer's DSN (vfs=).
 const walJoinVFS = C.RINGD_WAL_VFS
