@@ -20,6 +20,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -146,6 +147,9 @@ func Open(path string, opts Options) (*DB, error) {
 		return "file:" + (&url.URL{Path: abs}).EscapedPath() +
 			"?_journal_mode=WAL&_synchronous=" + sync + "&_busy_timeout=5000&_foreign_keys=0&cache=private" + extra
 	}
+	if err := create(dsn); err != nil {
+		return nil, fmt.Errorf("opening %s: %w", path, err)
+	}
 	// The writer commits without syncing; the syncer makes its commits
 	// durable before they are answered (walsync.go). Its checkpoints (the
 	// backstop) still sync, as every connection's do.
@@ -254,6 +258,40 @@ func Open(path string, opts Options) (*DB, error) {
 	go db.syncer()
 	go db.checkpointer(ckpt, db.ckptStop, db.ckptDone)
 	return db, nil
+}
+
+// pageSize is the page size of a new database. Each send changes one
+// leaf of messages_callee (its callee's) besides the last leaves the
+// batch's sends share, so a commit writes about a page per send to the
+// WAL, and the syncer's fdatasync writes them back; with pages of 1 KiB
+// instead of SQLite's 4 KiB those bytes shrink to a quarter (the rows of
+// a text are ~250 bytes, its index entries ~30). BenchmarkSendParallelCallees,
+// 14 runs of each alternated: 26.7 → 22.8 µs per send, −14.6 %
+// (PERFORMANCE.md, item 47).
+const pageSize = 1024
+
+// create gives a database that does not exist yet its page size: a page
+// size is fixed when the first page is written, and the WAL mode that
+// dsn asks for on connecting writes it. On a database that exists both
+// pragmas change nothing, so one made with another page size keeps it.
+func create(dsn func(sync, extra string) string) error {
+	// No journal mode of its own: strip what dsn asks for.
+	c, err := sql.Open("sqlite3", strings.Replace(dsn("FULL", ""), "_journal_mode=WAL&", "", 1))
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if _, err := c.Exec(fmt.Sprintf("PRAGMA page_size = %d", pageSize)); err != nil {
+		return err
+	}
+	var mode string
+	if err := c.QueryRow("PRAGMA journal_mode = WAL").Scan(&mode); err != nil {
+		return err
+	}
+	if mode != "wal" {
+		return fmt.Errorf("journal mode %q, not wal", mode)
+	}
+	return nil
 }
 
 // migrate adds the missing columns, then runs the migrations.
