@@ -20,7 +20,6 @@ import (
 	"net/url"
 	"path/filepath"
 	"runtime"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -143,11 +142,11 @@ func Open(path string, opts Options) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
+	file := "file:" + (&url.URL{Path: abs}).EscapedPath()
 	dsn := func(sync, extra string) string {
-		return "file:" + (&url.URL{Path: abs}).EscapedPath() +
-			"?_journal_mode=WAL&_synchronous=" + sync + "&_busy_timeout=5000&_foreign_keys=0&cache=private" + extra
+		return file + "?_journal_mode=WAL&_synchronous=" + sync + "&_busy_timeout=5000&_foreign_keys=0&cache=private" + extra
 	}
-	if err := create(dsn); err != nil {
+	if err := create(file + "?_busy_timeout=5000"); err != nil {
 		return nil, fmt.Errorf("opening %s: %w", path, err)
 	}
 	// The writer commits without syncing; the syncer makes its commits
@@ -271,12 +270,12 @@ func Open(path string, opts Options) (*DB, error) {
 const pageSize = 1024
 
 // create gives a database that does not exist yet its page size: a page
-// size is fixed when the first page is written, and the WAL mode that
-// dsn asks for on connecting writes it. On a database that exists both
-// pragmas change nothing, so one made with another page size keeps it.
-func create(dsn func(sync, extra string) string) error {
-	// No journal mode of its own: strip what dsn asks for.
-	c, err := sql.Open("sqlite3", strings.Replace(dsn("FULL", ""), "_journal_mode=WAL&", "", 1))
+// size is fixed when the first page is written, and WAL mode, which the
+// connections ask for as they connect, writes it. So dsn must not ask for
+// a journal mode. On a database that exists both pragmas change nothing,
+// and one made with another page size keeps it.
+func create(dsn string) error {
+	c, err := sql.Open("sqlite3", dsn)
 	if err != nil {
 		return err
 	}
