@@ -27,10 +27,15 @@ func pageSizeOf(t *testing.T, path string) int {
 	return n
 }
 
-// sendAndReopen stores a text from numbers[0] to numbers[1], closes db,
-// opens the database at path again and checks that the text is there.
-func sendAndReopen(t *testing.T, db *sqlite.DB, path string, numbers []string, hashes []store.UUIDHash) {
+// pagesThroughReopen opens the store at path and checks that its pages are
+// want bytes; stores a text, closes the store and opens it again, and
+// checks that the text is there and the pages are still want bytes.
+func pagesThroughReopen(t *testing.T, path string, want int) {
 	t.Helper()
+	db, numbers, hashes := benchDBAt(t, path, 2)
+	if n := pageSizeOf(t, path); n != want {
+		t.Fatalf("the store opened with pages of %d bytes, want %d", n, want)
+	}
 	ctx := context.Background()
 	res, err := db.Send(ctx, store.NewMessages{SenderHash: hashes[0], Callees: numbers[1:2], Blob: textBlob(1), Now: time.Now()})
 	if err != nil {
@@ -48,19 +53,15 @@ func sendAndReopen(t *testing.T, db *sqlite.DB, path string, numbers []string, h
 	if err != nil || len(msgs) != 1 || msgs[0].ID != res.MsgIDs[numbers[1]] || msgs[0].Text == nil || *msgs[0].Text != string(textBlob(1).Inline) {
 		t.Fatalf("after a reopen: %d messages (%v), want the one sent (msgid %d)", len(msgs), err, res.MsgIDs[numbers[1]])
 	}
+	if n := pageSizeOf(t, path); n != want {
+		t.Fatalf("after a reopen the pages are %d bytes, want %d", n, want)
+	}
 }
 
 // A new database gets pages of 1 KiB (db.go, pageSize), and keeps them.
 func TestNewDatabasePageSize(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "ringd.db")
-	db, numbers, hashes := benchDBAt(t, path, 2)
-	if n := pageSizeOf(t, path); n != 1024 {
-		t.Fatalf("a new database has pages of %d bytes, want 1024", n)
-	}
-	sendAndReopen(t, db, path, numbers, hashes)
-	if n := pageSizeOf(t, path); n != 1024 {
-		t.Fatalf("after a reopen the pages are %d bytes, want 1024", n)
-	}
+	pagesThroughReopen(t, path, 1024)
 }
 
 // A database made with SQLite's default pages (every ringd database before
@@ -77,12 +78,5 @@ func TestOlderPageSizeKept(t *testing.T) {
 		}
 	}
 	c.Close()
-	db, numbers, hashes := benchDBAt(t, path, 2)
-	if n := pageSizeOf(t, path); n != 4096 {
-		t.Fatalf("the database's pages became %d bytes, want its own 4096", n)
-	}
-	sendAndReopen(t, db, path, numbers, hashes)
-	if n := pageSizeOf(t, path); n != 4096 {
-		t.Fatalf("after a reopen the pages are %d bytes, want 4096", n)
-	}
+	pagesThroughReopen(t, path, 4096)
 }
