@@ -2,7 +2,9 @@
 // which makes a file's data, and the metadata needed to read it back (its
 // size, its blocks), durable, but not its times. The WAL's syncer
 // (store/sqlite), the arena's sync rounds (blob) and ringbench disk all
-// flush through it.
+// flush through it. It also owns the check that a path still names the
+// file being synced (Identity), made so as not to add to what the flush
+// has to write.
 package fsync
 
 import "os"

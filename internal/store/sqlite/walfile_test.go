@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ringd/ringd/internal/fsync"
 	"github.com/ringd/ringd/internal/store"
 )
 
@@ -34,11 +35,11 @@ func TestWALKeepsItsFile(t *testing.T) {
 	defer other.Close()
 	check := func(when string) {
 		t.Helper()
-		fi, err := os.Stat(path + "-wal")
+		id, err := fsync.IdentityOf(path + "-wal")
 		if err != nil {
 			t.Fatalf("%s: %v", when, err)
 		}
-		if !os.SameFile(fi, db.wal.fi) {
+		if !id.Same(db.wal.id) {
 			t.Fatalf("%s: the WAL is another file than the one the syncer opened", when)
 		}
 	}
@@ -76,7 +77,7 @@ func TestWALFileReplacedOrGone(t *testing.T) {
 	if err := w.sync(); err != nil {
 		t.Fatal(err)
 	}
-	old := w.fi
+	old := w.id
 	if err := os.WriteFile(filepath.Join(dir, "new"), []byte("new"), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -86,11 +87,11 @@ func TestWALFileReplacedOrGone(t *testing.T) {
 	if err := w.sync(); err != nil {
 		t.Fatal(err)
 	}
-	fi, err := os.Stat(db + "-wal")
+	id, err := fsync.IdentityOf(db + "-wal")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if os.SameFile(old, w.fi) || !os.SameFile(fi, w.fi) {
+	if old.Same(w.id) || !id.Same(w.id) {
 		t.Fatal("the syncer did not follow the replaced WAL")
 	}
 	if err := os.Remove(db + "-wal"); err != nil {

@@ -74,7 +74,7 @@ type syncQueue struct {
 type walFile struct {
 	path string
 	f    *os.File
-	fi   os.FileInfo // of f, when it was opened
+	id   fsync.Identity // of f, when it was opened
 }
 
 // openWAL opens the WAL file of the database at path; Open has made the
@@ -92,24 +92,27 @@ func (w *walFile) open() error {
 	if err != nil {
 		return fmt.Errorf("opening the WAL to sync it: %w", err)
 	}
-	fi, err := f.Stat()
+	id, err := fsync.IdentityOfFile(f)
 	if err != nil {
 		f.Close()
 		return err
 	}
-	w.f, w.fi = f, fi
+	w.f, w.id = f, id
 	return nil
 }
 
 // sync makes every write to the WAL file so far durable.
 func (w *walFile) sync() error {
-	fi, err := os.Stat(w.path)
+	// Not os.Stat: asking for the file's times would make the writer's
+	// next write stamp a new one, and every fdatasync write the inode
+	// too (fsync.Identity).
+	id, err := fsync.IdentityOf(w.path)
 	if err != nil {
 		// Not while the writer's connection is open: our assumption is
 		// broken, and what was committed may be in no file we can sync.
 		return fmt.Errorf("WAL file: %w", err)
 	}
-	if !os.SameFile(fi, w.fi) {
+	if !id.Same(w.id) {
 		// Replaced: sync what was written to the old one, then follow
 		// the path.
 		old := w.f

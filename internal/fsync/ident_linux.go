@@ -1,0 +1,66 @@
+//go:build linux
+
+package fsync
+
+import (
+	"os"
+
+	"golang.org/x/sys/unix"
+)
+
+// identity is a file's device and inode, from statx asked for the inode
+// number only: the device comes with every answer, and no time is asked.
+type identity struct{ dev, ino uint64 }
+
+func (a identity) same(b identity) bool { return a == b }
+
+func identityOf(path string) (identity, error) {
+	return statxIdentity(unix.AT_FDCWD, path, 0)
+}
+
+func identityOfFile(f *os.File) (identity, error) {
+	c, err := f.SyscallConn()
+	if err != nil {
+		return identity{}, err
+	}
+	var id identity
+	var serr error
+	if err := c.Control(func(fd uintptr) {
+		id, serr = statxIdentity(int(fd), "", unix.AT_EMPTY_PATH)
+	}); err != nil {
+		return identity{}, err
+	}
+	return id, serr
+}
+
+func statxIdentity(dirfd int, path string, flags int) (identity, error) {
+	var st unix.Statx_t
+	for {
+		err := unix.Statx(dirfd, path, flags, unix.STATX_INO, &st)
+		if err == unix.EINTR {
+			continue
+		}
+		if err == unix.ENOSYS { // before Linux 4.11: no finer times either
+			return fstatatIdentity(dirfd, path, flags)
+		}
+		if err != nil {
+			return identity{}, err
+		}
+		break
+	}
+	return identity{dev: unix.Mkdev(st.Dev_major, st.Dev_minor), ino: st.Ino}, nil
+}
+
+func fstatatIdentity(dirfd int, path string, flags int) (identity, error) {
+	var st unix.Stat_t
+	for {
+		err := unix.Fstatat(dirfd, path, &st, flags)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return identity{}, err
+		}
+		return identity{dev: st.Dev, ino: st.Ino}, nil
+	}
+}
