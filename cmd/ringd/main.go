@@ -119,12 +119,18 @@ func main() {
 		fmt.Fprintln(os.Stderr, "ringd:", err)
 		os.Exit(2)
 	}
+	slack, err := timerSlack()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "ringd:", err)
+		os.Exit(2)
+	}
 	level := slog.LevelInfo
 	if o.debug {
 		level = slog.LevelDebug
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	slog.SetDefault(log)
+	log.Debug("timer slack", "slack", slack) // 0: the one ringd was started with
 	if err := run(o, log); err != nil {
 		log.Error("ringd stopped", "err", err)
 		os.Exit(1)

@@ -83,6 +83,13 @@ func startRingd(t *testing.T, dir string, args ...string) *proc {
 	bin := ringdBinary(t)
 	cmd := exec.Command(bin, append([]string{"-listen", "127.0.0.1:0", "-data", dir}, args...)...)
 	cmd.Env = os.Environ()
+	return startCmd(t, cmd)
+}
+
+// startCmd starts cmd, a ringd listening on a free port, and waits until
+// it serves.
+func startCmd(t *testing.T, cmd *exec.Cmd) *proc {
+	t.Helper()
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
