@@ -40,7 +40,10 @@ func statxIdentity(dirfd int, path string, flags int) (identity, error) {
 		if err == unix.EINTR {
 			continue
 		}
-		if err == unix.ENOSYS { // before Linux 4.11: no finer times either
+		if err == unix.ENOSYS || err == unix.EPERM {
+			// No statx: before Linux 4.11 (no finer times either), or
+			// refused by a seccomp filter (older container runtimes'
+			// answer EPERM). A path we may not stat fails again below.
 			return fstatatIdentity(dirfd, path, flags)
 		}
 		if err != nil {

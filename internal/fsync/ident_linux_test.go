@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // IdentityOf does not ask for a file's times. On a filesystem with
@@ -74,4 +76,28 @@ func mtime(t *testing.T, f *os.File) time.Time {
 		t.Fatal(err)
 	}
 	return fi.ModTime()
+}
+
+// Where statx is missing or refused, fstatat gives the same identity, by
+// path and by descriptor.
+func TestIdentityFallbackAgrees(t *testing.T) {
+	f := create(t, filepath.Join(t.TempDir(), "f"))
+	byPath, err := statxIdentity(unix.AT_FDCWD, f.Name(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fallback, err := fstatatIdentity(unix.AT_FDCWD, f.Name(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byFd, err := fstatatIdentity(int(f.Fd()), "", unix.AT_EMPTY_PATH)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if byPath != fallback || byPath != byFd || byPath.ino == 0 {
+		t.Fatalf("statx %+v, fstatat %+v by path and %+v by descriptor", byPath, fallback, byFd)
+	}
+	if _, err := fstatatIdentity(unix.AT_FDCWD, f.Name()+".missing", 0); err != unix.ENOENT {
+		t.Fatalf("fstatat of a missing file: %v, want ENOENT", err)
+	}
 }
