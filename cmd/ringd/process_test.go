@@ -83,18 +83,21 @@ func startRingd(t *testing.T, dir string, args ...string) *proc {
 	bin := ringdBinary(t)
 	cmd := exec.Command(bin, append([]string{"-listen", "127.0.0.1:0", "-data", dir}, args...)...)
 	cmd.Env = os.Environ()
-	return startCmd(t, cmd)
+	return startCmd(t, cmd, nil)
 }
 
-// startCmd starts cmd, a ringd listening on a free port, and waits until
-// it serves.
-func startCmd(t *testing.T, cmd *exec.Cmd) *proc {
+// startCmd starts cmd, a ringd listening on a free port, with start
+// (cmd.Start when nil), and waits until it serves.
+func startCmd(t *testing.T, cmd *exec.Cmd, start func() error) *proc {
 	t.Helper()
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := cmd.Start(); err != nil {
+	if start == nil {
+		start = cmd.Start
+	}
+	if err := start(); err != nil {
 		t.Fatal(err)
 	}
 	p := &proc{cmd: cmd, log: &bytes.Buffer{}, mu: &sync.Mutex{}}

@@ -49,12 +49,18 @@ func TestTimerSlackOnEveryThread(t *testing.T) {
 // value that cannot be read stops ringd before it serves.
 func TestTimerSlackFromEnvironment(t *testing.T) {
 	bin := ringdBinary(t)
-	slackOf := func(env string) int {
+	// slackOf starts ringd with RINGD_TIMER_SLACK=env, through
+	// startOnThread when it is given, and reads its main thread's slack.
+	slackOf := func(env string, startOnThread func(*exec.Cmd) error) int {
 		t.Helper()
 		dir := t.TempDir()
 		cmd := exec.Command(bin, "-listen", "127.0.0.1:0", "-data", dir)
 		cmd.Env = append(os.Environ(), "RINGD_TIMER_SLACK="+env)
-		p := startCmd(t, cmd)
+		var start func() error
+		if startOnThread != nil {
+			start = func() error { return startOnThread(cmd) }
+		}
+		p := startCmd(t, cmd, start)
 		b, err := os.ReadFile("/proc/" + strconv.Itoa(p.cmd.Process.Pid) + "/timerslack_ns")
 		if err != nil {
 			t.Skipf("no /proc/PID/timerslack_ns: %v", err)
@@ -66,21 +72,27 @@ func TestTimerSlackFromEnvironment(t *testing.T) {
 		return v
 	}
 	for env, want := range map[string]int{"250us": 250000, "2ms": 2000000, "50000": 50000, "1s": 1000000000} {
-		if got := slackOf(env); got != want {
+		if got := slackOf(env, nil); got != want {
 			t.Errorf("RINGD_TIMER_SLACK=%s: slack %d ns, want %d", env, got, want)
 		}
 	}
 	// A child inherits the slack of the thread that starts it: start it
-	// from a thread of our own with a slack nobody else uses.
-	inherited := make(chan int, 1)
-	go func() {
-		runtime.LockOSThread() // and never unlock: the thread goes with the goroutine
-		if err := unix.Prctl(unix.PR_SET_TIMERSLACK, 333000, 0, 0, 0); err != nil {
-			t.Error(err)
-		}
-		inherited <- slackOf("0")
-	}()
-	if got := <-inherited; got != 333000 {
+	// from a thread of our own with a slack nobody else uses. The
+	// goroutine on that thread only starts the process; the test's checks
+	// stay on the test's goroutine.
+	startOnThread := func(cmd *exec.Cmd) error {
+		errc := make(chan error, 1)
+		go func() {
+			runtime.LockOSThread() // and never unlock: the thread goes with the goroutine
+			if err := unix.Prctl(unix.PR_SET_TIMERSLACK, 333000, 0, 0, 0); err != nil {
+				errc <- err
+				return
+			}
+			errc <- cmd.Start()
+		}()
+		return <-errc
+	}
+	if got := slackOf("0", startOnThread); got != 333000 {
 		t.Errorf("RINGD_TIMER_SLACK=0: slack %d ns, want the inherited 333000", got)
 	}
 	for _, bad := range []string{"", "fast", "1h", "2s", "-1ms", "1.5ms", "10 ms"} {
