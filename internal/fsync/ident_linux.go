@@ -36,22 +36,19 @@ func identityOfFile(f *os.File) (identity, error) {
 func statxIdentity(dirfd int, path string, flags int) (identity, error) {
 	var st unix.Statx_t
 	for {
-		err := unix.Statx(dirfd, path, flags, unix.STATX_INO, &st)
-		if err == unix.EINTR {
-			continue
-		}
-		if err == unix.ENOSYS || err == unix.EPERM {
+		switch err := unix.Statx(dirfd, path, flags, unix.STATX_INO, &st); err {
+		case nil:
+			return identity{dev: unix.Mkdev(st.Dev_major, st.Dev_minor), ino: st.Ino}, nil
+		case unix.EINTR:
+		case unix.ENOSYS, unix.EPERM:
 			// No statx: before Linux 4.11 (no finer times either), or
 			// refused by a seccomp filter (older container runtimes'
-			// answer EPERM). A path we may not stat fails again below.
+			// answer EPERM). A path we may not stat fails again there.
 			return fstatatIdentity(dirfd, path, flags)
-		}
-		if err != nil {
+		default:
 			return identity{}, err
 		}
-		break
 	}
-	return identity{dev: unix.Mkdev(st.Dev_major, st.Dev_minor), ino: st.Ino}, nil
 }
 
 func fstatatIdentity(dirfd int, path string, flags int) (identity, error) {
