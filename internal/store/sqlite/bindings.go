@@ -27,10 +27,15 @@ type bindings struct {
 type senderRow struct {
 	number, name string
 	inUse        bool
+	// numberArg and nameArg are number and name as statement arguments,
+	// boxed once when the row is copied rather than at every send's
+	// INSERT: each boxing of a string is an allocation (issue 5).
+	numberArg, nameArg any
 }
 
 type calleeRow struct {
 	token, appid string // token "" if the number is unknown or idle
+	numberArg    any    // the number as a statement argument, boxed once
 }
 
 // maxBindings bounds each map; past it the copy starts over.
@@ -50,10 +55,16 @@ func changesBindings(q string) bool {
 
 // sender returns the number of uuid hash h; sql.ErrNoRows if none.
 func (tx *wtx) sender(h store.UUIDHash) (senderRow, error) {
-	b := &tx.db.bind
-	if s, ok := b.senders[h]; ok {
+	if s, ok := tx.db.bind.senders[h]; ok {
 		return s, nil
 	}
+	return tx.lookupSender(h)
+}
+
+// lookupSender is sender's look in numbers; apart, so that h escapes (as
+// an argument of the query) only when the copy lacks it.
+func (tx *wtx) lookupSender(h store.UUIDHash) (senderRow, error) {
+	b := &tx.db.bind
 	var s senderRow
 	var token sql.NullString
 	err := tx.queryRow(`SELECT number, name, token FROM numbers WHERE uuid_hash = ?`, h[:]).Scan(&s.number, &s.name, &token)
@@ -61,6 +72,7 @@ func (tx *wtx) sender(h store.UUIDHash) (senderRow, error) {
 		return s, err
 	}
 	s.inUse = token.Valid
+	s.numberArg, s.nameArg = s.number, s.name
 	if len(b.senders) >= maxBindings {
 		clear(b.senders)
 	}
@@ -82,7 +94,7 @@ func (tx *wtx) callee(number string) (calleeRow, error) {
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return calleeRow{}, err
 	}
-	c := calleeRow{token: tok.String, appid: appid.String}
+	c := calleeRow{token: tok.String, appid: appid.String, numberArg: number}
 	if len(b.callees) >= maxBindings {
 		clear(b.callees)
 	}

@@ -114,6 +114,12 @@ type DB struct {
 	// queuePushes); the writer's alone.
 	outboxNext int64
 
+	// lastTime and lastTimeArg are the last message time the writer
+	// stored and that time boxed as a statement argument (timeArg); the
+	// writer's alone.
+	lastTime    int64
+	lastTimeArg any
+
 	// pushWanted says which appids get pushes (outbox.go); nil: none.
 	pushWanted atomic.Pointer[func(appid string) bool]
 	// pushKick wakes the push dispatcher after a commit that queued a
@@ -735,6 +741,16 @@ func (tx *wtx) stmt(q string) (*sql.Stmt, error) {
 	}
 	db.wstmts[q] = s
 	return s, nil
+}
+
+// timeArg returns t (Unix seconds) as a statement argument. Every send
+// within a second stores the same time, and boxing it anew for each was
+// an allocation per send (issue 5). Only the writer calls it.
+func (db *DB) timeArg(t int64) any {
+	if db.lastTimeArg == nil || db.lastTime != t {
+		db.lastTime, db.lastTimeArg = t, t
+	}
+	return db.lastTimeArg
 }
 
 // wexec runs q, a statement without arguments (BEGIN, COMMIT, a

@@ -27,6 +27,7 @@ func (db *DB) Send(ctx context.Context, m store.NewMessages) (store.SendResult, 
 		res = store.SendResult{}
 		sender, err := tx.sender(m.SenderHash)
 		caller, name := sender.number, sender.name
+		callerArg, callerNameArg := sender.numberArg, sender.nameArg
 		if errors.Is(err, sql.ErrNoRows) {
 			return store.ErrUnknownUUID
 		}
@@ -54,11 +55,14 @@ func (db *DB) Send(ctx context.Context, m store.NewMessages) (store.SendResult, 
 		callerName := m.CallerName
 		if callerName == "" {
 			callerName = name
+		} else {
+			callerNameArg = callerName
 		}
 		res.Time = m.Now.Unix()
 		res.MsgIDs = make(map[string]int64, len(m.Callees))
 		var live []string
 		var devs []pushDevice // of live, in order
+		var liveArgs []any    // of live, in order: as statement arguments
 		for _, c := range m.Callees {
 			if _, dup := res.MsgIDs[c]; dup {
 				continue
@@ -74,6 +78,7 @@ func (db *DB) Send(ctx context.Context, m store.NewMessages) (store.SendResult, 
 			res.MsgIDs[c] = 0
 			live = append(live, c)
 			devs = append(devs, pushDevice{token: dev.token, appid: dev.appid})
+			liveArgs = append(liveArgs, dev.numberArg)
 		}
 		if len(live) == 0 {
 			return store.ErrCalleeNotInUse
@@ -142,12 +147,14 @@ func (db *DB) Send(ctx context.Context, m store.NewMessages) (store.SendResult, 
 		if r := m.Rendered; r != nil && r.Caller == caller && r.CallerName == callerName && sameText(text, m) {
 			rendered = r
 		}
-		push := store.Push{Kind: store.PushMessage, Caller: caller, CallerName: callerName,
-			Body: messagePreview(m), Created: m.Now}
-		pushes := make([]store.Push, 0, len(live))
+		// The push and its preview are made for the first callee that
+		// wants one: most sends queue none (issue 5: allocations).
+		var push store.Push
+		var pushes []store.Push
+		timeArg := tx.db.timeArg(res.Time)
 		for i, c := range live {
 			r, err := tx.exec(`INSERT INTO messages(caller, caller_name, callee, time, uri, length, fname, data, arena_off) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-				caller, callerName, c, res.Time, m.Blob.Hash, m.Blob.Length, fname, data, arenaOff)
+				callerArg, callerNameArg, liveArgs[i], timeArg, m.Blob.Hash, m.Blob.Length, fname, data, arenaOff)
 			if err != nil {
 				return err
 			}
@@ -163,6 +170,11 @@ func (db *DB) Send(ctx context.Context, m store.NewMessages) (store.SendResult, 
 			}
 			tx.stored(msg, true)
 			if devs[i].appid != "" {
+				if pushes == nil {
+					push = store.Push{Kind: store.PushMessage, Caller: caller, CallerName: callerName,
+						Body: messagePreview(m), Created: m.Now}
+					pushes = make([]store.Push, 0, len(live)-i)
+				}
 				push.Token, push.AppID, push.MsgID = devs[i].token, devs[i].appid, id
 				pushes = append(pushes, push)
 			}

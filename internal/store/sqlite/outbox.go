@@ -62,7 +62,7 @@ const pushColumns = 13
 // has no provider.
 func (tx *wtx) queuePushes(ps []store.Push) error {
 	f := tx.db.pushWanted.Load()
-	if f == nil {
+	if f == nil || len(ps) == 0 {
 		return nil // push is not configured
 	}
 	args := make([]any, 0, min(len(ps), pushChunk)*pushColumns)
