@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"strconv"
 	"sync"
+	"unsafe"
 
 	"github.com/ringd/ringd/internal/store"
 	"github.com/ringd/ringd/internal/wire"
@@ -112,7 +113,7 @@ func (s *Server) get(ctx context.Context, r *wire.Request) (any, error) {
 	q.Into = *bp
 	msgs, more, err := s.takeWaiting(ctx, q, h.Wait)
 	if err == nil {
-		var body wire.RawJSON
+		var body *encodedAnswer
 		body, err = getBody(msgs, more)
 		if err == nil {
 			defer putMessageBuf(bp, msgs)
@@ -185,7 +186,9 @@ func renderSend(caller, callerName string, m *store.NewMessages) *store.Rendered
 	}
 	if text {
 		b = append(b, `,"text":`...)
-		b = wire.AppendString(b, string(m.Blob.Inline))
+		// AppendString only reads its argument: the text is not copied
+		// into a string first (an allocation per send, issue 5).
+		b = wire.AppendString(b, unsafe.String(unsafe.SliceData(m.Blob.Inline), len(m.Blob.Inline)))
 	}
 	b = append(b, '}')
 	r := &rendered{mid: b[:mid:mid], tail: b[mid:]}
@@ -212,7 +215,7 @@ var getStart = func() string {
 // getBody is get's answer, the bytes json.Marshal makes of getAnswer, put
 // together from the messages' renderings; a message without one (read
 // from the database, a missed call) is encoded on its own.
-func getBody(msgs []store.Message, more bool) (wire.RawJSON, error) {
+func getBody(msgs []store.Message, more bool) (*encodedAnswer, error) {
 	n := len(getStart) + len(`],"more":false}`)
 	for i := range msgs {
 		if r, ok := formOf(&msgs[i]); ok {
@@ -221,8 +224,8 @@ func getBody(msgs []store.Message, more bool) (wire.RawJSON, error) {
 			n += 256
 		}
 	}
-	b := getAnswerBuf(n)
-	b = append(b, getStart...)
+	a := getAnswerBuf(n)
+	b := append(a.b, getStart...)
 	for i := range msgs {
 		m := &msgs[i]
 		if i > 0 {
@@ -232,6 +235,7 @@ func getBody(msgs []store.Message, more bool) (wire.RawJSON, error) {
 		if !ok {
 			j, err := json.Marshal(messagesJSON(msgs[i:i+1], false)[0])
 			if err != nil {
+				putAnswerBuf(a)
 				return nil, err
 			}
 			b = append(b, j...)
@@ -247,32 +251,47 @@ func getBody(msgs []store.Message, more bool) (wire.RawJSON, error) {
 	}
 	b = append(b, `],"more":`...)
 	b = strconv.AppendBool(b, more)
-	b = append(b, '}')
-	return b, nil
+	a.b = append(b, '}')
+	return a, nil
 }
+
+// encodedAnswer is an answer already encoded, as json.Marshal would have
+// encoded it, in a buffer of answerBufs that goes back to the pool once
+// ServeHTTP has written it (net/http keeps no reference to it). It travels
+// as a pointer: handing a slice back as an answer (an interface) and
+// pooling it each cost an allocation, three per send with the writing
+// (issue 5).
+type encodedAnswer struct{ b []byte }
 
 // answerBufs are the buffers of get answers, back once they are written
 // (ServeHTTP): a get of 300 messages answers ~90 KB, and allocating that
 // at every get made the garbage collector, which has every held message to
 // mark, run all the time.
-var answerBufs sync.Pool // of *[]byte
+var answerBufs sync.Pool // of *encodedAnswer
 
 // maxPooledAnswer bounds the buffers kept: a rare huge answer is not.
 const maxPooledAnswer = 1 << 20
 
-func getAnswerBuf(n int) []byte {
-	if p, ok := answerBufs.Get().(*[]byte); ok && cap(*p) >= n {
-		return (*p)[:0]
+// getAnswerBuf returns an empty answer with room for n bytes.
+func getAnswerBuf(n int) *encodedAnswer {
+	a, _ := answerBufs.Get().(*encodedAnswer)
+	if a == nil {
+		a = new(encodedAnswer)
 	}
-	return make([]byte, 0, n)
+	if cap(a.b) < n {
+		a.b = make([]byte, 0, n)
+	}
+	a.b = a.b[:0]
+	return a
 }
 
-func putAnswerBuf(b []byte) {
-	if cap(b) > maxPooledAnswer {
-		return
+// putAnswerBuf gives a back to the pool; its buffer must not be used after.
+func putAnswerBuf(a *encodedAnswer) {
+	if cap(a.b) > maxPooledAnswer {
+		a.b = nil
 	}
-	b = b[:0]
-	answerBufs.Put(&b)
+	a.b = a.b[:0]
+	answerBufs.Put(a)
 }
 
 // history returns every message of the window whatever its state, marking

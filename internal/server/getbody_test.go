@@ -68,8 +68,8 @@ func TestGetBodyIsTheEncoders(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if string(got) != string(want) {
-				t.Fatalf("%d messages, more %v:\n got %s\nwant %s", n, more, got, want)
+			if string(got.b) != string(want) {
+				t.Fatalf("%d messages, more %v:\n got %s\nwant %s", n, more, got.b, want)
 			}
 		}
 	}
@@ -123,8 +123,8 @@ func TestRenderSendRandom(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if string(got) != string(want) {
-			t.Fatalf("message %+v:\n got %s\nwant %s", nm, got, want)
+		if string(got.b) != string(want) {
+			t.Fatalf("message %+v:\n got %s\nwant %s", nm, got.b, want)
 		}
 	}
 }

@@ -57,7 +57,9 @@ func (s *Server) send(ctx context.Context, r *wire.Request) (any, error) {
 	}
 	s.arrived(res)
 	// Written back to the pool by ServeHTTP once sent.
-	return wire.RawJSON(appendSendAnswer(getAnswerBuf(64), id, res.Time)), nil
+	a := getAnswerBuf(64)
+	a.b = appendSendAnswer(a.b, id, res.Time)
+	return a, nil
 }
 
 // appendSendAnswer appends send's answer: the bytes json.Marshal makes of

@@ -265,8 +265,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch a := ans.(type) {
 	case *wire.DataAnswer:
 		err = wire.WriteData(w, a)
-	case wire.RawJSON:
-		err = wire.WriteJSON(w, a)
+	case *encodedAnswer:
+		err = wire.WriteRaw(w, a.b)
 		putAnswerBuf(a) // written: net/http keeps no reference to it
 	default:
 		err = wire.WriteJSON(w, a)

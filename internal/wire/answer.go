@@ -27,25 +27,48 @@ type errorBody struct {
 	Error  string `json:"error"`
 }
 
-// RawJSON is an answer already encoded, as json.Marshal would have: it is
-// written as it is.
-type RawJSON []byte
-
 // WriteJSON writes a protocol answer: HTTP 200 and v as JSON.
 func WriteJSON(w http.ResponseWriter, v any) error {
-	b, ok := v.(RawJSON)
-	if !ok {
-		var err error
-		if b, err = json.Marshal(v); err != nil {
-			return err
-		}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
 	}
+	return WriteRaw(w, b)
+}
+
+// WriteRaw writes a protocol answer already encoded as JSON, as json.Marshal
+// would have encoded it: HTTP 200 and b as it is.
+func WriteRaw(w http.ResponseWriter, b []byte) error {
 	h := w.Header()
-	h["Content-Type"] = []string{"application/json"}
-	h["Content-Length"] = []string{strconv.Itoa(len(b))}
+	h["Content-Type"] = jsonType
+	h["Content-Length"] = contentLength(len(b))
 	w.WriteHeader(http.StatusOK)
 	_, err := w.Write(b)
 	return err
+}
+
+// jsonType is the Content-Type of every JSON answer. Header values are
+// shared, not made for each answer: net/http copies the header before it
+// writes it and changes neither the copy's values nor ours (issue 5:
+// allocations per answer).
+var jsonType = []string{"application/json"}
+
+// smallLengths are the Content-Length values of answers under 1 KiB, made
+// once (a send's answer is ~55 bytes), shared as jsonType is.
+var smallLengths = func() [][]string {
+	l := make([][]string, 1024)
+	for i := range l {
+		l[i] = []string{strconv.Itoa(i)}
+	}
+	return l
+}()
+
+// contentLength is the Content-Length header value of an answer of n bytes.
+func contentLength(n int) []string {
+	if n < len(smallLengths) {
+		return smallLengths[n]
+	}
+	return []string{strconv.Itoa(n)}
 }
 
 // WriteData writes an answer with data: JSON, NUL, data.
@@ -78,8 +101,8 @@ func WriteData(w http.ResponseWriter, a *DataAnswer) error {
 func WriteError(w http.ResponseWriter, status int, code Code) {
 	b, _ := json.Marshal(errorBody{Answer: code, Error: code.Text()})
 	h := w.Header()
-	h["Content-Type"] = []string{"application/json"}
-	h["Content-Length"] = []string{strconv.Itoa(len(b))}
+	h["Content-Type"] = jsonType
+	h["Content-Length"] = contentLength(len(b))
 	if code == ServerBusy {
 		h["Retry-After"] = []string{"1"}
 	}
