@@ -63,7 +63,7 @@ const pushColumns = 13
 func (tx *wtx) queuePushes(ps []store.Push) error {
 	f := tx.db.pushWanted.Load()
 	if f == nil || len(ps) == 0 {
-		return nil // push is not configured
+		return nil // push is not configured, or nothing to queue
 	}
 	args := make([]any, 0, min(len(ps), pushChunk)*pushColumns)
 	flush := func(rows int) error {
