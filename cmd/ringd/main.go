@@ -178,8 +178,10 @@ func run(o *options, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	ln = server.Listener(ln)
 	hs := &http.Server{
 		Handler:           withDebug(srv, o.debug),
+		ConnContext:       server.ConnContext,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),

@@ -146,7 +146,12 @@ func NewPushAt(t testing.TB, cfg server.Config, dir string, p *Push) *Server {
 	}
 	// The background work runs as in ringd: call timeouts, expiry.
 	srv.Start()
-	hs := httptest.NewServer(srv)
+	// Served as ringd serves it (cmd/ringd): connections that can hold
+	// their background read (server.Listener).
+	hs := httptest.NewUnstartedServer(srv)
+	hs.Listener = server.Listener(hs.Listener)
+	hs.Config.ConnContext = server.ConnContext
+	hs.Start()
 	s := &Server{URL: hs.URL + "/", Dir: dir, Clock: clock, Server: srv, DB: db, Blobs: blobs, Arena: arena, HTTP: hs, Push: disp}
 	t.Cleanup(s.Close)
 	return s

@@ -2,3 +2,7 @@ package server
 
 // SetFetchHook makes fetch call hook at its stages (Server.fetchHook).
 func SetFetchHook(s *Server, hook func(stage string)) { s.fetchHook.Store(&hook) }
+
+// HeldReads is how many connection reads have waited for a release
+// (conn.go), by every server of the test binary.
+func HeldReads() int64 { return heldReads.Load() }

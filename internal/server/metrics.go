@@ -95,7 +95,10 @@ func (s *Server) observe(req string, code wire.Code, start time.Time) {
 }
 
 // storeMessages stores a send's messages and counts them.
+// Its data has been read to the end, so the connection's read can be held
+// while the send waits for the disk (conn.go).
 func (s *Server) storeMessages(ctx context.Context, m store.NewMessages) (store.SendResult, error) {
+	holdRead(ctx)
 	res, err := s.store.Send(ctx, m)
 	if err == nil && !res.Replayed {
 		s.metrics.messages.Add(float64(len(res.MsgIDs)))

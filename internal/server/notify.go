@@ -95,6 +95,9 @@ func (s *Server) takeWaiting(ctx context.Context, q store.GetQuery, wait *int64)
 		if err != nil {
 			return nil, false, err
 		}
+		// No wait, so nothing needs to learn that the client has gone: the
+		// read can be held while the marks wait for the disk (conn.go).
+		holdRead(ctx)
 		return s.store.TakeUndelivered(ctx, q)
 	}
 	keys := make([]string, len(q.Callees))
