@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"net"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -29,7 +30,10 @@ import (
 // Any read made late is still a correct read (the bytes wait in the
 // kernel); what the hold gives up is learning, during the wait, that the
 // client has gone, which a send does not use (it completes either way).
-// Long-polls, which do use it, never hold.
+// Long-polls, which do use it, never hold. net/http's abort of a held read
+// (a deadline long past, then none once the read has returned) is kept in
+// the holdConn, not set on the socket: two fewer rounds of the poller's
+// timer work per request.
 
 // Listener wraps ln so that its connections can hold their background
 // read (holdRead). http.Server's ConnContext must be ConnContext.
@@ -84,6 +88,10 @@ type holdConn struct {
 	holding      bool       // the next one-byte Read waits for release
 	waiting      bool       // a Read waits for a token on wake
 	zeroDeadline bool       // the TCPConn's read deadline is none
+	// expired: a read deadline in the past was set while a Read waited,
+	// and is kept here rather than in the TCPConn (whose deadline stays
+	// none): reads fail as past their deadline until the next one is set.
+	expired bool
 }
 
 var _ net.Conn = (*holdConn)(nil)
@@ -107,6 +115,10 @@ func (c *holdConn) release() {
 
 func (c *holdConn) Read(p []byte) (int, error) {
 	c.mu.Lock()
+	if c.expired {
+		c.mu.Unlock()
+		return 0, errExpired
+	}
 	if c.holding {
 		c.holding = false
 		// Only a one-byte read is net/http's background read; any other
@@ -117,6 +129,12 @@ func (c *holdConn) Read(p []byte) (int, error) {
 			c.waiting = true
 			c.mu.Unlock()
 			<-c.wake
+			c.mu.Lock()
+			expired := c.expired
+			c.mu.Unlock()
+			if expired {
+				return 0, errExpired
+			}
 			return c.TCPConn.Read(p)
 		}
 	}
@@ -124,18 +142,27 @@ func (c *holdConn) Read(p []byte) (int, error) {
 	return c.TCPConn.Read(p)
 }
 
+// errExpired is a read's error past its deadline, as the TCPConn's would be.
+var errExpired error = &net.OpError{Op: "read", Net: "tcp", Err: os.ErrDeadlineExceeded}
+
 func (c *holdConn) SetReadDeadline(t time.Time) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if t.IsZero() {
-		if c.zeroDeadline {
-			// net/http clears the deadline again before each background
-			// read; the poller's timer work is not free.
-			return nil
-		}
+	if c.waiting && c.zeroDeadline && !t.IsZero() && !t.After(time.Now()) {
+		// net/http's abort of a held read (a deadline long past, then
+		// none again once the read has returned): kept here, so that
+		// neither touches the poller's timers.
+		c.expired = true
+		c.release()
+		return nil
 	}
-	// The deadline first: the Read released then finds it (a deadline in
-	// the past fails it at once, without a system call).
+	c.expired = false
+	if t.IsZero() && c.zeroDeadline {
+		// Already none (net/http clears it before each background read,
+		// and after its abort).
+		return nil
+	}
+	// The deadline first: the Read released then finds it.
 	err := c.TCPConn.SetReadDeadline(t)
 	c.zeroDeadline = t.IsZero()
 	if !t.IsZero() {
@@ -147,6 +174,7 @@ func (c *holdConn) SetReadDeadline(t time.Time) error {
 func (c *holdConn) SetDeadline(t time.Time) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.expired = false
 	err := c.TCPConn.SetDeadline(t)
 	c.zeroDeadline = t.IsZero()
 	if !t.IsZero() {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"os"
 	"testing"
 	"time"
 )
@@ -93,8 +94,13 @@ func TestHoldConnDeadlineReleases(t *testing.T) {
 	}
 	r := result(t, got)
 	var ne net.Error
-	if len(r.b) != 0 || !errors.As(r.err, &ne) || !ne.Timeout() {
+	if len(r.b) != 0 || !errors.As(r.err, &ne) || !ne.Timeout() || !errors.Is(r.err, os.ErrDeadlineExceeded) {
 		t.Fatalf("held read released by a past deadline: %q, %v; want nothing and a timeout", r.b, r.err)
+	}
+	// Every read fails so until another deadline is set, as on any
+	// connection.
+	if r := result(t, readAsync(hc, 16)); len(r.b) != 0 || !errors.Is(r.err, os.ErrDeadlineExceeded) {
+		t.Fatalf("read past the deadline: %q, %v", r.b, r.err)
 	}
 	if err := hc.SetReadDeadline(time.Time{}); err != nil {
 		t.Fatal(err)
