@@ -50,13 +50,17 @@ func ConnContext(ctx context.Context, c net.Conn) context.Context {
 
 type holdConnKey struct{}
 
-// holdRead holds the next one-byte read of ctx's connection (see above).
-// The request's body must have been read to its end: a read of the body
-// itself must never wait.
-func holdRead(ctx context.Context) {
-	if hc, ok := ctx.Value(holdConnKey{}).(*holdConn); ok {
-		hc.hold()
+// holdRead holds the next one-byte read of ctx's connection (see above),
+// and returns the connection (nil if it is not a holdConn) for endHold
+// once the wait is over. The request's body must have been read to its
+// end: a read of the body itself must never wait.
+func holdRead(ctx context.Context) *holdConn {
+	hc, ok := ctx.Value(holdConnKey{}).(*holdConn)
+	if !ok {
+		return nil
 	}
+	hc.hold()
+	return hc
 }
 
 // heldReads counts the reads that waited for a release, for tests.
@@ -99,6 +103,18 @@ var _ net.Conn = (*holdConn)(nil)
 func (c *holdConn) hold() {
 	c.mu.Lock()
 	c.holding = true
+	c.mu.Unlock()
+}
+
+// endHold ends a hold no read has taken, so that it never outlives its
+// request (the next request might be a long-poll); a read that took it
+// stays held until net/http's abort. c may be nil.
+func (c *holdConn) endHold() {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	c.holding = false
 	c.mu.Unlock()
 }
 

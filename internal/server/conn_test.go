@@ -158,3 +158,37 @@ func TestHoldConnClientGone(t *testing.T) {
 		t.Fatalf("held read of a client gone: %q, %v", r.b, r.err)
 	}
 }
+
+// TestHoldConnEndHold: a hold no read took ends with its request, so the
+// next request's background read (a long-poll's) is made at once; one a
+// read took stays held until the deadline.
+func TestHoldConnEndHold(t *testing.T) {
+	hc, client := holdPair(t)
+	hc.hold()
+	hc.endHold()
+	if _, err := client.Write([]byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	if r := result(t, readAsync(hc, 1)); string(r.b) != "x" || r.err != nil {
+		t.Fatalf("one-byte read after an ended hold: %q, %v", r.b, r.err)
+	}
+
+	hc.hold()
+	got := readAsync(hc, 1)
+	untilWaiting(t, hc)
+	hc.endHold()
+	hc.mu.Lock()
+	waiting := hc.waiting
+	hc.mu.Unlock()
+	if !waiting {
+		t.Fatal("endHold let a held read go")
+	}
+	if err := hc.SetReadDeadline(time.Unix(1, 0)); err != nil {
+		t.Fatal(err)
+	}
+	if r := result(t, got); !errors.Is(r.err, os.ErrDeadlineExceeded) {
+		t.Fatalf("held read after endHold, released by the deadline: %q, %v", r.b, r.err)
+	}
+	var nilConn *holdConn
+	nilConn.endHold() // a connection not from Listener
+}

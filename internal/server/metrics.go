@@ -98,8 +98,9 @@ func (s *Server) observe(req string, code wire.Code, start time.Time) {
 // Its data has been read to the end, so the connection's read can be held
 // while the send waits for the disk (conn.go).
 func (s *Server) storeMessages(ctx context.Context, m store.NewMessages) (store.SendResult, error) {
-	holdRead(ctx)
+	hc := holdRead(ctx)
 	res, err := s.store.Send(ctx, m)
+	hc.endHold()
 	if err == nil && !res.Replayed {
 		s.metrics.messages.Add(float64(len(res.MsgIDs)))
 		s.metrics.bytes.Add(float64(m.Blob.Length))

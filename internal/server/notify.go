@@ -97,7 +97,8 @@ func (s *Server) takeWaiting(ctx context.Context, q store.GetQuery, wait *int64)
 		}
 		// No wait, so nothing needs to learn that the client has gone: the
 		// read can be held while the marks wait for the disk (conn.go).
-		holdRead(ctx)
+		hc := holdRead(ctx)
+		defer hc.endHold()
 		return s.store.TakeUndelivered(ctx, q)
 	}
 	keys := make([]string, len(q.Callees))
