@@ -67,6 +67,16 @@ func untilWaiting(t *testing.T, hc *holdConn) {
 	}
 }
 
+// heldRead holds hc and starts a one-byte read, which it returns once that
+// read waits for a release.
+func heldRead(t *testing.T, hc *holdConn) <-chan readResult {
+	t.Helper()
+	hc.hold()
+	got := readAsync(hc, 1)
+	untilWaiting(t, hc)
+	return got
+}
+
 func result(t *testing.T, ch <-chan readResult) readResult {
 	t.Helper()
 	select {
@@ -86,9 +96,7 @@ func TestHoldConnDeadlineReleases(t *testing.T) {
 	if _, err := client.Write([]byte("x")); err != nil {
 		t.Fatal(err)
 	}
-	hc.hold()
-	got := readAsync(hc, 1)
-	untilWaiting(t, hc)
+	got := heldRead(t, hc)
 	if err := hc.SetReadDeadline(time.Unix(1, 0)); err != nil {
 		t.Fatal(err)
 	}
@@ -134,9 +142,7 @@ func TestHoldConnOtherReadsGoOn(t *testing.T) {
 // the error of a closed connection.
 func TestHoldConnCloseReleases(t *testing.T) {
 	hc, _ := holdPair(t)
-	hc.hold()
-	got := readAsync(hc, 1)
-	untilWaiting(t, hc)
+	got := heldRead(t, hc)
 	hc.Close()
 	if r := result(t, got); !errors.Is(r.err, net.ErrClosed) {
 		t.Fatalf("held read at close: %q, %v", r.b, r.err)
@@ -147,9 +153,7 @@ func TestHoldConnCloseReleases(t *testing.T) {
 // past reads on, and learns that the client has gone.
 func TestHoldConnClientGone(t *testing.T) {
 	hc, client := holdPair(t)
-	hc.hold()
-	got := readAsync(hc, 1)
-	untilWaiting(t, hc)
+	got := heldRead(t, hc)
 	client.Close()
 	if err := hc.SetReadDeadline(time.Now().Add(time.Minute)); err != nil {
 		t.Fatal(err)
@@ -173,9 +177,7 @@ func TestHoldConnEndHold(t *testing.T) {
 		t.Fatalf("one-byte read after an ended hold: %q, %v", r.b, r.err)
 	}
 
-	hc.hold()
-	got := readAsync(hc, 1)
-	untilWaiting(t, hc)
+	got := heldRead(t, hc)
 	hc.endHold()
 	hc.mu.Lock()
 	waiting := hc.waiting
