@@ -6,3 +6,6 @@ func SetFetchHook(s *Server, hook func(stage string)) { s.fetchHook.Store(&hook)
 // HeldReads is how many connection reads have waited for a release
 // (conn.go), by every server of the test binary.
 func HeldReads() int64 { return heldReads.Load() }
+
+// InFlight is how many requests s is handling now, long-polls included.
+func InFlight(s *Server) int { return len(s.inflight) }

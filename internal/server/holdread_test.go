@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/ringd/ringd/internal/ringtest"
 	"github.com/ringd/ringd/internal/server"
@@ -99,5 +100,49 @@ func TestSendHoldsBackgroundRead(t *testing.T) {
 	// The get marked them: they are not answered again.
 	if got := s.Get(t, bob); len(got) != 0 {
 		t.Fatalf("after the piped get: %d messages", len(got))
+	}
+}
+
+// TestLongPollAfterHeldSendSeesClientGo: a long-poll on a connection whose
+// send before it held its read still learns that its client has gone, and
+// ends then rather than when its wait does.
+func TestLongPollAfterHeldSendSeesClientGo(t *testing.T) {
+	s := ringtest.New(t, ringtest.NewConfig(t))
+	alice, bob := s.User(t, "Alice"), s.User(t, "Bob")
+	c, err := net.Dial("tcp", s.HTTP.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	br := bufio.NewReader(c)
+	before := server.HeldReads()
+	for i := 0; server.HeldReads() == before; i++ {
+		if i == 100 {
+			t.Fatal("100 sends held no read")
+		}
+		text := fmt.Sprint("before the poll ", i)
+		if _, err := c.Write(rawPost(s, ringtest.Body(map[string]any{"req": "send", "uuid": alice.UUID, "callee": bob.Number, "length": len(text)}, []byte(text)))); err != nil {
+			t.Fatal(err)
+		}
+		if a := readAnswer(t, br); a.Code() != 10000 {
+			t.Fatalf("send: %v", a)
+		}
+	}
+	// Alice has nothing waiting: the get waits up to 60 s.
+	if _, err := c.Write(rawPost(s, ringtest.Body(map[string]any{"req": "get", "uuid": []string{alice.UUID}, "wait": 60}, nil))); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the long-poll to start", func() bool { return server.InFlight(s.Server) == 1 })
+	c.Close()
+	waitFor(t, "the long-poll to end with its client", func() bool { return server.InFlight(s.Server) == 0 })
+}
+
+// waitFor polls cond until it holds, for at most 20 s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); !cond(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited 20 s for %s", what)
+		}
 	}
 }
