@@ -15,18 +15,40 @@ import (
 	"github.com/ringd/ringd/internal/server"
 )
 
-// rawPost is a POST of body to s as bytes on a connection of the test's own.
-func rawPost(s *ringtest.Server, body []byte) []byte {
-	var b bytes.Buffer
-	fmt.Fprintf(&b, "POST / HTTP/1.1\r\nHost: ringd\r\nContent-Type: application/octet-stream\r\nContent-Length: %d\r\n\r\n", len(body))
-	b.Write(body)
-	return b.Bytes()
+// rawClient is a kept-alive connection of the test's own to a server,
+// written and read as bytes.
+type rawClient struct {
+	c  net.Conn
+	br *bufio.Reader
 }
 
-// readAnswer reads one HTTP answer from br and returns its JSON head.
-func readAnswer(t *testing.T, br *bufio.Reader) ringtest.Answer {
+func newRawClient(t *testing.T, s *ringtest.Server) *rawClient {
 	t.Helper()
-	resp, err := http.ReadResponse(br, nil)
+	c, err := net.Dial("tcp", s.HTTP.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return &rawClient{c: c, br: bufio.NewReader(c)}
+}
+
+// post writes a POST of each body, all in one write.
+func (rc *rawClient) post(t *testing.T, bodies ...[]byte) {
+	t.Helper()
+	var b bytes.Buffer
+	for _, body := range bodies {
+		fmt.Fprintf(&b, "POST / HTTP/1.1\r\nHost: ringd\r\nContent-Type: application/octet-stream\r\nContent-Length: %d\r\n\r\n", len(body))
+		b.Write(body)
+	}
+	if _, err := rc.c.Write(b.Bytes()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// answer reads the next HTTP answer and returns its JSON head.
+func (rc *rawClient) answer(t *testing.T) ringtest.Answer {
+	t.Helper()
+	resp, err := http.ReadResponse(rc.br, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,6 +67,11 @@ func readAnswer(t *testing.T, br *bufio.Reader) ringtest.Answer {
 	return a
 }
 
+// sendBody is the body of a send of text from one user to a number.
+func sendBody(from ringtest.User, to, text string) []byte {
+	return ringtest.Body(map[string]any{"req": "send", "uuid": from.UUID, "callee": to, "length": len(text)}, []byte(text))
+}
+
 // TestSendHoldsBackgroundRead: on a kept-alive connection, sends and gets
 // that wait for the disk hold net/http's background read (conn.go), and
 // every answer is still right, including requests sent before the answer
@@ -52,23 +79,13 @@ func readAnswer(t *testing.T, br *bufio.Reader) ringtest.Answer {
 func TestSendHoldsBackgroundRead(t *testing.T) {
 	s := ringtest.New(t, ringtest.NewConfig(t))
 	alice, bob := s.User(t, "Alice"), s.User(t, "Bob")
-	c, err := net.Dial("tcp", s.HTTP.Listener.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	br := bufio.NewReader(c)
-	send := func(text string) []byte {
-		return rawPost(s, ringtest.Body(map[string]any{"req": "send", "uuid": alice.UUID, "callee": bob.Number, "length": len(text)}, []byte(text)))
-	}
+	rc := newRawClient(t, s)
 
 	before := server.HeldReads()
 	const n = 20
 	for i := range n {
-		if _, err := c.Write(send(fmt.Sprint("one by one ", i))); err != nil {
-			t.Fatal(err)
-		}
-		if a := readAnswer(t, br); a.Code() != 10000 {
+		rc.post(t, sendBody(alice, bob.Number, fmt.Sprint("one by one ", i)))
+		if a := rc.answer(t); a.Code() != 10000 {
 			t.Fatalf("send %d: %v", i, a)
 		}
 	}
@@ -80,19 +97,14 @@ func TestSendHoldsBackgroundRead(t *testing.T) {
 
 	// Two sends and a get in one write: the bytes of the next request are
 	// there while each waits for the disk.
-	var pipe []byte
-	pipe = append(pipe, send("piped 1")...)
-	pipe = append(pipe, send("piped 2")...)
-	pipe = append(pipe, rawPost(s, ringtest.Body(map[string]any{"req": "get", "uuid": []string{bob.UUID}}, nil))...)
-	if _, err := c.Write(pipe); err != nil {
-		t.Fatal(err)
-	}
+	rc.post(t, sendBody(alice, bob.Number, "piped 1"), sendBody(alice, bob.Number, "piped 2"),
+		ringtest.Body(map[string]any{"req": "get", "uuid": []string{bob.UUID}}, nil))
 	for i := range 2 {
-		if a := readAnswer(t, br); a.Code() != 10000 {
+		if a := rc.answer(t); a.Code() != 10000 {
 			t.Fatalf("piped send %d: %v", i, a)
 		}
 	}
-	a := readAnswer(t, br)
+	a := rc.answer(t)
 	msgs := ringtest.Messages(a)
 	if a.Code() != 10000 || len(msgs) != n+2 || msgs[n]["text"] != "piped 1" || msgs[n+1]["text"] != "piped 2" {
 		t.Fatalf("piped get: code %d, %d messages", a.Code(), len(msgs))
@@ -109,31 +121,21 @@ func TestSendHoldsBackgroundRead(t *testing.T) {
 func TestLongPollAfterHeldSendSeesClientGo(t *testing.T) {
 	s := ringtest.New(t, ringtest.NewConfig(t))
 	alice, bob := s.User(t, "Alice"), s.User(t, "Bob")
-	c, err := net.Dial("tcp", s.HTTP.Listener.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	br := bufio.NewReader(c)
+	rc := newRawClient(t, s)
 	before := server.HeldReads()
 	for i := 0; server.HeldReads() == before; i++ {
 		if i == 100 {
 			t.Fatal("100 sends held no read")
 		}
-		text := fmt.Sprint("before the poll ", i)
-		if _, err := c.Write(rawPost(s, ringtest.Body(map[string]any{"req": "send", "uuid": alice.UUID, "callee": bob.Number, "length": len(text)}, []byte(text)))); err != nil {
-			t.Fatal(err)
-		}
-		if a := readAnswer(t, br); a.Code() != 10000 {
+		rc.post(t, sendBody(alice, bob.Number, fmt.Sprint("before the poll ", i)))
+		if a := rc.answer(t); a.Code() != 10000 {
 			t.Fatalf("send: %v", a)
 		}
 	}
 	// Alice has nothing waiting: the get waits up to 60 s.
-	if _, err := c.Write(rawPost(s, ringtest.Body(map[string]any{"req": "get", "uuid": []string{alice.UUID}, "wait": 60}, nil))); err != nil {
-		t.Fatal(err)
-	}
+	rc.post(t, ringtest.Body(map[string]any{"req": "get", "uuid": []string{alice.UUID}, "wait": 60}, nil))
 	waitFor(t, "the long-poll to start", func() bool { return server.InFlight(s.Server) == 1 })
-	c.Close()
+	rc.c.Close()
 	waitFor(t, "the long-poll to end with its client", func() bool { return server.InFlight(s.Server) == 0 })
 }
 
