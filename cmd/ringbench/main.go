@@ -42,11 +42,18 @@ type config struct {
 	warmup     time.Duration
 	pairs      int
 	verbose    bool
+	// ab's second server: a running one, or a binary (default: serverBin)
+	// started with its own flags.
+	bURL  string
+	bBin  string
+	bArgs []string
 }
 
 const usage = `Usage:
   ringbench [flags]            run one load against ringd
   ringbench compare [flags]    alternate ringd and the built-in ceiling (A B A B ...)
+  ringbench ab [flags]         alternate two ringd servers, A and B (two builds, or two
+                               configurations: -b-bin, -b-args, -b-url), and their ratio B/A
   ringbench disk [flags]       durable writes the filesystem allows (-mode append|overwrite|files)
 
 Operations (-op):
@@ -78,8 +85,11 @@ func parse(args []string, out io.Writer) (*config, error) {
 	fs.DurationVar(&c.dur, "d", 5*time.Second, "duration of each run (unless -n)")
 	fs.IntVar(&c.count, "n", 0, "requests of each run (instead of -d)")
 	fs.DurationVar(&c.warmup, "warmup", time.Second, "load before each timed run, not counted (not with -n)")
-	fs.IntVar(&c.pairs, "pairs", 3, "compare: pairs of runs (ringd, ceiling)")
+	fs.IntVar(&c.pairs, "pairs", 3, "compare and ab: pairs of runs (ringd and the ceiling, or A and B)")
 	fs.BoolVar(&c.verbose, "v", false, "print setup progress")
+	fs.StringVar(&c.bURL, "b-url", "", "ab: URL of a running ringd as B")
+	fs.StringVar(&c.bBin, "b-bin", "", "ab: ringd binary to start as B (default: -server-bin)")
+	bArgs := fs.String("b-args", "", "ab: extra flags for B, space-separated")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), usage)
 		fs.PrintDefaults()
@@ -91,6 +101,7 @@ func parse(args []string, out io.Writer) (*config, error) {
 		return nil, fmt.Errorf("unexpected arguments: %q", fs.Args())
 	}
 	c.serverArgs = strings.Fields(*serverArgs)
+	c.bArgs = strings.Fields(*bArgs)
 	switch {
 	case (c.url == "") == (c.serverBin == ""):
 		return nil, errors.New("give exactly one of -url and -server-bin")
@@ -130,16 +141,19 @@ func main() {
 		if errors.Is(err, flag.ErrHelp) {
 			return
 		}
-	case "", "compare":
+	case "", "compare", "ab":
 		var c *config
 		c, err = parse(args, os.Stderr)
 		if errors.Is(err, flag.ErrHelp) {
 			return
 		}
 		if err == nil {
-			if cmd == "compare" {
+			switch cmd {
+			case "compare":
 				err = compare(ctx, c, os.Stdout)
-			} else {
+			case "ab":
+				err = ab(ctx, c, os.Stdout)
+			default:
 				err = bench(ctx, c, os.Stdout)
 			}
 		}

@@ -169,3 +169,26 @@ func TestDisk(t *testing.T) {
 		}
 	}
 }
+
+// TestAB runs ab for two short pairs against two real servers: each gets
+// its own numbers, both are loaded, and the ratio is printed.
+func TestAB(t *testing.T) {
+	a := ringtest.New(t, ringtest.NewConfig(t))
+	b := ringtest.New(t, ringtest.NewConfig(t))
+	c, err := parse([]string{"-url", a.URL, "-b-url", b.URL, "-c", "4", "-n", "100", "-pairs", "2", "-op", "send"}, os.Stderr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if err := ab(context.Background(), c, &out); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	for _, want := range []string{"A ", "B ", "pair 1: B/A = ", "pair 2: B/A = ", "median B/A over 2 pairs"} {
+		if !strings.Contains(out.String(), want) {
+			t.Fatalf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+	if strings.Count(out.String(), "10000:100") != 4 {
+		t.Fatalf("want four runs of 100 answered 10000:\n%s", out.String())
+	}
+}
