@@ -31,20 +31,23 @@ type textField struct {
 	value      string // printable; "?" in it is where the control character goes
 }
 
-// withControl is f's request with the field's "?" made the control
-// character c: as json.Marshal spells it (raw for DEL and C1, which JSON
-// allows unescaped, so the head takes the plain decoder's path; an escape
-// for the others), or as the \u00XX escape (encoding/json's path).
-func (f textField) withControl(char, escape string, escaped bool) []byte {
-	if !escaped {
-		return body(f.head.with(f.field, strings.Replace(f.value, "?", char, 1)), f.data)
-	}
+// marshalled is f's request with the field's "?" made s, as json.Marshal
+// spells it: raw for DEL and C1, which JSON allows unescaped (so the head
+// takes the plain decoder's path), escaped for C0.
+func (f textField) marshalled(s string) []byte {
+	return body(f.head.with(f.field, strings.Replace(f.value, "?", s, 1)), f.data)
+}
+
+// spelled is f's request with the field's "?" made the bytes raw, verbatim
+// in the JSON: an escape such as \u0001 (encoding/json's path), or bytes
+// that are not UTF-8.
+func (f textField) spelled(raw string) []byte {
 	const mark = "\ue000"
-	b := body(f.head.with(f.field, strings.Replace(f.value, "?", mark, 1)), f.data)
+	b := f.marshalled(mark)
 	if bytes.Count(b, []byte(mark)) != 1 {
 		panic("the mark is not in the body once")
 	}
-	return bytes.Replace(b, []byte(mark), []byte(escape), 1)
+	return bytes.Replace(b, []byte(mark), []byte(raw), 1)
 }
 
 // hygieneState is everything a refused request must leave as it was: the
@@ -63,11 +66,12 @@ func hygieneState(t *testing.T, db *sql.DB, s *ringtest.Server) string {
 	return sb.String()
 }
 
-// TestControlCharactersRefused: a control character in any text field
-// people or apps read (login's fields, caller_name, fname, link data) is
-// 10002, exactly the protocol's error answer, and changes nothing: the
-// device stays bound, the name stays, no message, call or link is stored.
-func TestControlCharactersRefused(t *testing.T) {
+// TestUnprintableTextRefused: a control character, or bytes that are not
+// UTF-8, in any text field people or apps read (login's fields,
+// caller_name, fname, link data) is 10002, exactly the protocol's error
+// answer, and changes nothing: the device stays bound, the name stays, no
+// message, call or link is stored.
+func TestUnprintableTextRefused(t *testing.T) {
 	ai := newAIService(t)
 	cfg := ringtest.NewConfig(t)
 	cfg.AdminToken = "tok"
@@ -102,23 +106,25 @@ func TestControlCharactersRefused(t *testing.T) {
 		{"link", "data", obj{"req": "link", "uuid": alice.UUID}, nil, "li?nk"},
 	}
 	for _, f := range fields {
+		bad := map[string][]byte{
+			"invalid UTF-8":    f.spelled("\xff"),
+			"UTF-16 surrogate": f.spelled("\xed\xa0\x80"),
+		}
 		for _, c := range controlChars {
-			for _, escaped := range []bool{false, true} {
-				name := fmt.Sprintf("%s %s %s", f.req, f.field, c.name)
-				if escaped {
-					name += " escaped"
+			bad[c.name] = f.marshalled(c.char)
+			bad[c.name+" escaped"] = f.spelled(c.escape)
+		}
+		for what, b := range bad {
+			t.Run(f.req+" "+f.field+" "+what, func(t *testing.T) {
+				before := hygieneState(t, db, s)
+				status, got, _ := rawResponse(t, http.MethodPost, s.URL, bytes.NewReader(b))
+				if status != http.StatusOK || string(got) != errBody(10002) {
+					t.Fatalf("answer %d %s, want 200 %s", status, got, errBody(10002))
 				}
-				t.Run(name, func(t *testing.T) {
-					before := hygieneState(t, db, s)
-					status, got, _ := rawResponse(t, http.MethodPost, s.URL, bytes.NewReader(f.withControl(c.char, c.escape, escaped)))
-					if status != http.StatusOK || string(got) != errBody(10002) {
-						t.Fatalf("answer %d %s, want 200 %s", status, got, errBody(10002))
-					}
-					if after := hygieneState(t, db, s); after != before {
-						t.Fatalf("a refused request changed the store:\nbefore:\n%s\nafter:\n%s", before, after)
-					}
-				})
-			}
+				if after := hygieneState(t, db, s); after != before {
+					t.Fatalf("a refused request changed the store:\nbefore:\n%s\nafter:\n%s", before, after)
+				}
+			})
 		}
 	}
 

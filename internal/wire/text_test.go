@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"strings"
 	"testing"
 	"unicode"
 	"unicode/utf8"
@@ -107,4 +108,27 @@ func FuzzPrintable(f *testing.F) {
 			t.Fatalf("Printable(%q) = %v, want %v", s, got, want)
 		}
 	})
+}
+
+// TestReadRequestRefusesInvalidUTF8: a head that is not UTF-8, anywhere in
+// it, is a FormatError, where decoding would have made U+FFFD of the bytes.
+func TestReadRequestRefusesInvalidUTF8(t *testing.T) {
+	for _, head := range []string{
+		"{\"req\":\"login\",\"name\":\"N\xffm\"}",
+		"{\"req\":\"login\",\"name\":\"N\xc0\xafm\"}",                // overlong /
+		"{\"req\":\"login\",\"name\":\"N\xed\xa0\x80m\"}",            // a UTF-16 surrogate
+		"{\"req\":\"login\",\"name\":\"N\xe2\x82\"}",                 // cut off
+		"{\"req\":\"get\",\"x\":\"\xff\"}",                           // an unknown field
+		"{\"req\":\"get\",\"\xff\":1}",                               // a key
+		"{\"req\":\"send\",\"length\":1,\"fname\":\"\xfe\"}\x00\xff", // in the head, before binary data
+	} {
+		r, err := ReadRequest(strings.NewReader(head))
+		if CodeOf(err) != FormatError {
+			t.Errorf("ReadRequest(%q) = %v, %v; want a FormatError", head, r, err)
+		}
+	}
+	r, err := ReadRequest(strings.NewReader("{\"req\":\"send\",\"length\":1,\"fname\":\"é😀\u00a0\"}\x00\xff"))
+	if err != nil || r.Req != "send" || !r.HasData {
+		t.Fatalf("a UTF-8 head with binary data: %v, %v", r, err)
+	}
 }
