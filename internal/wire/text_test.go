@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"unicode"
@@ -130,5 +131,19 @@ func TestReadRequestRefusesInvalidUTF8(t *testing.T) {
 	r, err := ReadRequest(strings.NewReader("{\"req\":\"send\",\"length\":1,\"fname\":\"é😀\u00a0\"}\x00\xff"))
 	if err != nil || r.Req != "send" || !r.HasData {
 		t.Fatalf("a UTF-8 head with binary data: %v, %v", r, err)
+	}
+}
+
+// BenchmarkPrintable: a login's name and token, the longest text fields
+// checked on every login, ASCII and not.
+func BenchmarkPrintable(b *testing.B) {
+	for _, s := range []string{"Alice Example", "Zoë 中文 😀 Example", strings.Repeat("f0e1d2c3", 20)} {
+		b.Run(fmt.Sprint(len(s)), func(b *testing.B) {
+			for b.Loop() {
+				if !Printable(s) {
+					b.Fatal(s)
+				}
+			}
+		})
 	}
 }
