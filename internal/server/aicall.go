@@ -60,7 +60,7 @@ func (s *Server) aicall(ctx context.Context, r *wire.Request) (any, error) {
 	if err := r.Decode(&h); err != nil {
 		return nil, err
 	}
-	if h.CallerName != nil && !wire.Chars(*h.CallerName, 2, 32) {
+	if h.CallerName != nil && !wire.Text(*h.CallerName, 2, 32) {
 		return nil, wire.Errorf(wire.FormatError, "caller_name")
 	}
 	data, err := callData(r, h.Length)

@@ -202,7 +202,7 @@ func (s *Server) call(ctx context.Context, r *wire.Request) (any, error) {
 		return nil, wire.Errorf(wire.FormatError, "uuid")
 	case h.Callee == nil || !wire.IsNumber(*h.Callee):
 		return nil, wire.Errorf(wire.FormatError, "callee")
-	case h.CallerName != nil && !wire.Chars(*h.CallerName, 2, 32):
+	case h.CallerName != nil && !wire.Text(*h.CallerName, 2, 32):
 		return nil, wire.Errorf(wire.FormatError, "caller_name")
 	}
 	data, err := callData(r, h.Length)

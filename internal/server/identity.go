@@ -176,15 +176,15 @@ func (s *Server) login(ctx context.Context, r *wire.Request) (any, error) {
 		return nil, err
 	}
 	switch {
-	case h.AppID == nil || !wire.Chars(*h.AppID, 2, 32):
+	case h.AppID == nil || !wire.Text(*h.AppID, 2, 32):
 		return nil, wire.Errorf(wire.FormatError, "appid")
-	case h.Build == nil || !wire.Chars(*h.Build, 2, 16):
+	case h.Build == nil || !wire.Text(*h.Build, 2, 16):
 		return nil, wire.Errorf(wire.FormatError, "build")
-	case h.Name == nil || !wire.Chars(*h.Name, 2, 32):
+	case h.Name == nil || !wire.Text(*h.Name, 2, 32):
 		return nil, wire.Errorf(wire.FormatError, "name")
-	case h.Locale == nil || !wire.Chars(*h.Locale, 2, 6):
+	case h.Locale == nil || !wire.Text(*h.Locale, 2, 6):
 		return nil, wire.Errorf(wire.FormatError, "locale")
-	case h.Token == nil || !wire.Chars(*h.Token, 8, 228):
+	case h.Token == nil || !wire.Text(*h.Token, 8, 228):
 		return nil, wire.Errorf(wire.FormatError, "token")
 	case h.UUID == nil:
 		return nil, wire.Errorf(wire.FormatError, "uuid")

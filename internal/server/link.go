@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"unicode/utf8"
 
 	"github.com/ringd/ringd/internal/wire"
 )
@@ -27,7 +26,7 @@ func (s *Server) link(ctx context.Context, r *wire.Request) (any, error) {
 	if err := r.NoData(); err != nil {
 		return nil, err
 	}
-	if h.Data == nil || !wire.Chars(*h.Data, 1, 1024) || !utf8.ValidString(*h.Data) {
+	if h.Data == nil || !wire.Text(*h.Data, 1, 1024) {
 		return nil, wire.Errorf(wire.FormatError, "data")
 	}
 	me, err := s.party(ctx, h.UUID)

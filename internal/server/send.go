@@ -120,7 +120,7 @@ func (s *Server) store1(ctx context.Context, r *wire.Request, h *sendHead, calle
 		return none, wire.Errorf(wire.FormatError, "length")
 	case *h.Length > s.cfg.MaxLength:
 		return none, wire.Errorf(wire.FormatError, "length %d over the limit", *h.Length)
-	case h.CallerName != nil && !wire.Chars(*h.CallerName, 2, 32):
+	case h.CallerName != nil && !wire.Text(*h.CallerName, 2, 32):
 		return none, wire.Errorf(wire.FormatError, "caller_name")
 	case h.Fname != nil && !validFname(*h.Fname):
 		return none, wire.Errorf(wire.FormatError, "fname")
@@ -283,17 +283,9 @@ func dataErr(err error) error {
 	return wire.Wrap(wire.ServerError, err, "storing data")
 }
 
-// validFname: 2-100 characters, no control characters, no / or \.
+// validFname: 2-100 printable characters, no / or \.
 func validFname(f string) bool {
-	if !wire.Chars(f, 2, 100) || !utf8.ValidString(f) {
-		return false
-	}
-	for _, c := range f {
-		if c < 0x20 || c == 0x7f || (c >= 0x80 && c < 0xa0) || c == '/' || c == '\\' {
-			return false
-		}
-	}
-	return true
+	return wire.Text(f, 2, 100) && !strings.ContainsAny(f, `/\`)
 }
 
 func formatID(id int64) string { return strconv.FormatInt(id, 10) }

@@ -35,7 +35,8 @@ var ErrHeadTooLarge = errors.New("request head too large")
 
 // ReadRequest reads the JSON head of a request from body and names its req.
 // The data, if any, is left in the reader for Data. Every failure is a
-// FormatError: the body is not one JSON object, or has no string "req".
+// FormatError: the body is not one JSON object in UTF-8, or has no string
+// "req".
 func ReadRequest(body io.Reader) (*Request, error) {
 	return ReadRequestSize(body, -1)
 }
@@ -63,6 +64,11 @@ func ReadRequestSize(body io.Reader, size int64) (*Request, error) {
 	}
 	if !isObject(head) {
 		return nil, Errorf(FormatError, "head is not a JSON object")
+	}
+	// JSON is UTF-8. encoding/json would decode each invalid byte in a
+	// string as U+FFFD, silently storing a name other than the one sent.
+	if !utf8.Valid(head) {
+		return nil, Errorf(FormatError, "head is not UTF-8")
 	}
 	if req, ok := plainReq(head); ok {
 		return &Request{Req: req, Head: head, HasData: hasData, rest: br, valid: true}, nil
