@@ -1,16 +1,21 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 )
 
 var adminAddrRE = regexp.MustCompile(`msg="admin serving" addr=(\S+)`)
@@ -165,4 +170,68 @@ func TestAdminListenerShowsNoSecret(t *testing.T) {
 		t.Errorf("the log does not say where the admin listener is:\n%s", log)
 	}
 	noSecret(t, "the log", log, s)
+}
+
+// TestSecretsFromFilesAndEnvironment: each secret read from a file (its
+// trailing newline trimmed) or from the environment works as the flag
+// does, and none is in the process's command line.
+func TestSecretsFromFilesAndEnvironment(t *testing.T) {
+	s, ai := newSecrets(), newFakeAI(t)
+	adminFile := writeFile(t, "admin-token", s.admin+"\n")
+	aiFile := writeFile(t, "ai-key", s.ai+"\r\n")
+	cmd := exec.Command(ringdBinary(t), "-listen", "127.0.0.1:0", "-data", t.TempDir(),
+		"-admin-token-file", adminFile, "-ai-url", ai.URL)
+	cmd.Env = append(os.Environ(), "RINGD_REGISTER_KEY="+s.register, "RINGD_AI_KEY_FILE="+aiFile)
+	p := startCmd(t, cmd, nil)
+	useSecrets(t, newClient(p.url), s, ai)
+	if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", p.cmd.Process.Pid)); err == nil {
+		noSecret(t, "/proc/PID/cmdline", string(b), s)
+	}
+	noSecret(t, "the log", p.stop(t), s)
+}
+
+// TestSecretFileErrorsStopStart: a secret file that is missing, unreadable
+// or empty, or given beside its secret, stops ringd at start with a message
+// naming the flag, and never the secret.
+func TestSecretFileErrorsStopStart(t *testing.T) {
+	bin := ringdBinary(t)
+	dir := t.TempDir()
+	missing := filepath.Join(dir, "missing")
+	empty := writeFile(t, "empty", "\n")
+	good := writeFile(t, "good", "the-file-secret\n")
+	for _, tc := range []struct {
+		name string
+		args []string
+		env  []string
+		want []string // in the message
+	}{
+		{"missing", []string{"-admin-token-file", missing}, nil, []string{"-admin-token-file", missing}},
+		{"unreadable", []string{"-register-key-file", dir}, nil, []string{"-register-key-file", dir}},
+		{"empty", []string{"-ai-key-file", empty}, nil, []string{"-ai-key-file", empty, "empty"}},
+		{"flag and file", []string{"-ai-key", "flag-secret-1", "-ai-key-file", good}, nil, []string{"-ai-key and -ai-key-file"}},
+		{"environment and file", []string{"-admin-token-file", good}, []string{"RINGD_ADMIN_TOKEN=env-secret-2"},
+			[]string{"-admin-token and -admin-token-file"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			// A ringd that started would serve until the deadline.
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, bin, append([]string{"-listen", "127.0.0.1:0", "-data", t.TempDir()}, tc.args...)...)
+			cmd.Env = append(os.Environ(), tc.env...)
+			out, err := cmd.CombinedOutput()
+			if err == nil || ctx.Err() != nil {
+				t.Fatalf("ringd started (%v):\n%s", err, out)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(string(out), w) {
+					t.Errorf("the message lacks %q:\n%s", w, out)
+				}
+			}
+			for _, secret := range []string{"the-file-secret", "flag-secret-1", "env-secret-2"} {
+				if strings.Contains(string(out), secret) {
+					t.Errorf("the message shows the secret %q:\n%s", secret, out)
+				}
+			}
+		})
+	}
 }

@@ -40,6 +40,7 @@ func parseFlags(args []string) (*options, error) {
 	fs := flag.NewFlagSet("ringd", flag.ContinueOnError)
 	fs.StringVar(&o.listen, "listen", "127.0.0.1:8080", "address to serve on")
 	fs.StringVar(&o.adminListen, "admin-listen", "", "address of /metrics, /healthz and, with -debug, /debug/pprof/; unauthenticated (none: not served)")
+	addSecretFileFlags(fs)
 	fs.StringVar(&o.data, "data", "./data", "directory of the database and message data (made if missing)")
 	fs.Int64Var(&o.cfg.MaxLength, "max-length", server.DefaultMaxLength, "largest data of one request, in bytes")
 	fs.IntVar(&o.cfg.MaxCallees, "max-callees", server.DefaultMaxCallees, "most callees of one sends")
@@ -80,6 +81,9 @@ func parseFlags(args []string) (*options, error) {
 			return nil, err
 		}
 		o.push = pc
+	}
+	if err := readSecretFiles(fs); err != nil {
+		return nil, err
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments: %q", fs.Args())
