@@ -4,46 +4,63 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/ringd/ringd/internal/ringtest"
 )
 
-// TestPprofOnlyWithDebug: the profiles are served under -debug and are
-// unreachable without it, while the protocol is served either way.
+// TestPprofOnlyWithDebug: the admin handler serves the profiles under
+// -debug and not without it, and /metrics either way; the protocol's
+// listener serves neither.
 func TestPprofOnlyWithDebug(t *testing.T) {
 	rs := ringtest.New(t, ringtest.NewConfig(t))
-	for _, debug := range []bool{false, true} {
-		hs := httptest.NewServer(withDebug(rs.Server, debug))
-		get := func(path string) (int, string) {
-			resp, err := http.Get(hs.URL + path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer resp.Body.Close()
-			b, _ := io.ReadAll(resp.Body)
-			return resp.StatusCode, string(b)
+	get := func(url string) (int, string) {
+		t.Helper()
+		resp, err := http.Get(url)
+		if err != nil {
+			t.Fatal(err)
 		}
-		code, body := get("/debug/pprof/")
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	for _, debug := range []bool{false, true} {
+		hs := httptest.NewServer(adminHandler(rs.Server, debug))
+		code, body := get(hs.URL + "/debug/pprof/")
 		if debug && (code != http.StatusOK || !strings.Contains(body, "goroutine")) {
 			t.Errorf("-debug: /debug/pprof/ answered %d %.80q", code, body)
 		}
 		if !debug && (code == http.StatusOK || strings.Contains(body, "goroutine")) {
 			t.Errorf("without -debug: /debug/pprof/ answered %d %.80q", code, body)
 		}
-		if code, _ := get("/debug/pprof/goroutine?debug=1"); debug != (code == http.StatusOK) {
+		if code, _ := get(hs.URL + "/debug/pprof/goroutine?debug=1"); debug != (code == http.StatusOK) {
 			t.Errorf("debug=%v: goroutine profile answered %d", debug, code)
 		}
-		resp, err := http.Post(hs.URL+"/", "application/octet-stream", strings.NewReader(`{"req":"register"}`))
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if !strings.Contains(string(b), `"answer":10000`) {
-			t.Errorf("debug=%v: register answered %s", debug, b)
+		if code, body := get(hs.URL + "/metrics"); code != http.StatusOK || !strings.Contains(body, "ringd_requests_in_flight") {
+			t.Errorf("debug=%v: /metrics answered %d %.80q", debug, code, body)
 		}
 		hs.Close()
+	}
+	for _, path := range []string{"/debug/pprof/", "/debug/pprof/cmdline", "/metrics"} {
+		if code, _ := get(strings.TrimSuffix(rs.URL, "/") + path); code != http.StatusNotFound {
+			t.Errorf("the protocol's listener answered %s with %d", path, code)
+		}
+	}
+}
+
+// TestRedactArgs: every form the flag package takes a secret in is
+// redacted, and nothing else is.
+func TestRedactArgs(t *testing.T) {
+	in := []string{"ringd", "-listen", "127.0.0.1:0", "-admin-token", "s1", "--register-key=s2",
+		"-ai-key=s3", "--ai-key", "s4", "-admin-token-file", "/run/f", "-debug", "-ai-url", "http://x/"}
+	want := []string{"ringd", "-listen", "127.0.0.1:0", "-admin-token", redacted, "--register-key=" + redacted,
+		"-ai-key=" + redacted, "--ai-key", redacted, "-admin-token-file", "/run/f", "-debug", "-ai-url", "http://x/"}
+	if got := redactArgs(in); !slices.Equal(got, want) {
+		t.Errorf("redactArgs:\n got %q\nwant %q", got, want)
+	}
+	if in[4] != "s1" {
+		t.Error("redactArgs changed its argument")
 	}
 }

@@ -31,12 +31,16 @@ type options struct {
 	debug  bool
 	config string       // -config: the configuration file
 	push   *push.Config // its push section; nil: no pushes
+
+	adminListen string // -admin-listen: the operator's endpoints (admin.go); "": none
 }
 
 func parseFlags(args []string) (*options, error) {
 	o := &options{}
 	fs := flag.NewFlagSet("ringd", flag.ContinueOnError)
 	fs.StringVar(&o.listen, "listen", "127.0.0.1:8080", "address to serve on")
+	fs.StringVar(&o.adminListen, "admin-listen", "", "address of /metrics, /healthz and, with -debug, /debug/pprof/; unauthenticated (none: not served)")
+	addSecretFileFlags(fs)
 	fs.StringVar(&o.data, "data", "./data", "directory of the database and message data (made if missing)")
 	fs.Int64Var(&o.cfg.MaxLength, "max-length", server.DefaultMaxLength, "largest data of one request, in bytes")
 	fs.IntVar(&o.cfg.MaxCallees, "max-callees", server.DefaultMaxCallees, "most callees of one sends")
@@ -77,6 +81,9 @@ func parseFlags(args []string) (*options, error) {
 			return nil, err
 		}
 		o.push = pc
+	}
+	if err := readSecretFiles(fs); err != nil {
+		return nil, err
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments: %q", fs.Args())
@@ -173,6 +180,11 @@ func run(o *options, log *slog.Logger) error {
 	srv := server.New(o.cfg, db, blobs)
 	srv.Start()
 	defer srv.Close()
+	stopAdmin, err := startAdmin(o, srv, log)
+	if err != nil {
+		return err
+	}
+	defer stopAdmin()
 
 	ln, err := net.Listen("tcp", o.listen)
 	if err != nil {
@@ -180,7 +192,7 @@ func run(o *options, log *slog.Logger) error {
 	}
 	ln = server.Listener(ln)
 	hs := &http.Server{
-		Handler:           withDebug(srv, o.debug),
+		Handler:           srv,
 		ConnContext:       server.ConnContext,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       120 * time.Second,

@@ -15,7 +15,7 @@ import (
 
 // TestConfigFilePush runs the binary with a -config file whose push section
 // names a webhook for the test app: a send reaches the webhook, and
-// /metrics counts it.
+// /metrics on the admin listener counts it.
 func TestConfigFilePush(t *testing.T) {
 	hits := make(chan map[string]any, 10)
 	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -25,7 +25,7 @@ func TestConfigFilePush(t *testing.T) {
 	}))
 	defer hook.Close()
 	cfg := writeFile(t, "ringd.yaml", "max-get: 50\npush:\n  apps:\n    test.app:\n      webhook:\n        url: "+hook.URL+"\n")
-	p := startRingd(t, t.TempDir(), "-config", cfg)
+	p := startRingd(t, t.TempDir(), "-config", cfg, "-admin-listen", "127.0.0.1:0")
 	c := newClient(p.url)
 	alice, bob := newUser(t, c, "Alice"), newUser(t, c, "Bob")
 	a, _ := c.must(t, map[string]any{"req": "send", "uuid": alice.uuid, "callee": bob.number, "length": 5}, []byte("hello"))
@@ -39,7 +39,7 @@ func TestConfigFilePush(t *testing.T) {
 		t.Fatal("no webhook call")
 	}
 	metrics := func() string {
-		res, err := http.Get(strings.TrimSuffix(p.url, "/") + "/metrics")
+		res, err := http.Get(p.adminURL(t) + "/metrics")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -15,7 +15,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -371,9 +370,7 @@ func (e env) outboxEmpty(t *testing.T) {
 // metric returns the value of a sample line of /metrics, "" if absent.
 func (e env) metric(t *testing.T, sample string) string {
 	t.Helper()
-	u, _ := url.Parse(e.URL)
-	u.Path = "/metrics"
-	res, err := http.Get(u.String())
+	res, err := http.Get(e.MetricsURL)
 	if err != nil {
 		t.Fatal(err)
 	}

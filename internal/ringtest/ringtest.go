@@ -69,6 +69,10 @@ type Server struct {
 	Arena  *blob.Arena // data from store.InlineMax to cfg.ArenaMax (1 MiB)
 	HTTP   *httptest.Server
 	Push   *push.Dispatcher // nil unless started by NewPushAt
+	// MetricsURL is GET /metrics on Admin, which serves the server's
+	// AdminHandler as ringd's -admin-listen does, apart from the protocol.
+	MetricsURL string
+	Admin      *httptest.Server
 }
 
 // TestArenaChunk is the chunk size of a test server's arena.
@@ -152,7 +156,9 @@ func NewPushAt(t testing.TB, cfg server.Config, dir string, p *Push) *Server {
 	hs.Listener = server.Listener(hs.Listener)
 	hs.Config.ConnContext = server.ConnContext
 	hs.Start()
-	s := &Server{URL: hs.URL + "/", Dir: dir, Clock: clock, Server: srv, DB: db, Blobs: blobs, Arena: arena, HTTP: hs, Push: disp}
+	admin := httptest.NewServer(srv.AdminHandler())
+	s := &Server{URL: hs.URL + "/", Dir: dir, Clock: clock, Server: srv, DB: db, Blobs: blobs, Arena: arena, HTTP: hs, Push: disp,
+		MetricsURL: admin.URL + "/metrics", Admin: admin}
 	t.Cleanup(s.Close)
 	return s
 }
@@ -166,6 +172,7 @@ func (s *Server) Close() {
 	}
 	s.Server.Close()
 	s.HTTP.Close()
+	s.Admin.Close()
 	if s.Push != nil {
 		s.Push.Close() // before the store it writes to
 	}

@@ -351,7 +351,7 @@ func TestOverload(t *testing.T) {
 // inFlight reads the gauge of requests being handled from /metrics.
 func inFlight(t testing.TB, s *ringtest.Server) int {
 	t.Helper()
-	res, err := http.Get(strings.TrimSuffix(s.URL, "/") + "/metrics")
+	res, err := http.Get(s.MetricsURL)
 	if err != nil {
 		t.Fatal(err)
 	}

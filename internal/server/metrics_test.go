@@ -22,7 +22,7 @@ func TestMetrics(t *testing.T) {
 	s.Post(t, map[string]any{"req": "no-such-request-1"}, nil)
 	s.Post(t, map[string]any{"req": "no-such-request-2"}, nil)
 
-	res, err := http.Get(strings.TrimSuffix(s.URL, "/") + "/metrics")
+	res, err := http.Get(s.MetricsURL)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,5 +58,42 @@ func TestMetrics(t *testing.T) {
 	}
 	if strings.Contains(text, "no-such-request") {
 		t.Error("a client's invented req became a label")
+	}
+}
+
+// TestMetricsOnlyOnAdminHandler: the protocol's handler serves /healthz but
+// not /metrics; the admin handler serves both and not the protocol.
+func TestMetricsOnlyOnAdminHandler(t *testing.T) {
+	s := ringtest.New(t, ringtest.NewConfig(t))
+	api := strings.TrimSuffix(s.URL, "/")
+	get := func(url string) (int, string) {
+		t.Helper()
+		res, err := http.Get(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, string(b)
+	}
+	if code, body := get(api + "/metrics"); code != http.StatusNotFound || strings.Contains(body, "ringd_") {
+		t.Errorf("API listener: /metrics answered %d %.80q", code, body)
+	}
+	if code, body := get(s.MetricsURL); code != http.StatusOK || !strings.Contains(body, "ringd_requests_in_flight") {
+		t.Errorf("admin: /metrics answered %d %.80q", code, body)
+	}
+	for _, base := range []string{api, s.Admin.URL} {
+		if code, body := get(base + "/healthz"); code != http.StatusOK || body != "ok\n" {
+			t.Errorf("%s/healthz answered %d %q", base, code, body)
+		}
+	}
+	res, err := http.Post(s.Admin.URL+"/", "application/octet-stream", strings.NewReader(`{"req":"register"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusNotFound || strings.Contains(string(b), "answer") {
+		t.Errorf("admin: a protocol request answered %d %q", res.StatusCode, b)
 	}
 }

@@ -155,7 +155,7 @@ type Server struct {
 
 	calls calls // call signaling, long-poll wake-ups, the AI service (calls.go)
 
-	metrics *metrics // what /metrics shows (metrics.go)
+	metrics *metrics // what AdminHandler's /metrics shows (metrics.go)
 
 	numbers numberCache // get's uuid hash → number (numcache.go)
 }
@@ -231,10 +231,6 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path == "/healthz" && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
 		w.Header().Set("Content-Type", "text/plain")
 		w.Write([]byte("ok\n"))
-		return
-	}
-	if r.URL.Path == "/metrics" && r.Method == http.MethodGet && s.cfg.Path != "/metrics" {
-		s.metrics.handler.ServeHTTP(w, r)
 		return
 	}
 	if r.URL.Path != s.cfg.Path {

@@ -1,0 +1,18 @@
+package server
+
+import "net/http"
+
+// AdminHandler serves the operator's HTTP endpoints: GET /metrics
+// (Prometheus' text format) and GET /healthz. It is meant for a listener
+// of its own that phones do not reach (ringd's -admin-listen): the
+// protocol's handler, ServeHTTP, serves /healthz for load balancers but
+// never the metrics.
+func (s *Server) AdminHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", s.metrics.handler)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		w.Write([]byte("ok\n"))
+	})
+	return mux
+}
