@@ -73,6 +73,15 @@ func TestRateFlags(t *testing.T) {
 		!slices.Equal(c.RateExempt, loopback) || c.TrustedProxies == nil || len(c.TrustedProxies) != 0 {
 		t.Fatalf("defaults: %+v", c)
 	}
+	// The example file sets the defaults.
+	o, err = parseFlags([]string{"-config", "../../docs/config.example.yaml"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := o.cfg.RateConfig; c.RegisterRate != server.DefaultRegisterRate || c.RequestRate != server.DefaultRequestRate ||
+		!slices.Equal(c.RateExempt, loopback) || c.TrustedProxies == nil || len(c.TrustedProxies) != 0 {
+		t.Fatalf("from the example: %+v", c)
+	}
 	t.Setenv("RINGD_REQUEST_RATE", "20/s")
 	path := writeFile(t, "ringd.yaml", "trusted-proxies: [10.0.0.0/8, 192.0.2.1]\nregister-rate: off\n")
 	o, err = parseFlags([]string{"-config", path, "-rate-exempt", "none"})
