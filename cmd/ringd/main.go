@@ -49,6 +49,7 @@ func parseFlags(args []string) (*options, error) {
 	fs.StringVar(&o.cfg.RegisterKey, "register-key", "", "when set, register requests must carry it as auth")
 	fs.StringVar(&o.cfg.AdminToken, "admin-token", "", "token of operator requests (none: they are refused)")
 	fs.DurationVar(&o.cfg.RingTimeout, "ring-timeout", server.DefaultRingTimeout, "how long a call rings before it is missed")
+	rateFlags(fs, &o.cfg.RateConfig)
 	fs.Int64Var(&o.cfg.ArenaMax, "arena-max", server.DefaultArenaMax, "largest data kept in the preallocated arena (data/arena), in bytes, at least 64 KiB; larger data is a file of its own under data/blobs")
 	fs.IntVar(&o.cfg.MaxInFlight, "max-inflight", server.DefaultMaxInFlight, "requests handled at once; past it the server answers 10009")
 	fs.BoolVar(&o.debug, "debug", false, "debug mode: debug requests answered, debug logs")

@@ -54,6 +54,7 @@ type Config struct {
 	MaxInFlight  int           // requests handled at once; past it 10009; default 4096
 	NumberDigits int           // digits of numbers the server allocates; default 8
 	CallConfig                 // calls, AI calls, reserved numbers (calls.go)
+	RateConfig                 // per-client-address rate limits (ratelimit.go)
 	Clock        Clock
 	Logger       *slog.Logger
 	// Pusher, when set, delivers the pushes the store queues (push.go).
@@ -117,6 +118,7 @@ func (c *Config) setDefaults() {
 		c.ArenaMax = min(c.ArenaMax, c.Arena.ChunkSize())
 	}
 	c.CallConfig.setDefaults()
+	c.RateConfig.setDefaults()
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -157,6 +159,8 @@ type Server struct {
 
 	metrics *metrics // what AdminHandler's /metrics shows (metrics.go)
 
+	limits *rateLimits // per-client-address rate limits (ratelimit.go)
+
 	numbers numberCache // get's uuid hash → number (numcache.go)
 }
 
@@ -187,6 +191,7 @@ func New(cfg Config, st store.Store, blobs blob.Store) *Server {
 	}
 	s.initCalls()
 	s.metrics = newMetrics()
+	s.limits = newRateLimits(cfg.RateConfig, cfg.Clock, s.metrics.reg)
 	// Read at each scrape, not kept per request.
 	s.metrics.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "ringd_requests_in_flight",
@@ -218,6 +223,7 @@ func (s *Server) Start() {
 	s.wg.Add(2)
 	go s.janitor()
 	go s.callTimer()
+	s.limits.run(&s.wg, s.stop)
 }
 
 // Close stops the background work and ends waiting long-polls. It does not
@@ -237,6 +243,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
+	if !s.limits.allowRequest(w, r) {
+		return
+	}
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
 		wire.WriteError(w, http.StatusMethodNotAllowed, wire.FormatError)
@@ -254,6 +263,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		code := s.codeOf(err)
 		s.logError(req, code, err)
+		setRetryAfter(w, err)
 		wire.WriteError(w, http.StatusOK, code)
 		s.observe(req, code, start)
 		return
@@ -282,6 +292,11 @@ func (s *Server) serve(r *http.Request) (req string, ans any, err error) {
 	h, ok := s.handlers[rq.Req]
 	if !ok {
 		return "unknown", nil, wire.Errorf(wire.FormatError, "unknown req")
+	}
+	if rq.Req == "register" {
+		if err := s.limits.allowRegister(r); err != nil {
+			return rq.Req, nil, err
+		}
 	}
 	ans, err = h(r.Context(), rq)
 	return rq.Req, ans, err

@@ -97,13 +97,14 @@ func WriteData(w http.ResponseWriter, a *DataAnswer) error {
 
 // WriteError writes the error answer for code: HTTP 200 (or status, when a
 // transport rule asks for another) and exactly {"answer":code,"error":text}.
-// 10009 carries Retry-After.
+// 10009 carries Retry-After: the one the caller set (a rate limit's wait),
+// else 1 second.
 func WriteError(w http.ResponseWriter, status int, code Code) {
 	b, _ := json.Marshal(errorBody{Answer: code, Error: code.Text()})
 	h := w.Header()
 	h["Content-Type"] = jsonType
 	h["Content-Length"] = contentLength(len(b))
-	if code == ServerBusy {
+	if _, set := h["Retry-After"]; code == ServerBusy && !set {
 		h["Retry-After"] = []string{"1"}
 	}
 	w.WriteHeader(status)
