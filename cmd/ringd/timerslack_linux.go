@@ -6,10 +6,10 @@ package main
 // system call or a cgo call, naps 20 µs at a time while there is anything
 // to take back, and under ringd's send load there always is (the WAL's
 // fdatasync, SQLite's COMMIT). Each nap is a sleep and a wake-up of a
-// thread, which on a virtual machine is an exit to the hypervisor. With
-// the kernel's default slack of 50 µs sysmon woke ~2,800 times a second
-// under the text load; with 1 ms, half as often, and ringd made a quarter
-// fewer thread switches in all (issue 5, docs/PERFORMANCE.md). Slack
+// thread, which on a virtual machine is an exit to the hypervisor. A
+// slack of 1 ms instead of the kernel's default 50 µs lets each nap run
+// long and wake-ups coincide, so sysmon wakes less often and ringd
+// switches threads less (docs/PERFORMANCE.md, "The timer slack"). Slack
 // only ever delays a timed wake-up that nothing else ends first: timers
 // may fire up to 1 ms late, which nothing in ringd measures that finely.
 //

@@ -23,10 +23,10 @@ import (
 // Arena keeps data of moderate size (a few KiB up to a limit of the
 // caller's, 1 MiB by default in ringd) in files whose space was allocated
 // and synced before any data goes there. Writing into allocated space is
-// the fast case of this disk (issue 5): fdatasync then flushes the data,
-// and at most the first write's extent conversion (fillChunk), with no
-// journal commit for a new file, its size or its name, where a file per
-// data costs three (data and size, name, directory). Every Put waits for a
+// a disk's fast case: fdatasync then flushes the data, and at most the
+// first write's extent conversion (fillChunk), with no journal commit for
+// a new file, its size or its name, where a file per data costs three
+// (data and size, name, directory). Every Put waits for a
 // shared sync round: one fdatasync per chunk file written since the last
 // round, for everyone waiting.
 //
@@ -117,10 +117,10 @@ type chunkFile struct {
 }
 
 // openChunk opens the chunk file name. Writing data through the page
-// cache into pages it does not hold cost ~130 µs of CPU per 64 KiB here
-// (profile under ringbench: a quarter of ringd's CPU), written directly
-// about a third of that; a chunk's pages are never dirty, so a sync round
-// only flushes the disk's cache.
+// cache into pages it does not hold costs far more CPU than writing it
+// directly, which the file send load showed in ringd's profile; and a
+// chunk's pages are never dirty, so a sync round only flushes the disk's
+// cache.
 func openChunk(name string) (chunkFile, error) {
 	r, err := os.OpenFile(name, os.O_RDWR, 0)
 	if err != nil {
@@ -299,9 +299,9 @@ func chunkName(i int) string { return fmt.Sprintf("%06d", i) }
 // up to 64 KiB, the only one) is handed to the sync round, which writes the
 // last pieces of everyone waiting with as few pwritev calls as their
 // extents allow (concurrent Puts get neighbouring extents) and then syncs.
-// Each O_DIRECT write is a request to the disk, and in this VM a 64 KiB one
-// cost ~31 µs of CPU where one of 1 MiB cost ~5 µs per 64 KiB: under the
-// file send load the writes were a quarter of ringd's CPU (issue 5).
+// Each O_DIRECT write is a request to the disk, and on a virtual machine
+// a write costs per request far more than per byte: one write of many
+// Puts' pieces costs little more than one of a single piece.
 func (a *Arena) Put(ctx context.Context, r io.Reader, n int64) (Extent, error) {
 	if n <= 0 || roundUnit(n) > a.chunk {
 		return Extent{}, fmt.Errorf("arena: %d bytes do not fit in a chunk of %d", n, a.chunk)
@@ -629,9 +629,9 @@ func (a *Arena) makeChunk(i int) (chunkFile, error) {
 // fdatasync must then commit to the journal (data written where blocks
 // were written before needs none). Writing the zeros ahead spared the
 // sync rounds that commit, but cost as many bytes again as the data:
-// under the file send load on a fresh arena, taking them away gave 8-15 %
-// more sends and 10 % less CPU per send (issue 5), and in an arena that
-// has filled once, freed space is written space anyway. That was measured
+// under the file send load on a fresh arena, taking them away gave more
+// sends for less CPU per send, and in an arena that has filled once,
+// freed space is written space anyway. That was measured
 // on an ext4 without a journal (its fsync path is ext4_fsync_nojournal),
 // where the conversion is one more metadata block in the round's sync; on
 // a journaled filesystem each round of a fresh arena also commits the

@@ -9,8 +9,8 @@ import "os"
 // next write then stamps the file with a new, finer time. That dirties the
 // inode, so the next fdatasync also writes the inode's block: one more
 // round trip to the disk on every sync of a file that is checked as often
-// as it is synced (issue 5: the WAL's syncer checked its file by path
-// before every fdatasync, and the disk got two writes per sync for one).
+// as it is synced, as the WAL's syncer checks its file by path before
+// every fdatasync.
 type Identity struct{ id identity }
 
 // Same reports whether a and b name the same file.

@@ -49,8 +49,8 @@ func WriteRaw(w http.ResponseWriter, b []byte) error {
 
 // jsonType is the Content-Type of every JSON answer. Header values are
 // shared, not made for each answer: net/http copies the header before it
-// writes it and changes neither the copy's values nor ours (issue 5:
-// allocations per answer).
+// writes it and changes neither the copy's values nor ours, and making
+// them would be allocations on every answer.
 var jsonType = []string{"application/json"}
 
 // smallLengths are the Content-Length values of answers under 1 KiB, made

@@ -15,10 +15,10 @@ import (
 // integer for an *int64 one, or null, and no key holds an escape: what
 // json.Unmarshal of exactKeys(head, v) does for such a head (the last
 // member of a name wins; a near-miss key is dropped, an unknown one
-// ignored), without its reflection over every value, which was a few per
-// cent of ringd's CPU under the send load (issue 5). It reports false,
-// having changed nothing, for anything else, which is then left to
-// encoding/json (FuzzDecodePlain holds the two together).
+// ignored), without its reflection over every value, which every request
+// would otherwise pay. It reports false, having changed nothing, for
+// anything else, which is then left to encoding/json (FuzzDecodePlain
+// holds the two together).
 func decodePlain(head []byte, v any) bool {
 	rv := reflect.ValueOf(v)
 	if rv.Kind() != reflect.Pointer || rv.IsNil() || rv.Elem().Kind() != reflect.Struct {

@@ -46,13 +46,11 @@ func ReadRequest(body io.Reader) (*Request, error) {
 // body is read through: a body of another size is read as well.
 func ReadRequestSize(body io.Reader, size int64) (*Request, error) {
 	// A small buffer: most heads are a few hundred bytes, larger ones are
-	// read in chunks, and data reads bigger than the buffer bypass it. A
-	// 32 KiB buffer per request was, in profiles under ringbench, a tenth of
-	// ringd's CPU in allocation and GC; a body known to be smaller than
-	// the buffer (a text send, a get) gets one of its own size, as 4 KiB
-	// per request was still a third of the bytes ringd allocated under
-	// the send load. (Not pooled: a reader outliving its handler must never
-	// see another request's bytes.)
+	// read in chunks, and data reads bigger than the buffer bypass it, and
+	// a buffer per request costs allocation and GC in proportion to its
+	// size. A body known to be smaller than the buffer (a text send, a
+	// get) gets one of its own size. (Not pooled: a reader outliving its
+	// handler must never see another request's bytes.)
 	n := headBuf
 	if size >= 0 && size < headBuf {
 		n = int(size) // bufio makes it at least 16
@@ -89,8 +87,8 @@ func ReadRequestSize(body io.Reader, size int64) (*Request, error) {
 // whose req is a plain string (no escapes, valid UTF-8): what decoding it
 // as ReadRequest does would give (the last exact "req"; a key that matches
 // only case-insensitively is dropped, exactKeys), without encoding/json's
-// reflection, which was a few per cent of ringd's CPU under the send load
-// (issue 5). Anything else (ok false) is left to encoding/json.
+// reflection, which every request would otherwise pay. Anything else (ok
+// false) is left to encoding/json.
 func plainReq(head []byte) (req string, ok bool) {
 	if !json.Valid(head) {
 		return "", false

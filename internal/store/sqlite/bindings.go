@@ -29,7 +29,7 @@ type senderRow struct {
 	inUse        bool
 	// numberArg and nameArg are number and name as statement arguments,
 	// boxed once when the row is copied rather than at every send's
-	// INSERT: each boxing of a string is an allocation (issue 5).
+	// INSERT: each boxing of a string is an allocation.
 	numberArg, nameArg any
 }
 

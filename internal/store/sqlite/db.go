@@ -64,8 +64,8 @@ type DB struct {
 	// wraw is wconn's driver connection. The writer runs its statements
 	// that write, and BEGIN, COMMIT and savepoints, on it directly: they
 	// are the pipeline's serial stage, and database/sql's locking, argument
-	// conversion and result wrapping around each was a few per cent of
-	// ringd's CPU under the send load (issue 5). database/sql's Conn.Raw
+	// conversion and result wrapping around each cost CPU and allocations
+	// on every statement of every send. database/sql's Conn.Raw
 	// asks not to keep it past its callback; that is safe here because
 	// wconn is held for the DB's whole life (never back in a pool, so never
 	// reset or closed under us), and everything run on it, through wraw or
@@ -270,9 +270,8 @@ func Open(path string, opts Options) (*DB, error) {
 // batch's sends share, so a commit writes about a page per send to the
 // WAL, and the syncer's fdatasync writes them back; with pages of 1 KiB
 // instead of SQLite's 4 KiB those bytes shrink to a quarter (the rows of
-// a text are ~250 bytes, its index entries ~30). BenchmarkSendParallelCallees,
-// 14 runs of each alternated: 26.7 → 22.8 µs per send, −14.6 %
-// (PERFORMANCE.md, item 47).
+// a text are ~250 bytes, its index entries ~30). docs/PERFORMANCE.md,
+// "Smaller choices", has what it gained.
 const pageSize = 1024
 
 // create gives a database that does not exist yet its page size: a page
@@ -384,7 +383,7 @@ func (db *DB) write(ctx context.Context, fn func(tx *wtx) error) (err error) {
 // write more. It runs without a savepoint of its own: SQLite undoes a
 // failed statement by itself, so there is nothing else of fn's to undo,
 // and a savepoint and its release are two statements more for the single
-// writer (issue 5).
+// writer.
 func (db *DB) write1(ctx context.Context, fn func(tx *wtx) error) error {
 	return db.enqueue(ctx, fn, true)
 }
@@ -475,10 +474,9 @@ func (db *DB) drain(batch []*op, ops chan *op) ([]*op, chan *op) {
 // commits: requests that are running (reading their bodies, about to
 // enqueue) then get to add their operations to this batch rather than
 // wait for the next COMMIT and sync. It yields again after each yield that
-// brought more (up to MaxBatch); a lone operation costs one yield. Under the text send
-// load this made the batches larger and COMMITs and syncs fewer: old vs
-// new at the same time, 4 runs, 11% less CPU per send and 6% more sends
-// (issue 5).
+// brought more (up to MaxBatch); a lone operation costs one yield. Under
+// the text send load this makes the batches larger and COMMITs and syncs
+// fewer, and each send's share of them smaller.
 func (db *DB) more(batch []*op, ops chan *op) ([]*op, chan *op, bool) {
 	if ops != nil && len(batch) < db.opts.MaxBatch && db.syncerIdle() {
 		runtime.Gosched()
@@ -597,8 +595,8 @@ func (db *DB) runBatch(batch []*op, results []error) (_ []*op, _ []error, commit
 
 // newTx returns the writer's wtx for a new batch. It is the same from
 // batch to batch, with its buffers of events: allocating them anew for
-// every batch was a tenth of the bytes ringd allocated under the send load
-// (issue 5).
+// every batch was a large share of what ringd allocated under the send
+// load.
 func (db *DB) newTx(ctx context.Context) *wtx {
 	tx := &db.tx
 	*tx = wtx{db: db, ctx: ctx, opWaiting: tx.opWaiting[:0], batchWaiting: tx.batchWaiting[:0], touched: tx.touched}
@@ -745,7 +743,7 @@ func (tx *wtx) stmt(q string) (*sql.Stmt, error) {
 
 // timeArg returns t (Unix seconds) as a statement argument. Every send
 // within a second stores the same time, and boxing it anew for each was
-// an allocation per send (issue 5). Only the writer calls it.
+// an allocation per send. Only the writer calls it.
 func (db *DB) timeArg(t int64) any {
 	if db.lastTimeArg == nil || db.lastTime != t {
 		db.lastTime, db.lastTimeArg = t, t

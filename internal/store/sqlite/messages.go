@@ -148,7 +148,8 @@ func (db *DB) Send(ctx context.Context, m store.NewMessages) (store.SendResult, 
 			rendered = r
 		}
 		// The push and its preview are made for the first callee that
-		// wants one: most sends queue none (issue 5: allocations).
+		// wants one: most sends queue none, and building them costs
+		// allocations.
 		var push store.Push
 		var pushes []store.Push
 		timeArg := tx.db.timeArg(res.Time)
@@ -318,8 +319,8 @@ func (db *DB) TakeUndelivered(ctx context.Context, q store.GetQuery) ([]store.Me
 	// for. When what this get takes of each number is all that waited for
 	// it up to some id, and nothing has taken any of them since it looked
 	// (cut), marking is moving the numbers' cursors: one statement whatever
-	// the count (issue 5: marking 300 rows dirtied 300 pages of messages
-	// and 300 of an index). Otherwise it marks each row, as before.
+	// the count, where marking each row dirties a page of messages and one
+	// of an index per message. Otherwise it marks each row, as before.
 	if !db.wait.any(q.Callees) {
 		return nil, false, nil
 	}

@@ -81,7 +81,7 @@ var schema = []string{
 	`CREATE INDEX IF NOT EXISTS outbox_token ON outbox(token)`,
 }
 
-// Calls, balances and link data (issue 4), appended as the rule above says.
+// Calls, balances and link data, appended as the rule above says.
 func init() {
 	schema = append(schema,
 		// calls: times are Unix milliseconds, so a short ring timeout keeps
@@ -109,8 +109,8 @@ func init() {
 	// cursors: every message to number with state 0 and id <= upto has
 	// been delivered (its effective state is 1): a get of a number's
 	// oldest waiting messages marks them all by moving upto, one row
-	// however many it takes (issue 5), where marking each row dirtied a
-	// page per message. messages.go, effectiveState.
+	// however many it takes, where marking each row dirtied a page per
+	// message. messages.go, effectiveState.
 	schema = append(schema,
 		`CREATE TABLE IF NOT EXISTS cursors(number TEXT PRIMARY KEY, upto INTEGER NOT NULL) WITHOUT ROWID`,
 	)
@@ -123,20 +123,19 @@ var columns = []struct{ table, name, decl string }{
 	// store.InlineMax bytes) in its message row, instead of a blobs row
 	// keyed by the text's SHA-256: a random key dirties a random leaf of
 	// blobs and of an index on uri at every send, while a message row only
-	// appends (issue 5: the WAL written per send went from 3.4 pages).
-	// uri stays the SHA-256 of the data.
+	// appends. uri stays the SHA-256 of the data.
 	{"messages", "data", "BLOB"},
 	// arena_off is where the data is in the blob arena (internal/blob,
 	// Arena), NULL for data inline or in the blob store: the arena keeps
 	// no index of its own, so an extent is in use exactly when a row here
-	// points at it (issue 5: a 64 KiB file was three journal commits as a
-	// file of its own).
+	// points at it (a file of its own costs three journal commits: its
+	// data and size, its name, its directory).
 	{"blobs", "arena_off", "INTEGER"},
 	// arena_off on a message is where its own data is in the arena: a
 	// file (or long text) to one number keeps its extent in its row, as a
 	// text keeps its bytes in data, with no blobs row keyed by its random
-	// SHA-256 and no entry in the uri index (issue 5: two random pages
-	// written to the WAL and again to the database per file send). A
+	// SHA-256 and no entry in the uri index (two random pages written to
+	// the WAL and again to the database per file send). A
 	// sends to several shares one blobs row, as before.
 	{"messages", "arena_off", "INTEGER"},
 }

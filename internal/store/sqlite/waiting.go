@@ -13,8 +13,8 @@ import (
 // as committed, and for most numbers the messages themselves. A get whose
 // numbers count none answers at once, touching no SQL; one whose numbers'
 // messages are all held here reads none, and only marks what it takes
-// (issue 5: a get that finds nothing cost two reads on the read pool, a
-// get of one three, the last re-reading pages after every commit).
+// (without them a get that finds nothing costs two reads on the read pool
+// and a get of one three, the last re-reading pages after every commit).
 //
 // It is exact because the writer is the only writer: each operation notes
 // what it changed (a message stored; one marked delivered or read, or

@@ -10,7 +10,7 @@ import (
 	"github.com/ringd/ringd/internal/fsync"
 )
 
-// Durability is ringd's, not SQLite's (issue 5). The writer's connection
+// Durability is ringd's, not SQLite's. The writer's connection
 // commits with synchronous=NORMAL: in WAL mode SQLite then does not sync
 // the WAL at COMMIT, only before a checkpoint copies frames into the
 // database file (and the database file after it, and the WAL's header when
@@ -23,8 +23,8 @@ import (
 // answers them. An fdatasync covers every write to the file made before
 // it, whoever made it, so each answer comes after a sync that covers its
 // commit, and the writer's statements for the next batch overlap the sync
-// (with synchronous=FULL the writer sat idle for the fsync, 0.3–1 ms here,
-// while requests queued). While the syncer is busy the writer keeps its
+// (with synchronous=FULL the writer sat idle for each fsync while requests
+// queued). While the syncer is busy the writer keeps its
 // transaction open and runs what arrives into it, and commits when the
 // syncer is free (db.go, more): one commit per sync, not one per trickle
 // of arrivals, as a commit costs the writer CPU for every page it writes.

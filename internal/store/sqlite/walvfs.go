@@ -10,11 +10,10 @@ import (
 
 // The WAL write joiner (walvfs.c) is a VFS shim that makes each of the
 // writer's transactions one write call to the WAL file where SQLite makes
-// two per page: a frame's 24-byte header, then its page (issue 5). Under
-// the text send load a commit writes about one page per send, and a write
-// call in this VM costs more than its page: a program writing 20 frames
-// took 113–118 µs of CPU as SQLite writes them and 17–20 µs as one write
-// (docs/PERFORMANCE.md, item 43).
+// two per page: a frame's 24-byte header, then its page. Under the text
+// send load a commit writes about one page per send, and on a virtual
+// machine a write call costs more than its page (docs/PERFORMANCE.md,
+// "The WAL write joiner").
 //
 // The joiner holds the frames SQLite appends (a 24-byte header, then its
 // page, each where the last write ended) and writes them all when the
