@@ -36,9 +36,9 @@ func noSpace(err error) bool {
 }
 
 // A reading of the free space serves the checks of texts for freshFor
-// while it is farAbove their need or more: reading it costs a system call,
-// and a text send is a few tens of µs of CPU. Nearer the limit every check
-// reads it.
+// while it is farAbove their need or more: reading it is a system call,
+// which texts, the cheapest sends, would feel at every send. Nearer the
+// limit, and for every file, each check reads it.
 const (
 	freshFor = 100 * time.Millisecond
 	farAbove = 64 << 20
