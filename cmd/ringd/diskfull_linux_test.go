@@ -307,6 +307,7 @@ func checkDiskFullLog(t *testing.T, p *proc) {
 	if m := metric(t, p, "ringd_disk_full"); m != 0 {
 		t.Errorf("ringd_disk_full %v after space was freed", m)
 	}
+	p.waitLog(t, "disk full: over") // read from ringd's stderr as it comes
 	if n := p.logCount("disk full"); n != 2 {
 		t.Errorf(`%d log lines say "disk full", want 2 (start and end):\n%s`, n, p.log)
 	}
