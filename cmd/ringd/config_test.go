@@ -129,3 +129,21 @@ func TestArenaMaxFlag(t *testing.T) {
 		}
 	}
 }
+
+// -disk-reserve defaults to 8 MiB, is refused below 1 MiB, and is read
+// from RINGD_DISK_RESERVE like every flag.
+func TestDiskReserveFlag(t *testing.T) {
+	o, err := parseFlags(nil)
+	if err != nil || o.cfg.DiskReserve != 8<<20 {
+		t.Fatalf("default: %v, %+v", err, o)
+	}
+	t.Setenv("RINGD_DISK_RESERVE", "1048576")
+	if o, err := parseFlags(nil); err != nil || o.cfg.DiskReserve != 1<<20 {
+		t.Fatalf("RINGD_DISK_RESERVE=1048576: %v", err)
+	}
+	for _, v := range []string{"1048575", "0", "-1"} {
+		if _, err := parseFlags([]string{"-disk-reserve", v}); err == nil {
+			t.Errorf("-disk-reserve %s accepted", v)
+		}
+	}
+}

@@ -51,6 +51,7 @@ func parseFlags(args []string) (*options, error) {
 	fs.DurationVar(&o.cfg.RingTimeout, "ring-timeout", server.DefaultRingTimeout, "how long a call rings before it is missed")
 	rateFlags(fs, &o.cfg.RateConfig)
 	fs.Int64Var(&o.cfg.ArenaMax, "arena-max", server.DefaultArenaMax, "largest data kept in the preallocated arena (data/arena), in bytes, at least 64 KiB; larger data is a file of its own under data/blobs")
+	fs.Int64Var(&o.cfg.DiskReserve, "disk-reserve", server.DefaultDiskReserve, "free space, in bytes, that sends leave on the data directory's filesystem for the database and the janitor: data to write is refused (10001) when it would leave less, texts when less than half is left")
 	fs.IntVar(&o.cfg.MaxInFlight, "max-inflight", server.DefaultMaxInFlight, "requests handled at once; past it the server answers 10009")
 	fs.BoolVar(&o.debug, "debug", false, "debug mode: debug requests answered, debug logs")
 	fs.StringVar(&o.config, "config", "", "configuration file, YAML or TOML (.toml): any flag by name, and the push section; flags and environment override it")
@@ -94,6 +95,9 @@ func parseFlags(args []string) (*options, error) {
 	}
 	if o.cfg.ArenaMax < server.MinArenaMax || o.cfg.ArenaMax > blob.DefaultArenaChunk {
 		return nil, fmt.Errorf("-arena-max %d: from %d to %d", o.cfg.ArenaMax, server.MinArenaMax, blob.DefaultArenaChunk)
+	}
+	if o.cfg.DiskReserve < 1<<20 {
+		return nil, fmt.Errorf("-disk-reserve %d: at least %d", o.cfg.DiskReserve, 1<<20)
 	}
 	o.cfg.Debug = o.debug
 	return o, nil
@@ -158,13 +162,14 @@ func run(o *options, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	arena, err := blob.OpenArena(filepath.Join(o.data, "arena"), blob.ArenaOptions{},
+	arena, err := blob.OpenArena(filepath.Join(o.data, "arena"), blob.ArenaOptions{Reserve: o.cfg.DiskReserve},
 		func(use func(off, length int64) error) error { return db.ArenaBlobs(context.Background(), use) })
 	if err != nil {
 		return err
 	}
 	defer arena.Close() // after the server, before the store
 	o.cfg.Arena = arena
+	o.cfg.DataDir = o.data
 	o.cfg.Logger = log
 	if o.push != nil {
 		// Reads the APNs keys and FCM credentials now: a bad file stops

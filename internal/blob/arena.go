@@ -42,10 +42,21 @@ import (
 // extents are in use; all other space is free. So space written by a Put
 // whose message never committed is free again after a restart, with nothing
 // to clean.
+//
+// The arena grows only while its filesystem keeps, after the new chunk,
+// another chunk's worth of free space and the reserve (ArenaOptions): space
+// reserved ahead of need then never leaves the rest of ringd (data too
+// large for the arena, the database) without room. When it cannot grow, a
+// Put that finds no free extent fails with ErrNoSpace before it reads
+// anything, and its caller stores the data elsewhere. Nothing of a refused
+// growth stays behind: the next Put that needs room tries again.
 type Arena struct {
 	dir   string
 	chunk int64 // bytes per chunk file
 	spare int64 // free space below which a chunk is added in the background
+	// keepFree is the free space of the filesystem that growth leaves for
+	// others, besides a chunk.
+	keepFree int64
 
 	mu      sync.Mutex    // guards the following
 	files   []chunkFile   // chunk i holds offsets [i*chunk, (i+1)*chunk)
@@ -93,6 +104,9 @@ type ArenaOptions struct {
 	// Spare is the free space below which a chunk is added ahead of need,
 	// in the background; default half a chunk.
 	Spare int64
+	// Reserve is the free space of the filesystem that the arena's growth
+	// leaves for others, beside another chunk's worth; default none.
+	Reserve int64
 }
 
 // Extent is a place in the arena.
@@ -185,6 +199,7 @@ func OpenArena(dir string, opts ArenaOptions, used func(use func(off, length int
 	if a.spare <= 0 {
 		a.spare = a.chunk / 2
 	}
+	a.keepFree = max(opts.Reserve, 0)
 	var inUse []span
 	err := used(func(off, length int64) error {
 		e := ExtentOf(off, length)
@@ -302,6 +317,10 @@ func chunkName(i int) string { return fmt.Sprintf("%06d", i) }
 // Each O_DIRECT write is a request to the disk, and on a virtual machine
 // a write costs per request far more than per byte: one write of many
 // Puts' pieces costs little more than one of a single piece.
+//
+// When no free extent holds n bytes and the arena cannot grow for lack of
+// space, Put fails with an error satisfying errors.Is(err, ErrNoSpace)
+// before it reads anything from r.
 func (a *Arena) Put(ctx context.Context, r io.Reader, n int64) (Extent, error) {
 	if n <= 0 || roundUnit(n) > a.chunk {
 		return Extent{}, fmt.Errorf("arena: %d bytes do not fit in a chunk of %d", n, a.chunk)
@@ -544,7 +563,7 @@ func (a *Arena) startGrow() {
 
 func (a *Arena) grow(i int) {
 	defer a.growWG.Done()
-	f, err := a.makeChunk(i)
+	f, err := a.growChunk(i)
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if err == nil {
@@ -554,6 +573,21 @@ func (a *Arena) grow(i int) {
 	a.growErr = err
 	close(a.growing)
 	a.growing = nil
+}
+
+// growChunk makes chunk i if the filesystem can spare it and still keep
+// another chunk and the reserve free. Where free space cannot be read,
+// fallocate decides.
+func (a *Arena) growChunk(i int) (chunkFile, error) {
+	if free, err := FreeSpace(a.dir); err == nil && free < 2*a.chunk+a.keepFree {
+		return chunkFile{}, fmt.Errorf("%w: arena: a chunk of %d bytes needs %d free, %d are",
+			ErrNoSpace, a.chunk, 2*a.chunk+a.keepFree, free)
+	}
+	f, err := a.makeChunk(i)
+	if errors.Is(err, syscall.ENOSPC) {
+		err = fmt.Errorf("%w: %v", ErrNoSpace, err)
+	}
+	return f, err
 }
 
 // directIO is false only in tests of the page cache fallback.

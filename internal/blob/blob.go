@@ -13,6 +13,11 @@ import (
 // ErrNotFound is returned for a hash that is not stored.
 var ErrNotFound = errors.New("blob not found")
 
+// ErrNoSpace is the error of a Put that found no room for its data on the
+// filesystem (or in the arena, which cannot grow without leaving too
+// little of it).
+var ErrNoSpace = errors.New("no space left for data")
+
 // Store keeps data by its SHA-256.
 type Store interface {
 	// Put streams exactly n bytes from r into the store, hashing on the way,

@@ -134,6 +134,9 @@ func NewPushAt(t testing.TB, cfg server.Config, dir string, p *Push) *Server {
 		t.Fatal(err)
 	}
 	cfg.Arena = arena
+	if cfg.DataDir == "" {
+		cfg.DataDir = dir // as ringd: sends watch the room left there
+	}
 	var disp *push.Dispatcher
 	if p != nil {
 		disp, err = push.New(p.Config, db, push.Options{Clock: clock, Logger: cfg.Logger, HTTPClient: p.HTTPClient})

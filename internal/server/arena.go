@@ -37,8 +37,13 @@ import (
 // storeInArena stores data into the arena and the messages that refer to
 // it. precheck, unless nil, is the sender check store1 skipped: it runs if
 // the data turns out bad, so that its answer comes first, as it would have.
+// An error satisfying errors.Is(err, blob.ErrNoSpace) says that the arena
+// had no room, and that nothing of data was read.
 func (s *Server) storeInArena(ctx context.Context, m store.NewMessages, data io.Reader, length int64, head *prefixReader, precheck func() error) (store.SendResult, error) {
 	var none store.SendResult
+	if err := s.disk.roomForRows(); err != nil {
+		return none, err
+	}
 	m.Blob = store.Blob{Length: length, InArena: true}
 	// Data kept with its one message is named for that message alone;
 	// data several messages share (a blobs row, keyed by the name) is
@@ -51,6 +56,9 @@ func (s *Server) storeInArena(ctx context.Context, m store.NewMessages, data io.
 		data = io.TeeReader(data, sum)
 	}
 	ext, err := s.arena.Put(ctx, data, length)
+	if errors.Is(err, blob.ErrNoSpace) {
+		return none, err
+	}
 	if err != nil {
 		if precheck != nil {
 			if perr := precheck(); perr != nil {

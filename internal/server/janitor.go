@@ -21,6 +21,7 @@ func (s *Server) janitor() {
 		if err := s.Sweep(context.Background()); err != nil {
 			s.log.Warn("janitor", "err", err)
 		}
+		s.disk.isFull() // ends refusals for lack of space once it is back
 		select {
 		case <-s.stop:
 			return

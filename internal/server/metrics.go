@@ -107,3 +107,30 @@ func (s *Server) storeMessages(ctx context.Context, m store.NewMessages) (store.
 	}
 	return res, err
 }
+
+// registerSpaceMetrics registers the gauges of space, read at each scrape:
+// the data filesystem's free bytes, whether sends are refused for lack of
+// them, and the arena's size and free bytes inside it.
+func (s *Server) registerSpaceMetrics() {
+	if s.cfg.DataDir != "" {
+		s.metrics.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "ringd_data_free_bytes", Help: "Bytes free on the filesystem of the data directory (-1: unknown).",
+		}, s.disk.free))
+		s.metrics.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "ringd_disk_full", Help: "1 while sends are refused for lack of space on the data filesystem (-disk-reserve).",
+		}, func() float64 {
+			if s.disk.isFull() {
+				return 1
+			}
+			return 0
+		}))
+	}
+	if s.arena != nil {
+		s.metrics.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "ringd_arena_size_bytes", Help: "Bytes of the data arena's files, allocated ahead of need.",
+		}, func() float64 { size, _ := s.arena.Size(); return float64(size) }))
+		s.metrics.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "ringd_arena_free_bytes", Help: "Bytes of the data arena that no data holds.",
+		}, func() float64 { _, free := s.arena.Size(); return float64(free) }))
+	}
+}

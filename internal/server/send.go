@@ -10,6 +10,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/ringd/ringd/internal/blob"
 	"github.com/ringd/ringd/internal/store"
 	"github.com/ringd/ringd/internal/wire"
 )
@@ -194,6 +195,9 @@ func (s *Server) store1(ctx context.Context, r *wire.Request, h *sendHead, calle
 			}
 			return none, dataErr(err)
 		}
+		if err := s.disk.roomForRows(); err != nil {
+			return none, err
+		}
 		sum := sha256.Sum256(buf)
 		m.Blob = store.Blob{Hash: hex.EncodeToString(sum[:]), Length: length, Inline: buf}
 		m.Rendered = s.renderSend(ctx, hash, &m)
@@ -206,7 +210,20 @@ func (s *Server) store1(ctx context.Context, r *wire.Request, h *sendHead, calle
 		data = head
 	}
 	if toArena {
-		return s.storeInArena(ctx, m, data, length, head, precheck)
+		res, err := s.storeInArena(ctx, m, data, length, head, precheck)
+		if !errors.Is(err, blob.ErrNoSpace) {
+			return res, err
+		}
+		// The arena has no room and cannot grow: the data, not read yet,
+		// becomes a file of its own, as larger data does.
+		if precheck != nil {
+			if err := precheck(); err != nil {
+				return none, err
+			}
+		}
+	}
+	if err := s.disk.roomForFile(length); err != nil {
+		return none, err
 	}
 	// Large data streams into the blob store; the janitor must not take it
 	// away before the message that refers to it is committed.

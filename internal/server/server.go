@@ -64,6 +64,13 @@ type Config struct {
 	// larger data goes to the blob store (arena.go).
 	Arena    *blob.Arena
 	ArenaMax int64
+	// DataDir, when set, is the directory of the database and the data:
+	// sends are refused (10001) when its filesystem runs out of room, and
+	// its free space is a metric (disk.go).
+	DataDir string
+	// DiskReserve is the free space of DataDir's filesystem that sends
+	// leave for the database and the janitor; default 8 MiB.
+	DiskReserve int64
 }
 
 // Defaults of Config.
@@ -77,6 +84,7 @@ const (
 	DefaultNumberDigits = 8
 	DefaultArenaMax     = 1 << 20
 	MinArenaMax         = 64 << 10
+	DefaultDiskReserve  = 8 << 20
 	// getWindow is how far back get and history look, whatever after says
 	// (seed: "the earliest allowed is 1 day ago").
 	getWindow = 24 * time.Hour
@@ -114,6 +122,9 @@ func (c *Config) setDefaults() {
 		c.ArenaMax = DefaultArenaMax
 	}
 	c.ArenaMax = max(c.ArenaMax, MinArenaMax)
+	if c.DiskReserve <= 0 {
+		c.DiskReserve = DefaultDiskReserve
+	}
 	if c.Arena != nil {
 		c.ArenaMax = min(c.ArenaMax, c.Arena.ChunkSize())
 	}
@@ -161,6 +172,8 @@ type Server struct {
 
 	limits *rateLimits // per-client-address rate limits (ratelimit.go)
 
+	disk *diskSpace // room left for sends on the data filesystem (disk.go)
+
 	numbers numberCache // get's uuid hash → number (numcache.go)
 }
 
@@ -177,6 +190,7 @@ func New(cfg Config, st store.Store, blobs blob.Store) *Server {
 		arena:    cfg.Arena,
 		inflight: make(chan struct{}, cfg.MaxInFlight),
 		stop:     make(chan struct{}),
+		disk:     newDiskSpace(cfg.DataDir, cfg.DiskReserve, cfg.Logger),
 	}
 	s.handlers = map[string]handler{
 		"register": s.register,
@@ -214,6 +228,7 @@ func New(cfg Config, st store.Store, blobs blob.Store) *Server {
 			Name: "ringd_arena_syncs_total", Help: "Sync rounds of the data arena, each shared by the sends waiting.",
 		}, func() float64 { return float64(s.arena.Syncs()) }))
 	}
+	s.registerSpaceMetrics()
 	s.initPush()
 	return s
 }
@@ -336,7 +351,8 @@ func (s *Server) codeOf(err error) wire.Code {
 func (s *Server) logError(req string, code wire.Code, err error) {
 	// Error details never hold secrets: handlers build them without uuids,
 	// tokens or keys, and the request body is never logged.
-	if code == wire.ServerError {
+	// A full disk is logged as it starts and ends (disk.go), not per request.
+	if code == wire.ServerError && !(noSpace(err) && s.disk.failed()) {
 		s.log.Error("request failed", "req", req, "answer", int(code), "err", err)
 		return
 	}

@@ -26,6 +26,8 @@ var (
 	// ErrBusy means the store could not take the request within its wait;
 	// the client should retry (10009).
 	ErrBusy = errors.New("store busy")
+	// ErrDiskFull is a write that failed for lack of space on the disk.
+	ErrDiskFull = errors.New("disk full")
 )
 
 // UUIDHash is the SHA-256 of a uuid's canonical text. Only hashes are stored.

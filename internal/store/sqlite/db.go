@@ -858,11 +858,15 @@ func (db *DB) rqueryRow(ctx context.Context, q string, args ...any) *sql.Row {
 	return s.QueryRowContext(ctx, args...)
 }
 
-// mapErr turns SQLite's busy and locked errors into store.ErrBusy.
+// mapErr turns SQLite's busy and locked errors into store.ErrBusy, and its
+// full disk into store.ErrDiskFull.
 func mapErr(err error) error {
 	var se sqlite3.Error
 	if errors.As(err, &se) && (se.Code == sqlite3.ErrBusy || se.Code == sqlite3.ErrLocked) {
 		return fmt.Errorf("%w: %v", store.ErrBusy, err)
+	}
+	if errors.As(err, &se) && se.Code == sqlite3.ErrFull {
+		return fmt.Errorf("%w: %v", store.ErrDiskFull, err)
 	}
 	return err
 }
