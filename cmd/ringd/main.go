@@ -46,7 +46,9 @@ func parseFlags(args []string) (*options, error) {
 	fs.StringVar(&o.cfg.AdminToken, "admin-token", "", "token of operator requests (none: they are refused)")
 	fs.DurationVar(&o.cfg.RingTimeout, "ring-timeout", server.DefaultRingTimeout, "how long a call rings before it is missed")
 	fs.Int64Var(&o.cfg.ArenaMax, "arena-max", server.DefaultArenaMax, "largest data kept in the preallocated arena (data/arena), in bytes, at least 64 KiB; larger data is a file of its own under data/blobs")
-	fs.IntVar(&o.cfg.MaxInFlight, "max-inflight", server.DefaultMaxInFlight, "requests handled at once; past it the server answers 10009")
+	fs.IntVar(&o.cfg.MaxInFlight, "max-inflight", server.DefaultMaxInFlight, "requests worked on at once (not those waiting for their client); past it the server answers 10009")
+	fs.DurationVar(&o.cfg.ReadTimeout, "read-timeout", server.DefaultReadTimeout, "a request's headers and the start of its body must arrive within this of its first byte")
+	fs.Int64Var(&o.cfg.MinBodyRate, "min-body-rate", server.DefaultMinBodyRate, "bytes a second a request body must keep up on average past -read-timeout, or it is cut off")
 	fs.BoolVar(&o.debug, "debug", false, "debug mode: debug requests answered, debug logs")
 	fs.StringVar(&o.config, "config", "", "configuration file, YAML or TOML (.toml): any flag by name, and the push section; flags and environment override it")
 	fs.DurationVar(&o.cfg.MaxCallLength, "max-call-length", server.DefaultMaxCallLength, "an answered call never hung up ends after this")
@@ -182,7 +184,8 @@ func run(o *options, log *slog.Logger) error {
 	hs := &http.Server{
 		Handler:           withDebug(srv, o.debug),
 		ConnContext:       server.ConnContext,
-		ReadHeaderTimeout: 10 * time.Second,
+		ReadHeaderTimeout: srv.ReadTimeout(),
+		ReadTimeout:       srv.ReadTimeout(), // the pace of request bodies (server/pace.go)
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}

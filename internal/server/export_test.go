@@ -7,5 +7,5 @@ func SetFetchHook(s *Server, hook func(stage string)) { s.fetchHook.Store(&hook)
 // (conn.go), by every server of the test binary.
 func HeldReads() int64 { return heldReads.Load() }
 
-// InFlight is how many requests s is handling now, long-polls included.
-func InFlight(s *Server) int { return len(s.inflight) }
+// InFlight is how many requests hold an in-flight slot of s.
+func InFlight(s *Server) int { return int(s.slots.inUse()) }
