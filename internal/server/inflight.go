@@ -6,8 +6,9 @@ import "sync/atomic"
 // -max-inflight. A request takes its slot once its head has arrived (its
 // body is read first, holding none), and gives it back for as long as it
 // waits for something other than the server: the rest of its body from the
-// client (clientBody). A slow or stalled client thus never holds one,
-// however many there are.
+// client (clientBody) or, as a long-poll, a message or a call's change
+// (await). A slow or stalled client thus never holds one, however many
+// there are.
 //
 // Only taking a slot can fail: a request that gave its slot back takes it
 // again whatever the count, since it is already under way and may hold

@@ -55,6 +55,7 @@ type Config struct {
 	MaxInFlight  int           // requests worked on at once; past it 10009; default 4096
 	ReadTimeout  time.Duration // headers and the start of a body arrive within it (pace.go); default 10s
 	MinBodyRate  int64         // bytes a second a body keeps up past ReadTimeout; default 1024
+	MaxLongPolls int           // long-polls of each kind waiting at once per number; default 4
 	NumberDigits int           // digits of numbers the server allocates; default 8
 	CallConfig                 // calls, AI calls, reserved numbers (calls.go)
 	Clock        Clock
@@ -78,6 +79,7 @@ const (
 	DefaultMaxInFlight  = 4096
 	DefaultReadTimeout  = 10 * time.Second
 	DefaultMinBodyRate  = 1024
+	DefaultMaxLongPolls = 4
 	DefaultNumberDigits = 8
 	DefaultArenaMax     = 1 << 20
 	MinArenaMax         = 64 << 10
@@ -114,6 +116,9 @@ func (c *Config) setDefaults() {
 	if c.MinBodyRate <= 0 {
 		c.MinBodyRate = DefaultMinBodyRate
 	}
+	if c.MaxLongPolls <= 0 {
+		c.MaxLongPolls = DefaultMaxLongPolls
+	}
 	if c.NumberDigits < 3 || c.NumberDigits > 15 {
 		c.NumberDigits = DefaultNumberDigits
 	}
@@ -145,7 +150,8 @@ type Server struct {
 	store    store.Store
 	blobs    blob.Store
 	handlers map[string]handler
-	slots    slots // requests worked on, against MaxInFlight (inflight.go)
+	slots    slots     // requests worked on, against MaxInFlight (inflight.go)
+	polls    longPolls // long-polls waiting (longpoll.go)
 
 	// blobMu keeps the janitor from deleting a data file that a send has
 	// stored (or found stored) but not yet committed a message for: sends
@@ -185,6 +191,7 @@ func New(cfg Config, st store.Store, blobs blob.Store) *Server {
 		stop:  make(chan struct{}),
 	}
 	s.slots.max = int64(cfg.MaxInFlight)
+	s.polls.max = cfg.MaxLongPolls
 	s.handlers = map[string]handler{
 		"register": s.register,
 		"login":    s.login,
@@ -201,8 +208,12 @@ func New(cfg Config, st store.Store, blobs blob.Store) *Server {
 	// Read at each scrape, not kept per request.
 	s.metrics.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "ringd_requests_in_flight",
-		Help: "Requests being worked on now, waiting long-polls included, not those waiting for their client; past -max-inflight the server answers 10009.",
+		Help: "Requests being worked on now, not those waiting for their client or as long-polls; past -max-inflight the server answers 10009.",
 	}, func() float64 { return float64(s.slots.inUse()) }))
+	s.metrics.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "ringd_long_polls_waiting",
+		Help: "Long-polls (get and callinfo with wait) waiting now; at most -max-longpolls of each kind per number.",
+	}, func() float64 { return float64(s.polls.count()) }))
 	// How well writes share commits and syncs (group commit), where the
 	// store and the arena count them.
 	if c, ok := st.(interface{ Commits() int64 }); ok {
