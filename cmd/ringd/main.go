@@ -52,7 +52,10 @@ func parseFlags(args []string) (*options, error) {
 	rateFlags(fs, &o.cfg.RateConfig)
 	fs.Int64Var(&o.cfg.ArenaMax, "arena-max", server.DefaultArenaMax, "largest data kept in the preallocated arena (data/arena), in bytes, at least 64 KiB; larger data is a file of its own under data/blobs")
 	fs.Int64Var(&o.cfg.DiskReserve, "disk-reserve", server.DefaultDiskReserve, "free space, in bytes, that sends leave on the data directory's filesystem for the database and the janitor: data to write is refused (10001) when it would leave less, texts when less than half is left")
-	fs.IntVar(&o.cfg.MaxInFlight, "max-inflight", server.DefaultMaxInFlight, "requests handled at once; past it the server answers 10009")
+	fs.IntVar(&o.cfg.MaxInFlight, "max-inflight", server.DefaultMaxInFlight, "requests worked on at once (not those waiting for their client, nor waiting long-polls); past it the server answers 10009")
+	fs.DurationVar(&o.cfg.ReadTimeout, "read-timeout", server.DefaultReadTimeout, "a request's headers and the start of its body must arrive within this of its first byte")
+	fs.Int64Var(&o.cfg.MinBodyRate, "min-body-rate", server.DefaultMinBodyRate, "bytes a second a request body must keep up on average past -read-timeout, or it is cut off")
+	fs.IntVar(&o.cfg.MaxLongPolls, "max-longpolls", server.DefaultMaxLongPolls, "get and callinfo long-polls waiting at once per number (each kind); a newer one answers the oldest at once")
 	fs.BoolVar(&o.debug, "debug", false, "debug mode: debug requests answered, debug logs")
 	fs.StringVar(&o.config, "config", "", "configuration file, YAML or TOML (.toml): any flag by name, and the push section; flags and environment override it")
 	fs.DurationVar(&o.cfg.MaxCallLength, "max-call-length", server.DefaultMaxCallLength, "an answered call never hung up ends after this")
@@ -200,7 +203,8 @@ func run(o *options, log *slog.Logger) error {
 	hs := &http.Server{
 		Handler:           srv,
 		ConnContext:       server.ConnContext,
-		ReadHeaderTimeout: 10 * time.Second,
+		ReadHeaderTimeout: srv.ReadTimeout(),
+		ReadTimeout:       srv.ReadTimeout(), // the pace of request bodies (server/pace.go)
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}

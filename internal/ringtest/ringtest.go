@@ -158,6 +158,7 @@ func NewPushAt(t testing.TB, cfg server.Config, dir string, p *Push) *Server {
 	hs := httptest.NewUnstartedServer(srv)
 	hs.Listener = server.Listener(hs.Listener)
 	hs.Config.ConnContext = server.ConnContext
+	hs.Config.ReadTimeout = srv.ReadTimeout() // the pace of request bodies (server/pace.go)
 	hs.Start()
 	admin := httptest.NewServer(srv.AdminHandler())
 	s := &Server{URL: hs.URL + "/", Dir: dir, Clock: clock, Server: srv, DB: db, Blobs: blobs, Arena: arena, HTTP: hs, Push: disp,

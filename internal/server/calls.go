@@ -228,7 +228,8 @@ func (s *Server) call(ctx context.Context, r *wire.Request) (any, error) {
 }
 
 // callinfo answers a call's state and the other party's data; with wait it
-// holds the answer until the state changes (or the wait ends).
+// holds the answer until the state changes (or the wait ends, or newer
+// long-polls of the number take its place: longpoll.go).
 func (s *Server) callinfo(ctx context.Context, r *wire.Request) (any, error) {
 	h, id, err := callRef(r, false)
 	if err != nil {
@@ -255,19 +256,18 @@ func (s *Server) callinfo(ctx context.Context, r *wire.Request) (any, error) {
 		return nil, wire.Errorf(wire.CallIDError, "not a party")
 	}
 	if wait > 0 && c.State != store.Ended {
+		p := s.polls.start(callinfoPollKey(me.Number))
+		defer s.polls.done(p)
 		first := c.State
 		t := time.NewTimer(wait)
 		defer t.Stop()
-	wait:
 		for c.State == first {
-			select {
-			case <-w.c:
-			case <-t.C:
-				break wait
-			case <-s.stop:
-				break wait
-			case <-ctx.Done():
-				return nil, ctx.Err()
+			woken, err := s.await(ctx, w, p, t)
+			if err != nil {
+				return nil, err
+			}
+			if !woken {
+				break
 			}
 			if c, err = s.store.Call(ctx, id); err != nil {
 				return nil, err

@@ -2,10 +2,13 @@ package server
 
 import (
 	"context"
+	"errors"
+	"log/slog"
 	"net"
 	"os"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -36,8 +39,12 @@ import (
 // timer work per request.
 
 // Listener wraps ln so that its connections can hold their background
-// read (holdRead). http.Server's ConnContext must be ConnContext.
-func Listener(ln net.Listener) net.Listener { return holdListener{ln} }
+// read (holdRead), and so that running out of file descriptors is logged
+// once, not at every accept (see below), through slog.Default() as it is
+// when Listener is called. http.Server's ConnContext must be ConnContext.
+func Listener(ln net.Listener) net.Listener {
+	return &holdListener{Listener: ln, log: slog.Default(), done: make(chan struct{})}
+}
 
 // ConnContext is http.Server's ConnContext for a Listener's connections: it
 // lets a handler reach its connection (holdRead).
@@ -66,18 +73,110 @@ func holdRead(ctx context.Context) *holdConn {
 // heldReads counts the reads that waited for a release, for tests.
 var heldReads atomic.Int64
 
-type holdListener struct{ net.Listener }
+type holdListener struct {
+	net.Listener
+	log       *slog.Logger
+	done      chan struct{} // closed by Close: ends a wait for descriptors
+	closeOnce sync.Once
 
-func (l holdListener) Accept() (net.Conn, error) {
+	out         atomic.Bool // accepts have failed for want of descriptors (below)
+	mu          sync.Mutex  // guards the following
+	outSince    time.Time   // the first of those failures
+	lastFailure time.Time   // the last
+	failures    int         // how many
+}
+
+func (l *holdListener) Accept() (net.Conn, error) {
 	c, err := l.Listener.Accept()
+	if outOfDescriptors(err) {
+		c, err = l.acceptWhenFree(err)
+	}
 	if err != nil {
 		return nil, err
+	}
+	if l.out.Load() {
+		l.accepted()
 	}
 	tc, ok := c.(*net.TCPConn)
 	if !ok {
 		return c, nil
 	}
 	return &holdConn{TCPConn: tc, zeroDeadline: true, wake: make(chan struct{}, 1)}, nil
+}
+
+func (l *holdListener) Close() error {
+	l.closeOnce.Do(func() { close(l.done) })
+	return l.Listener.Close()
+}
+
+// Running out of file descriptors. An accept that fails for want of one,
+// returned to net/http, is logged and retried by it at every accept, up to
+// a second apart. The listener keeps it instead: it logs that accepts fail
+// when the first does, waits (the connections stay in the listen queue)
+// and tries again, from acceptRetryMin apart up to acceptRetryMax, so a
+// connection waits at most that long once a descriptor is free. It logs
+// that accepts work again once they have for quietAccepts since the last
+// failure: under an attack that holds the process at its limit, accepts
+// fail and work by turns, and that is one trouble, logged twice, not a
+// pair of lines per free descriptor.
+const (
+	acceptRetryMin = 5 * time.Millisecond
+	acceptRetryMax = 100 * time.Millisecond
+	quietAccepts   = time.Second
+)
+
+// outOfDescriptors is whether err is an accept's failure for want of a
+// file descriptor, the process's (EMFILE) or the system's (ENFILE).
+func outOfDescriptors(err error) bool {
+	return err != nil && (errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE))
+}
+
+// acceptWhenFree accepts once a file descriptor is free, after an accept
+// failed with err for want of one. A Close ends the wait: the next accept
+// fails as closed.
+func (l *holdListener) acceptWhenFree(err error) (net.Conn, error) {
+	delay := acceptRetryMin
+	t := time.NewTimer(delay)
+	defer t.Stop()
+	var c net.Conn
+	for outOfDescriptors(err) {
+		l.failed(err)
+		select {
+		case <-t.C:
+		case <-l.done:
+		}
+		c, err = l.Listener.Accept()
+		delay = min(2*delay, acceptRetryMax)
+		t.Reset(delay)
+	}
+	return c, err
+}
+
+// failed notes an accept that failed with err for want of a descriptor,
+// and logs it if accepts worked until then.
+func (l *holdListener) failed(err error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := time.Now()
+	if !l.out.Load() {
+		l.out.Store(true)
+		l.outSince, l.failures = now, 0
+		l.log.Error("out of file descriptors: new connections wait until some are free", "err", err)
+	}
+	l.lastFailure = now
+	l.failures++
+}
+
+// accepted notes an accept that worked after some failed, and logs that
+// accepts work again once none has failed for quietAccepts.
+func (l *holdListener) accepted() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.out.Load() && time.Since(l.lastFailure) >= quietAccepts {
+		l.out.Store(false)
+		l.log.Info("accepting connections again", "failed_accepts", l.failures,
+			"for", l.lastFailure.Sub(l.outSince).Round(time.Millisecond))
+	}
 }
 
 // holdConn is a TCP connection whose one-byte reads can be held. It embeds

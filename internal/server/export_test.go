@@ -7,5 +7,16 @@ func SetFetchHook(s *Server, hook func(stage string)) { s.fetchHook.Store(&hook)
 // (conn.go), by every server of the test binary.
 func HeldReads() int64 { return heldReads.Load() }
 
-// InFlight is how many requests s is handling now, long-polls included.
-func InFlight(s *Server) int { return len(s.inflight) }
+// InFlight is how many requests hold an in-flight slot of s.
+func InFlight(s *Server) int { return int(s.slots.inUse()) }
+
+// LongPolls is how many long-polls wait in s.
+func LongPolls(s *Server) int { return s.polls.count() }
+
+// Waiters is how many requests wait in s for a message to number (a get
+// with wait).
+func Waiters(s *Server, number string) int {
+	s.calls.hub.mu.Lock()
+	defer s.calls.hub.mu.Unlock()
+	return len(s.calls.hub.waiters[numberKey(number)])
+}

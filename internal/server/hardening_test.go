@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -20,6 +18,7 @@ import (
 	"time"
 
 	"github.com/ringd/ringd/internal/ringtest"
+	"github.com/ringd/ringd/internal/server"
 )
 
 func TestManySendersOneNumber(t *testing.T) {
@@ -271,50 +270,42 @@ func TestSecurity(t *testing.T) {
 	}
 }
 
+// TestOverload: with -max-inflight requests being worked on, one more is
+// answered 10009, with Retry-After, at once; the slots come back once
+// those requests are done.
 func TestOverload(t *testing.T) {
 	cfg := ringtest.NewConfig(t)
 	cfg.MaxInFlight = 2
 	s := ringtest.New(t, cfg)
 	us := users(t, s, "Alice", "Bob")
 	alice, bob := us[0], us[1]
+	msgid := sendFile(t, s, alice, bob.Number, []byte("fetched"))
 
-	// Two sends hold the server's two slots: their bodies come slowly.
-	type held struct {
-		w    *io.PipeWriter
-		done chan ringtest.Answer
-	}
-	var hs []held
-	for range 2 {
-		pr, pw := io.Pipe()
-		// Cleanups run last first: a failure below ends the bodies before
-		// the server's Close waits for their connections.
-		t.Cleanup(func() { pw.CloseWithError(errors.New("test over")) })
-		h := held{pw, make(chan ringtest.Answer, 1)}
-		go func() {
-			resp, err := http.Post(s.URL, "application/octet-stream", pr)
-			if err != nil {
-				t.Errorf("held request: %v", err)
-				h.done <- nil
-				return
-			}
-			defer resp.Body.Close()
-			b, _ := io.ReadAll(resp.Body)
-			var a ringtest.Answer
-			json.Unmarshal(b, &a)
-			h.done <- a
-		}()
-		if _, err := pw.Write([]byte(`{"req":"send",`)); err != nil {
-			t.Fatal(err)
+	// Two fetches hold the server's two slots: they wait in the fetch hook.
+	// (Cleanups run last first: a failure below lets them go before the
+	// server's Close waits for them.)
+	hold := make(chan struct{})
+	release := sync.OnceFunc(func() { close(hold) })
+	t.Cleanup(release)
+	server.SetFetchHook(s.Server, func(stage string) {
+		if stage == "lookup" {
+			<-hold
 		}
-		hs = append(hs, h)
+	})
+	done := make(chan ringtest.Answer, 2)
+	for range 2 {
+		go func() {
+			a, _, err := callPost(s, obj{"req": "fetch", "uuid": bob.UUID, "msgid": msgid}, nil)
+			if err != nil {
+				t.Error(err)
+			}
+			done <- a
+		}()
 	}
-	// Once both are in the handler (the gauge says so; a request sent
-	// before that could take a slot and have a held send refused), one
-	// more request is refused at once.
 	deadline := time.Now().Add(10 * time.Second)
 	for inFlight(t, s) != 2 {
 		if time.Now().After(deadline) {
-			t.Fatalf("the held sends never reached the handler: %d in flight", inFlight(t, s))
+			t.Fatalf("the held fetches never reached the handler: %d in flight", inFlight(t, s))
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
@@ -325,23 +316,17 @@ func TestOverload(t *testing.T) {
 	if status != http.StatusOK || hdr.Get("Retry-After") == "" {
 		t.Fatalf("10009 with HTTP %d, Retry-After %q", status, hdr.Get("Retry-After"))
 	}
-	for _, h := range hs {
-		select {
-		case a := <-h.done:
-			t.Fatalf("a held request was answered early: %v", a)
-		default:
-		}
+	select {
+	case a := <-done:
+		t.Fatalf("a held request was answered early: %v", a)
+	default:
 	}
-	// Once their bodies arrive they are served, and the slots come back.
-	for i, h := range hs {
-		fmt.Fprintf(h.w, `"uuid":%q,"callee":%q,"length":5}`+"\x00hello", alice.UUID, bob.Number)
-		h.w.Close()
-		if a := <-h.done; a.Code() != 10000 {
-			t.Fatalf("held send %d: %v", i, a)
+	// Once they go on they are answered, and the slots come back.
+	release()
+	for range 2 {
+		if a := <-done; a.Code() != 10000 {
+			t.Fatalf("held fetch: %v", a)
 		}
-	}
-	if msgs := s.Get(t, bob); len(msgs) != 2 {
-		t.Fatalf("bob got %d messages, want the 2 held sends", len(msgs))
 	}
 	if n := inFlight(t, s); n != 0 {
 		t.Fatalf("%d requests in flight after all were answered", n)

@@ -134,9 +134,9 @@ func TestLongPollAfterHeldSendSeesClientGo(t *testing.T) {
 	}
 	// Alice has nothing waiting: the get waits up to 60 s.
 	rc.post(t, ringtest.Body(map[string]any{"req": "get", "uuid": []string{alice.UUID}, "wait": 60}, nil))
-	waitFor(t, "the long-poll to start", func() bool { return server.InFlight(s.Server) == 1 })
+	waitFor(t, "the long-poll to start", func() bool { return server.LongPolls(s.Server) == 1 })
 	rc.c.Close()
-	waitFor(t, "the long-poll to end with its client", func() bool { return server.InFlight(s.Server) == 0 })
+	waitFor(t, "the long-poll to end with its client", func() bool { return server.LongPolls(s.Server) == 0 })
 }
 
 // waitFor polls cond until it holds, for at most 20 s.

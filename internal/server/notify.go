@@ -87,7 +87,8 @@ func (s *Server) arrived(res store.SendResult) {
 
 // takeWaiting is get's TakeUndelivered with its optional wait: when nothing
 // is waiting it holds the answer until a message for one of the numbers
-// commits (a send, a missed call), the wait ends, or the server closes. It
+// commits (a send, a missed call), the wait ends, the server closes, or
+// newer long-polls of the numbers take its place (longpoll.go). It
 // subscribes before it looks, so a message that commits in between wakes it.
 func (s *Server) takeWaiting(ctx context.Context, q store.GetQuery, wait *int64) ([]store.Message, bool, error) {
 	d, err := waitOf(wait)
@@ -109,19 +110,18 @@ func (s *Server) takeWaiting(ctx context.Context, q store.GetQuery, wait *int64)
 	defer s.calls.hub.cancel(w)
 	t := time.NewTimer(d)
 	defer t.Stop()
+	var p *longPoll
 	for {
 		msgs, more, err := s.store.TakeUndelivered(ctx, q)
 		if err != nil || len(msgs) > 0 {
 			return msgs, more, err
 		}
-		select {
-		case <-w.c:
-		case <-t.C:
-			return nil, false, nil
-		case <-s.stop:
-			return nil, false, nil
-		case <-ctx.Done():
-			return nil, false, ctx.Err()
+		if p == nil {
+			p = s.polls.start(getPollKeys(q.Callees)...)
+			defer s.polls.done(p)
+		}
+		if woken, err := s.await(ctx, w, p, t); !woken {
+			return nil, false, err
 		}
 	}
 }

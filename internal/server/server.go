@@ -8,6 +8,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -51,7 +52,10 @@ type Config struct {
 	AdminToken   string        // operator requests' "auth"; none: always 10061
 	RingTimeout  time.Duration // how long a call rings; default 60s
 	Debug        bool          // answer debug requests
-	MaxInFlight  int           // requests handled at once; past it 10009; default 4096
+	MaxInFlight  int           // requests worked on at once; past it 10009; default 4096
+	ReadTimeout  time.Duration // headers and the start of a body arrive within it (pace.go); default 10s
+	MinBodyRate  int64         // bytes a second a body keeps up past ReadTimeout; default 1024
+	MaxLongPolls int           // long-polls of each kind waiting at once per number; default 4
 	NumberDigits int           // digits of numbers the server allocates; default 8
 	CallConfig                 // calls, AI calls, reserved numbers (calls.go)
 	RateConfig                 // per-client-address rate limits (ratelimit.go)
@@ -81,6 +85,9 @@ const (
 	DefaultRetention    = 24 * time.Hour
 	DefaultRingTimeout  = 60 * time.Second
 	DefaultMaxInFlight  = 4096
+	DefaultReadTimeout  = 10 * time.Second
+	DefaultMinBodyRate  = 1024
+	DefaultMaxLongPolls = 4
 	DefaultNumberDigits = 8
 	DefaultArenaMax     = 1 << 20
 	MinArenaMax         = 64 << 10
@@ -111,6 +118,15 @@ func (c *Config) setDefaults() {
 	}
 	if c.MaxInFlight <= 0 {
 		c.MaxInFlight = DefaultMaxInFlight
+	}
+	if c.ReadTimeout <= 0 {
+		c.ReadTimeout = DefaultReadTimeout
+	}
+	if c.MinBodyRate <= 0 {
+		c.MinBodyRate = DefaultMinBodyRate
+	}
+	if c.MaxLongPolls <= 0 {
+		c.MaxLongPolls = DefaultMaxLongPolls
 	}
 	if c.NumberDigits < 3 || c.NumberDigits > 15 {
 		c.NumberDigits = DefaultNumberDigits
@@ -147,7 +163,8 @@ type Server struct {
 	store    store.Store
 	blobs    blob.Store
 	handlers map[string]handler
-	inflight chan struct{}
+	slots    slots     // requests worked on, against MaxInFlight (inflight.go)
+	polls    longPolls // long-polls waiting (longpoll.go)
 
 	// blobMu keeps the janitor from deleting a data file that a send has
 	// stored (or found stored) but not yet committed a message for: sends
@@ -182,16 +199,17 @@ type Server struct {
 func New(cfg Config, st store.Store, blobs blob.Store) *Server {
 	cfg.setDefaults()
 	s := &Server{
-		cfg:      cfg,
-		log:      cfg.Logger,
-		clock:    cfg.Clock,
-		store:    st,
-		blobs:    blobs,
-		arena:    cfg.Arena,
-		inflight: make(chan struct{}, cfg.MaxInFlight),
-		stop:     make(chan struct{}),
-		disk:     newDiskSpace(cfg.DataDir, cfg.DiskReserve, cfg.Logger),
+		cfg:   cfg,
+		log:   cfg.Logger,
+		clock: cfg.Clock,
+		store: st,
+		blobs: blobs,
+		arena: cfg.Arena,
+		stop:  make(chan struct{}),
+		disk:  newDiskSpace(cfg.DataDir, cfg.DiskReserve, cfg.Logger),
 	}
+	s.slots.max = int64(cfg.MaxInFlight)
+	s.polls.max = cfg.MaxLongPolls
 	s.handlers = map[string]handler{
 		"register": s.register,
 		"login":    s.login,
@@ -209,8 +227,12 @@ func New(cfg Config, st store.Store, blobs blob.Store) *Server {
 	// Read at each scrape, not kept per request.
 	s.metrics.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "ringd_requests_in_flight",
-		Help: "Requests being handled now, waiting long-polls included; past -max-inflight the server answers 10009.",
-	}, func() float64 { return float64(len(s.inflight)) }))
+		Help: "Requests being worked on now, not those waiting for their client or as long-polls; past -max-inflight the server answers 10009.",
+	}, func() float64 { return float64(s.slots.inUse()) }))
+	s.metrics.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "ringd_long_polls_waiting",
+		Help: "Long-polls (get and callinfo with wait) waiting now; at most -max-longpolls of each kind per number.",
+	}, func() float64 { return float64(s.polls.count()) }))
 	// How well writes share commits and syncs (group commit), where the
 	// store and the arena count them.
 	if c, ok := st.(interface{ Commits() int64 }); ok {
@@ -266,15 +288,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		wire.WriteError(w, http.StatusMethodNotAllowed, wire.FormatError)
 		return
 	}
-	select {
-	case s.inflight <- struct{}{}:
-		defer func() { <-s.inflight }()
-	default:
-		wire.WriteError(w, http.StatusOK, wire.ServerBusy)
-		return
-	}
 	start := time.Now()
-	req, ans, err := s.serve(r)
+	req, ans, err := s.serve(w, r, start)
 	if err != nil {
 		code := s.codeOf(err)
 		s.logError(req, code, err)
@@ -298,9 +313,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.observe(req, wire.OK, start)
 }
 
-// serve reads and dispatches one request; req is its name, for logs.
-func (s *Server) serve(r *http.Request) (req string, ans any, err error) {
-	rq, err := wire.ReadRequestSize(r.Body, r.ContentLength)
+// serve reads and dispatches one request; req is its name, for logs. The
+// request takes its in-flight slot once its head has arrived, and holds it
+// until its answer is ready (inflight.go).
+func (s *Server) serve(w http.ResponseWriter, r *http.Request, start time.Time) (req string, ans any, err error) {
+	body := &clientBody{body: r.Body, w: w, start: start, base: s.cfg.ReadTimeout, rate: s.cfg.MinBodyRate}
+	rq, err := wire.ReadRequestSize(body, r.ContentLength)
 	if err != nil {
 		return "", nil, err
 	}
@@ -313,6 +331,11 @@ func (s *Server) serve(r *http.Request) (req string, ans any, err error) {
 			return rq.Req, nil, err
 		}
 	}
+	if !s.slots.take() {
+		return rq.Req, nil, wire.Errorf(wire.ServerBusy, "-max-inflight reached")
+	}
+	defer s.slots.give()
+	body.slots = &s.slots
 	ans, err = h(r.Context(), rq)
 	return rq.Req, ans, err
 }
@@ -322,6 +345,10 @@ func (s *Server) serve(r *http.Request) (req string, ans any, err error) {
 func (s *Server) codeOf(err error) wire.Code {
 	var we *wire.Error
 	switch {
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		// The client's body fell behind the minimum pace (pace.go): it
+		// may try again, on a better link.
+		return wire.ServerBusy
 	case errors.As(err, &we):
 		return we.Code
 	case errors.Is(err, store.ErrBusy):
