@@ -140,10 +140,10 @@ func checkAcknowledged(t *testing.T, c *client, bob user, acked map[string]sent)
 	}
 }
 
-// metric returns the value of a ringd gauge on /metrics.
+// metric returns the value of a ringd gauge on the admin listener's /metrics.
 func metric(t *testing.T, p *proc, name string) float64 {
 	t.Helper()
-	resp, err := http.Get(p.url + "metrics")
+	resp, err := http.Get(p.adminURL(t) + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -205,7 +205,7 @@ func fillUntilRefused(t *testing.T, size, filler, minAcked int64) *proc {
 	fs := mountTmpfs(t, size)
 	fillerName := filepath.Join(fs, "filler")
 	writeFiller(t, fillerName, filler)
-	p := startRingd(t, filepath.Join(fs, "data"))
+	p := startRingd(t, filepath.Join(fs, "data"), "-admin-listen", "127.0.0.1:0")
 	c := newClient(p.url)
 	alice, bob := newUser(t, c, "Alice"), newUser(t, c, "Bob")
 
@@ -323,7 +323,7 @@ func TestDiskFullArenaSizesWithLittleFree(t *testing.T) {
 	const MiB = 1 << 20
 	fs := mountTmpfs(t, 100*MiB)
 	writeFiller(t, filepath.Join(fs, "filler"), 50*MiB)
-	p := startRingd(t, filepath.Join(fs, "data"))
+	p := startRingd(t, filepath.Join(fs, "data"), "-admin-listen", "127.0.0.1:0")
 	c := newClient(p.url)
 	alice, bob := newUser(t, c, "Alice"), newUser(t, c, "Bob")
 	acked := map[string]sent{}
@@ -369,7 +369,7 @@ func fillUp(t *testing.T, name string) {
 // work again.
 func TestDiskFullDatabaseWrites(t *testing.T) {
 	fs := mountTmpfs(t, 32<<20)
-	p := startRingd(t, filepath.Join(fs, "data"))
+	p := startRingd(t, filepath.Join(fs, "data"), "-admin-listen", "127.0.0.1:0")
 	c := newClient(p.url)
 	newUser(t, c, "Alice")
 	filler := filepath.Join(fs, "filler")
