@@ -196,7 +196,7 @@ func (a *app) device(appid, build, name, locale, token string) (device, error) {
 		}
 	}
 	pick(appid, &d.AppID, func() string { return "ringctl" })
-	pick(build, &d.Build, func() string { return clip(version(), 2, 16, "dev") })
+	pick(build, &d.Build, func() string { return clip(moduleVersion(), 2, 16, "dev") })
 	pick(name, &d.Name, func() string {
 		for _, v := range []string{"USER", "LOGNAME"} {
 			if u := a.getenv(v); u != "" {

@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -140,5 +141,40 @@ func TestNumbersSaysWhichActs(t *testing.T) {
 	want = a + "  " + s.URL + "\n" + b + "  " + s.URL + "  (commands act as this one: named by -as)\n"
 	if r := u.must("-as", b, "numbers"); r.stdout != want {
 		t.Errorf("numbers -as printed %q, want %q", r.stdout, want)
+	}
+}
+
+// versionRE is the shape of -version's line.
+var versionRE = regexp.MustCompile(`^ringctl \S+ commit ([0-9a-f]{1,12}|unknown)( \(modified\))? ` +
+	regexp.QuoteMeta(runtime.Version()) + "\n$")
+
+func TestVersionFlag(t *testing.T) {
+	u := newCLIUser(t, "http://127.0.0.1:1/") // never asked
+	r := u.must("-version")
+	if !versionRE.MatchString(r.stdout) || r.stderr != "" {
+		t.Errorf("-version printed %q, stderr %q", r.stdout, r.stderr)
+	}
+	if r := u.run("-h"); !strings.Contains(r.stdout, "\n  -version\n") {
+		t.Errorf("-h does not list -version:\n%s", r.stdout)
+	}
+}
+
+// TestUsageShowsREADMESession checks that 'ringctl -h' and the README's
+// "One minute with ringctl" show the same first session; TestEndToEnd runs
+// it.
+func TestUsageShowsREADMESession(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, _ := strings.Cut(string(readme), "\n## One minute with ringctl\n")
+	section, _, _ = strings.Cut(section, "\n## ")
+	if !strings.Contains(section, "\n```sh\n"+firstSession+"```\n") {
+		t.Errorf("the README's ringctl section does not show this first session:\n%s", firstSession)
+	}
+	r := newCLIUser(t, "http://127.0.0.1:1/").must("-h")
+	indented := "\n  " + strings.ReplaceAll(strings.TrimSuffix(firstSession, "\n"), "\n", "\n  ") + "\n"
+	if !strings.Contains(r.stdout, indented) {
+		t.Errorf("-h does not show the first session:\n%s", r.stdout)
 	}
 }
