@@ -657,42 +657,57 @@ func shellQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
-func cmdFetch(a *app, args []string) error {
+// fetchArgs are fetch's command line.
+type fetchArgs struct {
+	msgid, out    string
+	resume, force bool
+}
+
+// parseFetch parses and checks fetch's command line.
+func (a *app) parseFetch(args []string) (fetchArgs, error) {
 	fs := a.flagSet("fetch")
 	out := fs.String("o", "", "write the data to `PATH`; \"-\" for stdout")
 	resume := fs.Bool("c", false, "continue: resume an existing PATH from its size")
 	force := fs.Bool("f", false, "overwrite an existing PATH")
 	pos, err := a.parse(fs, args)
 	if err != nil {
-		return err
+		return fetchArgs{}, err
 	}
 	if len(pos) != 1 {
-		return usagef("give one MSGID")
+		return fetchArgs{}, usagef("give one MSGID")
 	}
 	if *out == "" {
 		if f, ok := a.stdout.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-			return usagef("give -o PATH (or -o - to write to the terminal)")
+			return fetchArgs{}, usagef("give -o PATH (or -o - to write to the terminal)")
 		}
 		*out = "-"
 	}
 	switch {
 	case *out == "-" && a.g.json:
-		return usagef("-json with -o - would mix the answer with the data on stdout")
+		return fetchArgs{}, usagef("-json with -o - would mix the answer with the data on stdout")
 	case *out == "-" && *resume:
-		return usagef("-c needs -o PATH")
+		return fetchArgs{}, usagef("-c needs -o PATH")
 	case *force && *resume:
-		return usagef("give -f (overwrite) or -c (resume), not both")
+		return fetchArgs{}, usagef("give -f (overwrite) or -c (resume), not both")
+	}
+	return fetchArgs{msgid: pos[0], out: *out, resume: *resume, force: *force}, nil
+}
+
+func cmdFetch(a *app, args []string) error {
+	fa, err := a.parseFetch(args)
+	if err != nil {
+		return err
 	}
 	me, err := a.setupActing()
 	if err != nil {
 		return err
 	}
 
-	req := client.FetchRequest{UUID: me.UUID, MsgID: pos[0]}
+	req := client.FetchRequest{UUID: me.UUID, MsgID: fa.msgid}
 	var dst *fetchFile
 	w := a.stdout
-	if *out != "-" {
-		if dst, err = openFetchFile(*out, *resume, *force); err != nil {
+	if fa.out != "-" {
+		if dst, err = openFetchFile(fa.out, fa.resume, fa.force); err != nil {
 			return err
 		}
 		defer dst.file.Close()
@@ -721,7 +736,7 @@ func cmdFetch(a *app, args []string) error {
 		if resp.Fname != "" {
 			what = strconv.Quote(clean(resp.Fname, false))
 		}
-		fmt.Fprintf(a.stdout, "saved %s (%s) to %s\n", what, humanBytes(req.Offset+resp.Length), *out)
+		fmt.Fprintf(a.stdout, "saved %s (%s) to %s\n", what, humanBytes(req.Offset+resp.Length), fa.out)
 	}
 	return nil
 }

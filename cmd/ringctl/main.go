@@ -89,7 +89,7 @@ func init() {
 		{"sends", "NUMBER,NUMBER... TEXT... | NUMBER,... -file PATH", "send one text or file to several numbers", cmdSends},
 		{"get", "", "receive new messages of the remembered numbers (marks them delivered)", cmdGet},
 		{"history", "", "list the last day's messages of the remembered numbers, whatever their state", cmdHistory},
-		{"fetch", "MSGID -o PATH", "download a message's file (or long text)", cmdFetch},
+		{"fetch", "MSGID -o PATH [-f | -c]", "download a message's file (or long text)", cmdFetch},
 		{"read", "MSGID...", "mark received messages read", cmdRead},
 		{"status", "MSGID...", "show sent messages' states: sent, delivered or read", cmdStatus},
 		{"numbers", "", "list the remembered numbers (never their uuids)", cmdNumbers},
