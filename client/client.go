@@ -171,8 +171,9 @@ func readAnswer(resp *http.Response) (*answer, error) {
 		return nil, err
 	}
 	var a struct {
-		Answer *int   `json:"answer"`
-		Error  string `json:"error"`
+		Answer *int            `json:"answer"`
+		Error  string          `json:"error"`
+		Detail json.RawMessage `json:"detail"`
 	}
 	if jerr := json.Unmarshal(raw, &a); jerr != nil || a.Answer == nil {
 		if resp.StatusCode != http.StatusOK {
@@ -182,6 +183,9 @@ func readAnswer(resp *http.Response) (*answer, error) {
 	}
 	if *a.Answer != OK {
 		e := &Error{Code: *a.Answer, Text: a.Error, Raw: raw}
+		// A detail that is not a string is dropped, not a failure: the
+		// code and text are the answer, the detail only explains it.
+		_ = json.Unmarshal(a.Detail, &e.Detail)
 		if *a.Answer == ServerBusy {
 			e.RetryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
 		}

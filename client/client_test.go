@@ -685,3 +685,31 @@ func TestParseRetryAfter(t *testing.T) {
 		}
 	}
 }
+
+// TestErrorDetail checks that an error answer's optional "detail" reaches
+// Error.Detail and Error(). It uses the fake wire server, not a real one,
+// because ringd does not send "detail" yet; the code and text stay what the
+// seed fixes, with or without a detail.
+func TestErrorDetail(t *testing.T) {
+	for _, tt := range []struct {
+		body, detail, text string
+	}{
+		{`{"answer":10002,"error":"format error","detail":"callee must be 1-20 digits"}`,
+			"callee must be 1-20 digits", "format error (10002): callee must be 1-20 digits"},
+		{`{"answer":10002,"error":"format error"}`, "", "format error (10002)"},
+		{`{"answer":10002,"error":"format error","detail":""}`, "", "format error (10002)"},
+		{`{"answer":10002,"error":"format error","detail":42}`, "", "format error (10002)"},
+	} {
+		_, c := newWireServer(t, answerJSON(tt.body))
+		_, err := c.Balance(context.Background(), UUIDRequest{UUID: "u"})
+		var e *Error
+		if !errors.As(err, &e) {
+			t.Errorf("%s: error %v is not *Error", tt.body, err)
+			continue
+		}
+		if e.Code != FormatError || e.Text != "format error" || e.Detail != tt.detail || e.Error() != tt.text ||
+			!errors.Is(err, ErrFormat) || string(e.Raw) != tt.body {
+			t.Errorf("%s: got %+v, Error() %q; want detail %q, Error() %q", tt.body, e, e.Error(), tt.detail, tt.text)
+		}
+	}
+}

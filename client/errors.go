@@ -48,13 +48,18 @@ var (
 	ErrAuth                = &Error{Code: AuthError, Text: "auth error"}
 )
 
-// Error is an error answer from the server: {"answer":Code,"error":Text}.
+// Error is an error answer from the server: {"answer":Code,"error":Text},
+// with an optional "detail" that says which part of the request was wrong.
 // Transport failures (no connection, a body that is not a protocol answer)
 // are ordinary errors, not *Error, so a caller can tell "the server said no"
 // from "the server could not be asked".
 type Error struct {
 	Code int    // the answer code, e.g. 10004
 	Text string // the server's "error" text, e.g. "uuid error"
+	// Detail is the server's optional "detail" text, e.g. which field was
+	// wrong; empty when the answer has none. It is for people to read: code
+	// decides on Code.
+	Detail string
 
 	// RetryAfter is the server's Retry-After for 10009 (server busy), zero
 	// when it sent none.
@@ -64,7 +69,12 @@ type Error struct {
 	Raw json.RawMessage
 }
 
+// Error is the seed's text and code, then the detail when there is one:
+// "format error (10002): callee must be 1-20 digits".
 func (e *Error) Error() string {
+	if e.Detail != "" {
+		return fmt.Sprintf("%s (%d): %s", e.Text, e.Code, e.Detail)
+	}
 	return fmt.Sprintf("%s (%d)", e.Text, e.Code)
 }
 

@@ -62,13 +62,18 @@ func (a *app) start(name string, args []string, nargs int, define func(fs *flag.
 
 func cmdCall(a *app, args []string) error {
 	var text, path, name *string
+	var quiet *bool
 	pos, me, err := a.start("call", args, 1, func(fs *flag.FlagSet) {
 		text = fs.String("data", "", "call data (e.g. an SDP offer) as `TEXT`")
 		path = fs.String("data-file", "", "call data read from `PATH`")
 		name = fs.String("name", "", "caller name shown to the callee (default: the stored one)")
+		quiet = fs.Bool("q", false, "print only the callid, for scripts: C=$(ringctl call -q NUMBER)")
 	})
 	if err != nil {
 		return err
+	}
+	if *quiet && a.g.json {
+		return usagef("give -q or -json, not both")
 	}
 	data, err := callData(*text, *path)
 	if err != nil {
@@ -78,9 +83,12 @@ func cmdCall(a *app, args []string) error {
 	if err != nil {
 		return err
 	}
-	if a.g.json {
+	switch {
+	case a.g.json:
 		a.printRaw(resp.Raw)
-	} else {
+	case *quiet:
+		fmt.Fprintln(a.stdout, clean(resp.CallID, false))
+	default:
 		fmt.Fprintf(a.stdout, "calling %s: callid %s\n", pos[0], clean(resp.CallID, false))
 	}
 	return nil
@@ -161,9 +169,18 @@ func cmdHangup(a *app, args []string) error {
 	}
 	if a.g.json {
 		a.printRaw(resp.Raw)
-	} else {
-		fmt.Fprintln(a.stdout, "ended")
+		return nil
 	}
+	// The reason says how it ended: cancelled or declined while it rang,
+	// hangup once answered, timeout when the server ended it.
+	line := "call " + clean(pos[0], false) + " " + clean(resp.State, false)
+	if resp.Reason != "" {
+		line += ": " + clean(resp.Reason, false)
+	}
+	if resp.Seconds != 0 || resp.Balance != 0 { // an AI call
+		line += fmt.Sprintf(", %d seconds charged, balance %d seconds", resp.Seconds, resp.Balance)
+	}
+	fmt.Fprintln(a.stdout, line)
 	return nil
 }
 

@@ -217,7 +217,8 @@ func TestCLIAgainstServer(t *testing.T) {
 	}
 	r = alice.must("numbers")
 	outputs = append(outputs, r)
-	if !strings.Contains(r.stdout, alice.number+"  "+s.URL+"  (acts)") || !strings.Contains(r.stdout, alice2) {
+	if !strings.Contains(r.stdout, alice.number+"  "+s.URL+"  (commands act as this one unless -as names another)\n") ||
+		!strings.Contains(r.stdout, alice2+"  "+s.URL+"\n") {
 		t.Errorf("numbers printed %q", r.stdout)
 	}
 

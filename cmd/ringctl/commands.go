@@ -26,7 +26,8 @@ var commandDocs = map[string]string{
 	"register": `
 Prints the number and its uuid, and remembers both in the config for this
 server. The uuid is the number's secret: whoever has it acts as the number.
-It is printed only here, so it can be kept elsewhere too.`,
+It is printed only here, so it can be kept elsewhere too. With -q only the
+number is printed, for scripts: A=$(ringctl register -q).`,
 	"login": `
 Binds every number remembered for this server to this device, in one step:
 numbers the device had before and are not listed are unbound. The device is
@@ -36,7 +37,8 @@ fields default to what the last login used. Flags given are remembered.`,
 TEXT is the words after NUMBER joined by spaces; use "--" before a text that
 starts with "-". With -file the file is streamed, not read into memory.
 Each run gives its message a random cid, so a send retried after a lost
-answer (or an overloaded server) is stored only once.`,
+answer (or an overloaded server) is stored only once. With -q only the
+msgid is printed, for scripts: M=$(ringctl send -q NUMBER hello).`,
 	"sends": `
 NUMBERS are comma-separated. The server stores the data once. Numbers that
 are not in use are reported on stderr; the rest are sent.`,
@@ -50,19 +52,24 @@ Lists every message of the last day, delivered or not, and marks nothing:
 how to see again what a lost answer or another device took.`,
 	"fetch": `
 Writes the data to PATH ("-" for stdout; the default when stdout is not a
-terminal). With -c an existing PATH is resumed from its size. A broken
-download leaves what arrived in PATH, ready for -c.`,
+terminal). An existing PATH is left alone unless -f (overwrite it) or -c
+(resume it from its size) is given. A broken download leaves what arrived
+in PATH, ready for -c.`,
 }
 
 func cmdRegister(a *app, args []string) error {
 	fs := a.flagSet("register")
 	auth := fs.String("auth", "", "the server's registration `KEY`, if it has one (default: $RINGCTL_AUTH)")
+	quiet := fs.Bool("q", false, "print only the number, for scripts (the uuid is still remembered)")
 	pos, err := a.parse(fs, args)
 	if err != nil {
 		return err
 	}
 	if len(pos) > 1 {
 		return usagef("too many arguments")
+	}
+	if *quiet && a.g.json {
+		return usagef("give -q or -json, not both")
 	}
 	req := client.RegisterRequest{Auth: *auth}
 	if req.Auth == "" {
@@ -80,16 +87,19 @@ func cmdRegister(a *app, args []string) error {
 	}
 	// Print before saving: if the config cannot be written the uuid is
 	// still in the user's hands, and the number is not lost.
-	if a.g.json {
+	switch {
+	case a.g.json:
 		a.printRaw(resp.Raw)
-	} else {
+	case *quiet:
+		fmt.Fprintln(a.stdout, resp.Number)
+	default:
 		fmt.Fprintf(a.stdout, "registered %s\nuuid %s\n", resp.Number, resp.UUID)
 	}
 	a.cfg.remember(numberEntry{Number: resp.Number, UUID: resp.UUID, Server: a.server})
 	if err := a.saveConfig(); err != nil {
 		return err
 	}
-	if !a.g.json {
+	if !a.g.json && !*quiet {
 		fmt.Fprintf(a.stderr, "remembered in %s; run 'ringctl login' to bind it to this device\n", a.cfgPath)
 	}
 	return nil
@@ -186,7 +196,7 @@ func (a *app) device(appid, build, name, locale, token string) (device, error) {
 		}
 	}
 	pick(appid, &d.AppID, func() string { return "ringctl" })
-	pick(build, &d.Build, func() string { return clip(version(), 2, 16, "dev") })
+	pick(build, &d.Build, func() string { return clip(moduleVersion(), 2, 16, "dev") })
 	pick(name, &d.Name, func() string {
 		for _, v := range []string{"USER", "LOGNAME"} {
 			if u := a.getenv(v); u != "" {
@@ -298,11 +308,13 @@ func (p *payload) close() {
 type sendFlags struct {
 	file, fname, name, cid *string
 	retries                *int
+	quiet                  *bool
 }
 
 func addSendFlags(fs interface {
 	String(string, string, string) *string
 	Int(string, int, string) *int
+	Bool(string, bool, string) *bool
 }) sendFlags {
 	return sendFlags{
 		file:    fs.String("file", "", "send the file at `PATH` instead of a text"),
@@ -310,6 +322,7 @@ func addSendFlags(fs interface {
 		name:    fs.String("name", "", "sender display `NAME` for this message (default: the name given at login)"),
 		cid:     fs.String("cid", "", "client message `ID` that makes retries safe (default: random per run)"),
 		retries: fs.Int("retries", 2, "retries after 'server busy' or a lost connection; safe thanks to the cid"),
+		quiet:   fs.Bool("q", false, "print only the msgid (sends: NUMBER MSGID, one a line), for scripts"),
 	}
 }
 
@@ -350,6 +363,9 @@ func cmdSend(a *app, args []string) error {
 	if len(pos) == 0 {
 		return usagef("missing NUMBER")
 	}
+	if *sf.quiet && a.g.json {
+		return usagef("give -q or -json, not both")
+	}
 	p, cid, err := sf.preparePayload(pos[1:])
 	if err != nil {
 		return err
@@ -368,9 +384,12 @@ func cmdSend(a *app, args []string) error {
 	if err != nil {
 		return err
 	}
-	if a.g.json {
+	switch {
+	case a.g.json:
 		a.printRaw(resp.Raw)
-	} else {
+	case *sf.quiet:
+		fmt.Fprintln(a.stdout, clean(resp.MsgID, false))
+	default:
 		fmt.Fprintf(a.stdout, "sent to %s: msgid %s\n", pos[0], resp.MsgID)
 	}
 	return nil
@@ -395,6 +414,9 @@ func cmdSends(a *app, args []string) error {
 	if len(callees) == 0 {
 		return usagef("no numbers in %q", pos[0])
 	}
+	if *sf.quiet && a.g.json {
+		return usagef("give -q or -json, not both")
+	}
 	p, cid, err := sf.preparePayload(pos[1:])
 	if err != nil {
 		return err
@@ -413,9 +435,14 @@ func cmdSends(a *app, args []string) error {
 	if err != nil {
 		return err
 	}
-	if a.g.json {
+	switch {
+	case a.g.json:
 		a.printRaw(resp.Raw)
-	} else {
+	case *sf.quiet:
+		for _, n := range sortedKeys(resp.MsgIDs) {
+			fmt.Fprintf(a.stdout, "%s %s\n", n, clean(resp.MsgIDs[n], false))
+		}
+	default:
 		for _, n := range sortedKeys(resp.MsgIDs) {
 			fmt.Fprintf(a.stdout, "sent to %s: msgid %s\n", n, resp.MsgIDs[n])
 		}
@@ -630,84 +657,173 @@ func shellQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
-func cmdFetch(a *app, args []string) error {
+// fetchArgs are fetch's command line.
+type fetchArgs struct {
+	msgid, out    string
+	resume, force bool
+}
+
+// parseFetch parses and checks fetch's command line.
+func (a *app) parseFetch(args []string) (fetchArgs, error) {
 	fs := a.flagSet("fetch")
 	out := fs.String("o", "", "write the data to `PATH`; \"-\" for stdout")
 	resume := fs.Bool("c", false, "continue: resume an existing PATH from its size")
+	force := fs.Bool("f", false, "overwrite an existing PATH")
 	pos, err := a.parse(fs, args)
 	if err != nil {
-		return err
+		return fetchArgs{}, err
 	}
 	if len(pos) != 1 {
-		return usagef("give one MSGID")
+		return fetchArgs{}, usagef("give one MSGID")
 	}
 	if *out == "" {
 		if f, ok := a.stdout.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-			return usagef("give -o PATH (or -o - to write to the terminal)")
+			return fetchArgs{}, usagef("give -o PATH (or -o - to write to the terminal)")
 		}
 		*out = "-"
 	}
-	if *out == "-" && a.g.json {
-		return usagef("-json with -o - would mix the answer with the data on stdout")
+	switch {
+	case *out == "-" && a.g.json:
+		return fetchArgs{}, usagef("-json with -o - would mix the answer with the data on stdout")
+	case *out == "-" && *resume:
+		return fetchArgs{}, usagef("-c needs -o PATH")
+	case *force && *resume:
+		return fetchArgs{}, usagef("give -f (overwrite) or -c (resume), not both")
 	}
-	if *out == "-" && *resume {
-		return usagef("-c needs -o PATH")
+	return fetchArgs{msgid: pos[0], out: *out, resume: *resume, force: *force}, nil
+}
+
+func cmdFetch(a *app, args []string) error {
+	fa, err := a.parseFetch(args)
+	if err != nil {
+		return err
 	}
 	me, err := a.setupActing()
 	if err != nil {
 		return err
 	}
 
-	req := client.FetchRequest{UUID: me.UUID, MsgID: pos[0]}
-	var w io.Writer = a.stdout
-	var file *os.File
-	if *out != "-" {
-		flags := os.O_WRONLY | os.O_CREATE | os.O_TRUNC
-		if *resume {
-			flags = os.O_WRONLY | os.O_CREATE | os.O_APPEND
-		}
-		file, err = os.OpenFile(*out, flags, 0o666)
-		if err != nil {
+	req := client.FetchRequest{UUID: me.UUID, MsgID: fa.msgid}
+	var dst *fetchFile
+	w := a.stdout
+	if fa.out != "-" {
+		if dst, err = openFetchFile(fa.out, fa.resume, fa.force); err != nil {
 			return err
 		}
-		defer file.Close()
-		if *resume {
-			st, err := file.Stat()
-			if err != nil {
-				return err
-			}
-			req.Offset = st.Size()
-		}
-		w = file
+		defer dst.file.Close()
+		req.Offset, w = dst.offset, dst
 	}
 	progress, finish := a.progress("fetching", -1)
 	req.Progress = progress
 	resp, err := a.client.Fetch(a.ctx, req, w)
 	finish()
 	if err != nil {
-		if file != nil && resp != nil {
-			if st, serr := file.Stat(); serr == nil && st.Size() > 0 {
-				fmt.Fprintf(a.stderr, "partial download kept in %s (%s); resume with -c\n", *out, humanBytes(st.Size()))
-			}
+		if dst != nil {
+			a.keepPartial(dst, resp != nil)
 		}
 		return err
 	}
-	if file != nil {
-		if err := file.Close(); err != nil {
+	if dst != nil {
+		if err := dst.finish(); err != nil {
 			return err
 		}
 	}
 	switch {
 	case a.g.json:
 		a.printRaw(resp.Raw)
-	case file != nil:
+	case dst != nil:
 		what := "data"
 		if resp.Fname != "" {
 			what = strconv.Quote(clean(resp.Fname, false))
 		}
-		fmt.Fprintf(a.stdout, "saved %s (%s) to %s\n", what, humanBytes(req.Offset+resp.Length), *out)
+		fmt.Fprintf(a.stdout, "saved %s (%s) to %s\n", what, humanBytes(req.Offset+resp.Length), fa.out)
 	}
 	return nil
+}
+
+// fetchFile is fetch's -o PATH. A file that existed before is changed only
+// once data arrives (or the fetch succeeds empty), so a fetch the server
+// refuses leaves it as it was; a file fetch created and got nothing into is
+// removed.
+type fetchFile struct {
+	file    *os.File
+	path    string
+	offset  int64 // -c: the size it had, where the data continues
+	created bool  // it did not exist before this fetch
+	resume  bool
+	written bool // data has been written: truncated (unless resumed) and in use
+}
+
+// openFetchFile opens PATH for fetch: an existing PATH only with force
+// (overwrite) or resume.
+func openFetchFile(path string, resume, force bool) (*fetchFile, error) {
+	flags := os.O_WRONLY | os.O_CREATE
+	switch {
+	case resume:
+		flags |= os.O_APPEND
+	case !force:
+		flags |= os.O_EXCL
+	}
+	_, statErr := os.Stat(path)
+	f, err := os.OpenFile(path, flags, 0o666)
+	if errors.Is(err, os.ErrExist) {
+		return nil, fmt.Errorf("%s exists: give -f to overwrite it, or -c to resume it", path)
+	}
+	if err != nil {
+		return nil, err
+	}
+	ff := &fetchFile{file: f, path: path, created: errors.Is(statErr, os.ErrNotExist), resume: resume}
+	if resume {
+		st, err := f.Stat()
+		if err != nil {
+			f.Close()
+			return nil, err
+		}
+		ff.offset = st.Size()
+	}
+	return ff, nil
+}
+
+func (f *fetchFile) Write(p []byte) (int, error) {
+	if !f.written {
+		if err := f.start(); err != nil {
+			return 0, err
+		}
+	}
+	return f.file.Write(p)
+}
+
+// start truncates an overwritten file when its new data begins.
+func (f *fetchFile) start() error {
+	f.written = true
+	if f.resume {
+		return nil
+	}
+	return f.file.Truncate(0)
+}
+
+// finish completes a successful fetch: an empty answer still overwrites.
+func (f *fetchFile) finish() error {
+	if !f.written {
+		if err := f.start(); err != nil {
+			return err
+		}
+	}
+	return f.file.Close()
+}
+
+// keepPartial tells where a broken download is, or removes the file this
+// fetch created when nothing arrived.
+func (a *app) keepPartial(f *fetchFile, answered bool) {
+	st, err := f.file.Stat()
+	switch {
+	case err != nil:
+	case f.created && st.Size() == 0:
+		f.file.Close()
+		os.Remove(f.path)
+	case answered && f.written && st.Size() > 0:
+		fmt.Fprintf(a.stderr, "partial download kept in %s (%s); resume with -c\n", f.path, humanBytes(st.Size()))
+	}
 }
 
 // msgIDArgs parses the command line of a command that takes MSGIDs (read,
@@ -801,8 +917,11 @@ func cmdNumbers(a *app, args []string) error {
 	}
 	for _, n := range list {
 		mark := ""
-		if n.Acting {
-			mark = "  (acts)"
+		switch {
+		case n.Acting && a.g.as != "":
+			mark = "  (commands act as this one: named by -as)"
+		case n.Acting:
+			mark = "  (commands act as this one unless -as names another)"
 		}
 		fmt.Fprintf(a.stdout, "%s  %s%s\n", n.Number, n.Server, mark)
 	}

@@ -218,4 +218,53 @@ func TestEndToEnd(t *testing.T) {
 	if _, errOut, code := run("bob", "read", "999999"); code != 1 || !strings.Contains(errOut, "msgid error (10013)") {
 		t.Errorf("read of an unknown msgid: exit %d, stderr %q", code, errOut)
 	}
+
+	if out := must("alice", "-version"); !versionRE.MatchString(out) {
+		t.Errorf("-version printed %q", out)
+	}
+	runREADMESessions(t, ringctl, url)
+}
+
+// runREADMESessions runs the README's ringctl sessions, as written, in a
+// shell with the ringctl binary on its PATH, talking to url; listen, which
+// runs until interrupted, is left out.
+func runREADMESessions(t *testing.T, ringctl, url string) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, _ := strings.Cut(string(readme), "\n## One minute with ringctl\n")
+	section, _, _ = strings.Cut(section, "\n## ")
+	var script []string
+	for _, block := range regexp.MustCompile("(?s)\n```sh\n(.*?)```\n").FindAllStringSubmatch(section, -1) {
+		for _, line := range strings.SplitAfter(block[1], "\n") {
+			if !strings.Contains(line, " listen ") {
+				script = append(script, line)
+			}
+		}
+	}
+	if len(script) < 10 {
+		t.Fatalf("the README's ringctl section has only %d lines of sessions", len(script))
+	}
+	dir := t.TempDir()
+	config := filepath.Join(dir, "ringctl.json")
+	if err := os.WriteFile(config, []byte(`{"server":"`+url+`"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("sh", "-e", "-x", "-c", strings.Join(script, ""))
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "PATH="+filepath.Dir(ringctl)+string(os.PathListSeparator)+os.Getenv("PATH"),
+		"RINGCTL_CONFIG="+config, "HOME="+dir)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("the README's session failed: %v\n%s", err, out)
+	}
+	for _, want := range []string{"    hello\n", "  delivered\n", "ended: hangup\n"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("the README's session printed no %q:\n%s", want, out)
+		}
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "copy.txt")); string(b) != "a small file\n" {
+		t.Errorf("the README's session fetched %q (%v)", b, err)
+	}
 }

@@ -23,6 +23,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/ringd/ringd/client"
+	"github.com/ringd/ringd/internal/version"
 )
 
 const defaultServer = "http://127.0.0.1:8080/"
@@ -88,7 +89,7 @@ func init() {
 		{"sends", "NUMBER,NUMBER... TEXT... | NUMBER,... -file PATH", "send one text or file to several numbers", cmdSends},
 		{"get", "", "receive new messages of the remembered numbers (marks them delivered)", cmdGet},
 		{"history", "", "list the last day's messages of the remembered numbers, whatever their state", cmdHistory},
-		{"fetch", "MSGID -o PATH", "download a message's file (or long text)", cmdFetch},
+		{"fetch", "MSGID -o PATH [-f | -c]", "download a message's file (or long text)", cmdFetch},
 		{"read", "MSGID...", "mark received messages read", cmdRead},
 		{"status", "MSGID...", "show sent messages' states: sent, delivered or read", cmdStatus},
 		{"numbers", "", "list the remembered numbers (never their uuids)", cmdNumbers},
@@ -113,7 +114,7 @@ func run(ctx context.Context, args []string, e env) int {
 	a := &app{env: e, ctx: ctx}
 	top := flag.NewFlagSet("ringctl", flag.ContinueOnError)
 	top.SetOutput(io.Discard)
-	a.addGlobalFlags(top)
+	showVersion := addTopFlags(top, a)
 	if err := top.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			a.usage(e.stdout)
@@ -122,6 +123,10 @@ func run(ctx context.Context, args []string, e env) int {
 		fmt.Fprintf(e.stderr, "ringctl: %v\n", err)
 		a.usage(e.stderr)
 		return 2
+	}
+	if *showVersion {
+		fmt.Fprintln(e.stdout, version.String("ringctl"))
+		return 0
 	}
 	rest := top.Args()
 	if len(rest) == 0 {
@@ -149,7 +154,9 @@ func run(ctx context.Context, args []string, e env) int {
 		if a.g.json && len(ce.Raw) > 0 {
 			fmt.Fprintf(e.stdout, "%s\n", ce.Raw)
 		}
-		fmt.Fprintf(e.stderr, "ringctl %s: %v\n", cmd.name, err)
+		// The text and detail come from the server: cleaned, so they
+		// cannot drive the terminal.
+		fmt.Fprintf(e.stderr, "ringctl %s: %s\n", cmd.name, clean(err.Error(), false))
 		if hint := errorHint(ce.Code); hint != "" {
 			fmt.Fprintf(e.stderr, "  %s\n", hint)
 		}
@@ -186,6 +193,27 @@ func (a *app) addGlobalFlags(fs *flag.FlagSet) {
 	fs.StringVar(&a.g.as, "as", a.g.as, "act as the remembered `NUMBER` (default: the first registered)")
 }
 
+// addTopFlags defines the flags accepted only before the command: the
+// global ones and -version. It returns -version's value.
+func addTopFlags(fs *flag.FlagSet, a *app) *bool {
+	a.addGlobalFlags(fs)
+	return fs.Bool("version", false, "print ringctl's version, commit and Go version, and exit")
+}
+
+// firstSession is the walkthrough that 'ringctl -h' ends with. The README's
+// "One minute with ringctl" shows the same lines, and a test runs them, so
+// every line works when copied against a ringd on the default address.
+const firstSession = `A=$(ringctl register -q)         # a new number; its uuid (its secret) stays in the config
+B=$(ringctl register -q)         # a second number, to talk to
+ringctl login -name Alice        # bind both numbers to this device
+ringctl -as $A send $B hello     # a text from A to B
+echo 'a small file' > note.txt
+M=$(ringctl -as $A send -q $B -file note.txt)   # a file; -q prints only its msgid
+ringctl -as $B get               # B's new messages; marks them delivered
+ringctl -as $B fetch $M -o copy.txt
+ringctl -as $A status $M         # sent, delivered or read
+`
+
 func (a *app) usage(w io.Writer) {
 	fmt.Fprint(w, `ringctl is a command-line client for a ringd messaging server.
 
@@ -198,22 +226,20 @@ Commands:
 		fmt.Fprintf(w, "  %-9s %s\n", c.name, c.summary)
 	}
 	fmt.Fprint(w, `
-Global flags (also accepted after the command):
+Global flags (also accepted after the command, except -version):
 `)
 	fs := flag.NewFlagSet("ringctl", flag.ContinueOnError)
 	var scratch app
-	scratch.addGlobalFlags(fs)
+	addTopFlags(fs, &scratch)
 	fs.SetOutput(w)
 	fs.PrintDefaults()
+	fmt.Fprint(w, "\nA first session, with ringd running on "+defaultServer+":\n\n")
+	for _, line := range strings.SplitAfter(firstSession, "\n") {
+		if line != "" {
+			fmt.Fprint(w, "  "+line)
+		}
+	}
 	fmt.Fprint(w, `
-A first session:
-  ringctl register              # get a number; its uuid is kept in the config
-  ringctl login -name Alice     # bind it to this device
-  ringctl send 88886666 hello   # text
-  ringctl send 88886666 -file photo.jpg
-  ringctl get                   # new messages
-  ringctl fetch MSGID -o photo.jpg
-
 The config file holds the numbers' uuids, which are their secrets: it is
 written with mode 0600; keep it private.
 Exit status: 0 success, 1 an error answer or failure (its text and code are
@@ -313,7 +339,7 @@ func (a *app) setup() error {
 	}
 	a.client = client.New(a.server)
 	a.client.HTTPClient = &http.Client{} // no timeout: long polls and large files; Ctrl-C cancels
-	a.client.UserAgent = "ringctl/" + version()
+	a.client.UserAgent = "ringctl/" + moduleVersion()
 	return nil
 }
 
@@ -392,7 +418,7 @@ func (a *app) progress(label string, size int64) (client.ProgressFunc, func()) {
 	}, bar.finish
 }
 
-func version() string {
+func moduleVersion() string {
 	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
 		return bi.Main.Version
 	}
