@@ -25,12 +25,13 @@ import (
 )
 
 type options struct {
-	listen string
-	data   string
-	cfg    server.Config
-	debug  bool
-	config string       // -config: the configuration file
-	push   *push.Config // its push section; nil: no pushes
+	listen  string
+	data    string
+	cfg     server.Config
+	debug   bool
+	version bool         // -version: print the version and exit
+	config  string       // -config: the configuration file
+	push    *push.Config // its push section; nil: no pushes
 
 	adminListen string // -admin-listen: the operator's endpoints (admin.go); "": none
 }
@@ -57,6 +58,7 @@ func parseFlags(args []string) (*options, error) {
 	fs.Int64Var(&o.cfg.MinBodyRate, "min-body-rate", server.DefaultMinBodyRate, "bytes a second a request body must keep up on average past -read-timeout, or it is cut off")
 	fs.IntVar(&o.cfg.MaxLongPolls, "max-longpolls", server.DefaultMaxLongPolls, "get and callinfo long-polls waiting at once per number (each kind); a newer one answers the oldest at once")
 	fs.BoolVar(&o.debug, "debug", false, "debug mode: debug requests answered, debug logs")
+	fs.BoolVar(&o.version, "version", false, "print the version, commit and Go release, and exit (command line only)")
 	fs.StringVar(&o.config, "config", "", "configuration file, YAML or TOML (.toml): any flag by name, and the push section; flags and environment override it")
 	fs.DurationVar(&o.cfg.MaxCallLength, "max-call-length", server.DefaultMaxCallLength, "an answered call never hung up ends after this")
 	fs.StringVar(&o.cfg.AIURL, "ai-url", "", "endpoint of the AI call service (none: aicall answers 10031)")
@@ -75,7 +77,10 @@ func parseFlags(args []string) (*options, error) {
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
-		return nil, err
+		return nil, printedError{err} // flag has printed it, with the usage
+	}
+	if o.version {
+		return o, nil
 	}
 	if err := envFlags(fs); err != nil {
 		return nil, err
@@ -112,7 +117,7 @@ func envFlags(fs *flag.FlagSet) error {
 	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
 	var err error
 	fs.VisitAll(func(f *flag.Flag) {
-		if given[f.Name] || err != nil {
+		if given[f.Name] || err != nil || !fromEnvOrFile(f.Name) {
 			return
 		}
 		name := "RINGD_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
@@ -125,9 +130,28 @@ func envFlags(fs *flag.FlagSet) error {
 	return err
 }
 
+// printedError is an error the flag package has already shown, above the
+// usage: main must not print it a second time.
+type printedError struct{ err error }
+
+func (e printedError) Error() string { return e.err.Error() }
+func (e printedError) Unwrap() error { return e.err }
+
+// fromEnvOrFile reports whether a flag may also be set by its environment
+// variable and the config file. -version may not: a RINGD_VERSION left in
+// an environment for other ends would stop ringd from serving.
+func fromEnvOrFile(name string) bool { return name != "version" }
+
 func main() {
 	o, err := parseFlags(os.Args[1:])
 	if errors.Is(err, flag.ErrHelp) {
+		return
+	}
+	if errors.As(err, new(printedError)) {
+		os.Exit(2)
+	}
+	if err == nil && o.version {
+		fmt.Println(versionText())
 		return
 	}
 	if err != nil {
