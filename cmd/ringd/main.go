@@ -177,9 +177,16 @@ func main() {
 }
 
 func run(o *options, log *slog.Logger) error {
-	if err := os.MkdirAll(o.data, 0o700); err != nil {
+	removeMade, err := makeDataDir(o.data)
+	if err != nil {
 		return err
 	}
+	serving := false
+	defer func() { // runs last: after the store and the arena are closed
+		if !serving && removeMade != nil {
+			log.Info("removing the data directory made by this failed start", "dir", removeMade())
+		}
+	}()
 	db, err := sqlite.Open(filepath.Join(o.data, "ringd.db"), sqlite.Options{HeldPerNumber: o.cfg.HeldPerNumber()})
 	if err != nil {
 		return err
@@ -235,6 +242,7 @@ func run(o *options, log *slog.Logger) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	errc := make(chan error, 1)
+	serving = true // from here on, answers may have acknowledged data
 	go func() { errc <- hs.Serve(ln) }()
 	log.Info("ringd serving", "addr", ln.Addr().String(), "data", o.data, "version", server.Version)
 	select {
