@@ -3,16 +3,21 @@ package main
 import (
 	"errors"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 )
 
-// makeDataDir makes dir and its missing parents. When it made any, it
-// returns removeMade, which removes the topmost directory it made with all
-// that is in it and returns its path: a start that fails before serving
+// madeDir is what makeDataDir made: a start that fails before serving
 // leaves no directory behind that it created, and never touches one that
-// existed before (nil removeMade: it made none).
-func makeDataDir(dir string) (removeMade func() string, err error) {
+// existed before.
+type madeDir struct {
+	top    string // the topmost directory this run made; "": none
+	served bool   // set once serving: from then on nothing is removed
+}
+
+// makeDataDir makes dir and its missing parents.
+func makeDataDir(dir string) (*madeDir, error) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return nil, err
@@ -27,26 +32,33 @@ func makeDataDir(dir string) (removeMade func() string, err error) {
 			break
 		}
 	}
-	made := ""
+	m := &madeDir{}
 	for i := len(missing) - 1; i >= 0; i-- {
 		err := os.Mkdir(missing[i], 0o700)
 		switch {
-		case err == nil && made == "":
-			made = missing[i]
+		case err == nil && m.top == "":
+			m.top = missing[i]
 		case errors.Is(err, fs.ErrExist):
 			// Made meanwhile by someone else: not ours to remove.
 		case err != nil:
-			if made != "" {
-				os.RemoveAll(made)
-			}
+			m.removeUnlessServed(nil)
 			return nil, err
 		}
 	}
 	if err := os.MkdirAll(abs, 0o700); err != nil { // dir exists as a file, say
 		return nil, err
 	}
-	if made == "" {
-		return nil, nil
+	return m, nil
+}
+
+// removeUnlessServed removes, with all in it, the topmost directory this
+// run made, unless ringd has served: the start failed.
+func (m *madeDir) removeUnlessServed(log *slog.Logger) {
+	if m.served || m.top == "" {
+		return
 	}
-	return func() string { os.RemoveAll(made); return made }, nil
+	err := os.RemoveAll(m.top)
+	if log != nil {
+		log.Info("removed the data directory this failed start made", "dir", m.top, "err", err)
+	}
 }

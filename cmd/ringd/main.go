@@ -177,16 +177,11 @@ func main() {
 }
 
 func run(o *options, log *slog.Logger) error {
-	removeMade, err := makeDataDir(o.data)
+	dataDir, err := makeDataDir(o.data)
 	if err != nil {
 		return err
 	}
-	serving := false
-	defer func() { // runs last: after the store and the arena are closed
-		if !serving && removeMade != nil {
-			log.Info("removing the data directory made by this failed start", "dir", removeMade())
-		}
-	}()
+	defer dataDir.removeUnlessServed(log) // runs last: after the store and the arena close
 	db, err := sqlite.Open(filepath.Join(o.data, "ringd.db"), sqlite.Options{HeldPerNumber: o.cfg.HeldPerNumber()})
 	if err != nil {
 		return err
@@ -242,7 +237,7 @@ func run(o *options, log *slog.Logger) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	errc := make(chan error, 1)
-	serving = true // from here on, answers may have acknowledged data
+	dataDir.served = true // from here on, answers may have acknowledged data
 	go func() { errc <- hs.Serve(ln) }()
 	log.Info("ringd serving", "addr", ln.Addr().String(), "data", o.data, "version", server.Version)
 	select {
