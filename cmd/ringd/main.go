@@ -1,6 +1,8 @@
 // Command ringd is the server: it reads its configuration from flags (each
 // also settable as RINGD_<NAME>), opens the embedded store under the data
 // directory, and serves the protocol until SIGTERM or SIGINT.
+//
+// ringd is licensed under the Apache License, Version 2.0 (the LICENSE file).
 package main
 
 import (
