@@ -52,4 +52,3 @@ func TestWebhookReusesConnections(t *testing.T) {
 		t.Errorf("%d pushes came over %d connections: more than the %d workers need", hits, len(ports), workers)
 	}
 }
-
