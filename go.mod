@@ -1,3 +1,4 @@
+// ringd is licensed under Apache-2.0: see LICENSE.
 module github.com/ringd/ringd
 
 go 1.26.8

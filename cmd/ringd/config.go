@@ -68,7 +68,7 @@ func applyConfig(fs *flag.FlagSet, path string) (*push.Config, error) {
 			continue
 		}
 		f := fs.Lookup(name)
-		if f == nil || name == "config" {
+		if f == nil || name == "config" || !fromEnvOrFile(name) {
 			return nil, fmt.Errorf("%s: unknown setting %q", path, k)
 		}
 		if given[name] {

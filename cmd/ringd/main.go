@@ -1,6 +1,8 @@
 // Command ringd is the server: it reads its configuration from flags (each
 // also settable as RINGD_<NAME>), opens the embedded store under the data
 // directory, and serves the protocol until SIGTERM or SIGINT.
+//
+// ringd is licensed under the Apache License, Version 2.0 (the LICENSE file).
 package main
 
 import (
@@ -25,12 +27,13 @@ import (
 )
 
 type options struct {
-	listen string
-	data   string
-	cfg    server.Config
-	debug  bool
-	config string       // -config: the configuration file
-	push   *push.Config // its push section; nil: no pushes
+	listen  string
+	data    string
+	cfg     server.Config
+	debug   bool
+	version bool         // -version: print the version and exit
+	config  string       // -config: the configuration file
+	push    *push.Config // its push section; nil: no pushes
 
 	adminListen string // -admin-listen: the operator's endpoints (admin.go); "": none
 }
@@ -57,6 +60,7 @@ func parseFlags(args []string) (*options, error) {
 	fs.Int64Var(&o.cfg.MinBodyRate, "min-body-rate", server.DefaultMinBodyRate, "bytes a second a request body must keep up on average past -read-timeout, or it is cut off")
 	fs.IntVar(&o.cfg.MaxLongPolls, "max-longpolls", server.DefaultMaxLongPolls, "get and callinfo long-polls waiting at once per number (each kind); a newer one answers the oldest at once")
 	fs.BoolVar(&o.debug, "debug", false, "debug mode: debug requests answered, debug logs")
+	fs.BoolVar(&o.version, "version", false, "print the version, commit and Go release, and exit (command line only)")
 	fs.StringVar(&o.config, "config", "", "configuration file, YAML or TOML (.toml): any flag by name, and the push section; flags and environment override it")
 	fs.DurationVar(&o.cfg.MaxCallLength, "max-call-length", server.DefaultMaxCallLength, "an answered call never hung up ends after this")
 	fs.StringVar(&o.cfg.AIURL, "ai-url", "", "endpoint of the AI call service (none: aicall answers 10031)")
@@ -71,11 +75,14 @@ func parseFlags(args []string) (*options, error) {
 		return nil
 	})
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: ringd [flags]\n\nEvery flag can also be set as an environment variable RINGD_<NAME>,\ne.g. RINGD_MAX_LENGTH=1048576. Flags given on the command line win.\n\n")
+		fmt.Fprintf(fs.Output(), "Usage: ringd [flags]\n\nEvery flag but -version can also be set as an environment variable RINGD_<NAME>,\ne.g. RINGD_MAX_LENGTH=1048576. Flags given on the command line win.\n\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
-		return nil, err
+		return nil, printedError{err} // flag has printed it, with the usage
+	}
+	if o.version {
+		return o, nil
 	}
 	if err := envFlags(fs); err != nil {
 		return nil, err
@@ -112,7 +119,7 @@ func envFlags(fs *flag.FlagSet) error {
 	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
 	var err error
 	fs.VisitAll(func(f *flag.Flag) {
-		if given[f.Name] || err != nil {
+		if given[f.Name] || err != nil || !fromEnvOrFile(f.Name) {
 			return
 		}
 		name := "RINGD_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
@@ -125,9 +132,28 @@ func envFlags(fs *flag.FlagSet) error {
 	return err
 }
 
+// printedError is an error the flag package has already shown, above the
+// usage: main must not print it a second time.
+type printedError struct{ err error }
+
+func (e printedError) Error() string { return e.err.Error() }
+func (e printedError) Unwrap() error { return e.err }
+
+// fromEnvOrFile reports whether a flag may also be set by its environment
+// variable and the config file. -version may not: a RINGD_VERSION left in
+// an environment for other ends would stop ringd from serving.
+func fromEnvOrFile(name string) bool { return name != "version" }
+
 func main() {
 	o, err := parseFlags(os.Args[1:])
 	if errors.Is(err, flag.ErrHelp) {
+		return
+	}
+	if errors.As(err, new(printedError)) {
+		os.Exit(2)
+	}
+	if err == nil && o.version {
+		fmt.Println(versionText())
 		return
 	}
 	if err != nil {
@@ -153,9 +179,11 @@ func main() {
 }
 
 func run(o *options, log *slog.Logger) error {
-	if err := os.MkdirAll(o.data, 0o700); err != nil {
+	dataDir, err := makeDataDir(o.data)
+	if err != nil {
 		return err
 	}
+	defer dataDir.removeUnlessServed(log) // runs last: after the store and the arena close
 	db, err := sqlite.Open(filepath.Join(o.data, "ringd.db"), sqlite.Options{HeldPerNumber: o.cfg.HeldPerNumber()})
 	if err != nil {
 		return err
@@ -211,6 +239,7 @@ func run(o *options, log *slog.Logger) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	errc := make(chan error, 1)
+	dataDir.served = true // from here on, answers may have acknowledged data
 	go func() { errc <- hs.Serve(ln) }()
 	log.Info("ringd serving", "addr", ln.Addr().String(), "data", o.data, "version", server.Version)
 	select {

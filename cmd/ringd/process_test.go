@@ -47,7 +47,9 @@ func ringdBinary(t *testing.T) string {
 		}
 		buildOnce.dir = dir
 		buildOnce.bin = filepath.Join(dir, "ringd")
-		out, err := exec.Command("go", "build", "-o", buildOnce.bin, ".").CombinedOutput()
+		// -buildvcs=auto stamps the checkout's commit, as a user's build
+		// does, even where GOFLAGS turns it off for the machine.
+		out, err := exec.Command("go", "build", "-buildvcs=auto", "-o", buildOnce.bin, ".").CombinedOutput()
 		if err != nil {
 			buildOnce.err = fmt.Errorf("go build: %v\n%s", err, out)
 		}

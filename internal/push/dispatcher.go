@@ -103,28 +103,30 @@ func New(cfg Config, out Outbox, opts Options) (*Dispatcher, error) {
 		slots:    make(chan struct{}, cfg.Workers),
 		inflight: map[int64]bool{},
 	}
+	// APNs speaks HTTP/2 on one connection per host, apns2's own unless
+	// the caller gives a client; the others share one pooled client.
+	hc := pooledClient(opts.HTTPClient, cfg.Workers)
 	for id, a := range cfg.Apps {
 		var p provider
 		var err error
 		switch {
 		case a.APNs != nil:
-			p, err = newAPNs(*a.APNs, opts.HTTPClient)
+			apnsClient := opts.HTTPClient
+			if apnsClient != nil {
+				apnsClient = hc
+			}
+			p, err = newAPNs(*a.APNs, apnsClient)
 		case a.FCM != nil:
-			p, err = newFCM(*a.FCM, opts.HTTPClient)
+			p, err = newFCM(*a.FCM, hc)
 		default:
-			p = newWebhook(*a.Webhook, opts.HTTPClient)
+			p = newWebhook(*a.Webhook, hc)
 		}
 		if err != nil {
 			return nil, err
 		}
 		d.apps[id] = p
 	}
-	counter := func(name, help string) *prometheus.CounterVec {
-		return prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, []string{"provider"})
-	}
-	d.sent = counter("ringd_pushes_sent_total", "Pushes the provider accepted.")
-	d.failed = counter("ringd_pushes_failed_total", "Pushes given up: refused, dead token, or out of time.")
-	d.retried = counter("ringd_pushes_retried_total", "Push attempts that failed and were scheduled again.")
+	d.initCounters()
 	d.depth = prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "ringd_push_outbox_depth",
 		Help: "Pushes waiting in the outbox."}, func() float64 {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
@@ -137,6 +139,35 @@ func New(cfg Config, out Outbox, opts Options) (*Dispatcher, error) {
 	})
 	d.ctx, d.cancel = context.WithCancel(context.Background())
 	return d, nil
+}
+
+// Why a push was given up: the reason label of ringd_pushes_failed_total.
+const (
+	reasonDeadToken    = "dead_token"   // the provider says the device is gone; it was unbound
+	reasonRefused      = "refused"      // the provider refused it for good
+	reasonExpired      = "expired"      // out of time: past max-age, or the call is over
+	reasonUnconfigured = "unconfigured" // its appid lost its provider (provider "none")
+)
+
+// initCounters makes the push counters, with every series they can have
+// present from the start at 0, so that an alert on them sees 0 rather
+// than no data.
+func (d *Dispatcher) initCounters() {
+	d.sent = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ringd_pushes_sent_total",
+		Help: "Pushes the provider accepted."}, []string{"provider"})
+	d.failed = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ringd_pushes_failed_total",
+		Help: "Pushes given up, by reason: dead_token, refused, expired, unconfigured."}, []string{"provider", "reason"})
+	d.retried = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ringd_pushes_retried_total",
+		Help: "Push attempts that failed and were scheduled again."}, []string{"provider"})
+	d.failed.WithLabelValues("none", reasonUnconfigured)
+	for _, p := range d.apps {
+		name := p.name()
+		d.sent.WithLabelValues(name)
+		d.retried.WithLabelValues(name)
+		for _, r := range []string{reasonDeadToken, reasonRefused, reasonExpired} {
+			d.failed.WithLabelValues(name, r)
+		}
+	}
 }
 
 // Collectors are the dispatcher's metrics: pushes sent, failed and
@@ -227,7 +258,7 @@ func (d *Dispatcher) dispatchDue() time.Duration {
 		if !ok {
 			// Queued under an earlier configuration: nobody to send it to.
 			d.Wants(p.AppID)
-			d.drop(p, "none")
+			d.drop(p, "none", reasonUnconfigured)
 			continue
 		}
 		d.mu.Lock()
@@ -250,8 +281,8 @@ func (d *Dispatcher) dispatchDue() time.Duration {
 	return pollEvery // due but in flight: its end kicks
 }
 
-func (d *Dispatcher) drop(p store.Push, prov string) {
-	d.failed.WithLabelValues(prov).Inc()
+func (d *Dispatcher) drop(p store.Push, prov, reason string) {
+	d.failed.WithLabelValues(prov, reason).Inc()
 	if err := d.out.DeletePush(context.Background(), p.ID); err != nil {
 		d.log.Warn("push: deleting", "id", p.ID, "err", err)
 	}
@@ -303,7 +334,7 @@ func (d *Dispatcher) deliver(prov provider, p store.Push) {
 	exp := d.expiry(p)
 	if !now.Before(exp) {
 		log.Info("push: given up, out of time", "attempts", p.Attempts)
-		d.drop(p, name)
+		d.drop(p, name, reasonExpired)
 		return
 	}
 	ctx, cancel := context.WithTimeout(d.ctx, time.Duration(d.cfg.Timeout))
@@ -322,7 +353,7 @@ func (d *Dispatcher) deliver(prov provider, p store.Push) {
 	var f *Failure
 	if !errors.As(err, &f) {
 		log.Warn("push: failed", "err", err)
-		d.drop(p, name)
+		d.drop(p, name, reasonRefused)
 		return
 	}
 	switch {
@@ -332,13 +363,13 @@ func (d *Dispatcher) deliver(prov provider, p store.Push) {
 			log.Warn("push: unbinding a dead token", "err", err)
 		}
 		log.Info("push: token dead", "status", f.Status, "reason", f.Reason, "numbers_unbound", n)
-		d.drop(p, name)
+		d.drop(p, name, reasonDeadToken)
 	case f.Retry:
 		attempts := p.Attempts + 1
 		due := now.Add(max(d.backoff(attempts), f.RetryAfter))
 		if !due.Before(exp) {
 			log.Info("push: given up after retries", "attempts", attempts, "err", f)
-			d.drop(p, name)
+			d.drop(p, name, reasonExpired)
 			return
 		}
 		d.retried.WithLabelValues(name).Inc()
@@ -348,6 +379,6 @@ func (d *Dispatcher) deliver(prov provider, p store.Push) {
 		}
 	default:
 		log.Warn("push: refused", "status", f.Status, "reason", f.Reason)
-		d.drop(p, name)
+		d.drop(p, name, reasonRefused)
 	}
 }

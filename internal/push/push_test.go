@@ -235,7 +235,7 @@ func TestGiveUp(t *testing.T) {
 	if attempts != 4 {
 		t.Errorf("%d attempts before giving up", attempts)
 	}
-	eventually(t, "the failed metric", func() bool { return e.metric(t, `ringd_pushes_failed_total{provider="fcm"}`) == "1" })
+	eventually(t, "the failed metric", func() bool { return e.metric(t, `ringd_pushes_failed_total{provider="fcm",reason="expired"}`) == "1" })
 	if msgs := e.Get(t, bob); len(msgs) != 1 || msgs[0]["text"] != "hello" {
 		t.Errorf("the message must stay when its push is given up: %v", msgs)
 	}

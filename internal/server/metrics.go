@@ -56,7 +56,7 @@ func newMetrics() *metrics {
 			Name: "ringd_message_bytes_stored_total", Help: "Bytes of message data stored (once per send or sends).",
 		}),
 	}
-	m.reg.MustRegister(m.requests, m.latency, m.messages, m.bytes,
+	m.reg.MustRegister(m.requests, m.latency, m.messages, m.bytes, buildInfoGauge(),
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.handler = promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
 	return m

@@ -20,9 +20,6 @@ import (
 	"github.com/ringd/ringd/internal/wire"
 )
 
-// Version is the server's version, reported by debug.
-var Version = "0.1.0-dev"
-
 // HeldPerNumber is the store's sqlite.Options.HeldPerNumber for c: what a
 // get answers at most, and one to tell there are more.
 func (c Config) HeldPerNumber() int {

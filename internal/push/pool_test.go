@@ -1,0 +1,54 @@
+package push_test
+
+import (
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ringd/ringd/internal/push"
+)
+
+// TestWebhookReusesConnections: many pushes, the default 16 workers at
+// once, reach a real webhook receiver over at most one connection per
+// worker (and a small margin), not a connection for most pushes.
+func TestWebhookReusesConnections(t *testing.T) {
+	const devices, rounds = 40, 10
+	var mu sync.Mutex // guards ports and hits
+	ports := map[string]bool{}
+	hits := 0
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, port, _ := net.SplitHostPort(r.RemoteAddr)
+		mu.Lock()
+		ports[port] = true
+		hits++
+		mu.Unlock()
+		time.Sleep(2 * time.Millisecond) // a receiver that takes a while: the workers overlap
+	}))
+	t.Cleanup(hook.Close)
+	pc := push.Config{Apps: map[string]push.App{"desktop": {Webhook: &push.WebhookConfig{URL: hook.URL}}}}
+	e := start(t, pc, nil)
+	alice := e.User(t, "Alice")
+	callees := make([]string, devices)
+	for i := range callees {
+		callees[i] = e.device(t, "Bob", "desktop", "desktop-token-"+strconv.Itoa(i)).Number
+	}
+	for i := range rounds {
+		text := "hello " + strconv.Itoa(i)
+		e.Must(t, map[string]any{"req": "sends", "uuid": alice.UUID, "callees": callees, "length": len(text)}, []byte(text))
+	}
+	e.outboxEmpty(t)
+	mu.Lock()
+	defer mu.Unlock()
+	t.Logf("%d pushes over %d connections", hits, len(ports))
+	if hits != devices*rounds {
+		t.Errorf("the webhook got %d pushes, want %d", hits, devices*rounds)
+	}
+	const workers = 16 // the default
+	if len(ports) > workers+2 {
+		t.Errorf("%d pushes came over %d connections: more than the %d workers need", hits, len(ports), workers)
+	}
+}
