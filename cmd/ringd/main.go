@@ -24,6 +24,7 @@ import (
 	"github.com/ringd/ringd/internal/push"
 	"github.com/ringd/ringd/internal/server"
 	"github.com/ringd/ringd/internal/store/sqlite"
+	"github.com/ringd/ringd/internal/version"
 )
 
 type options struct {
@@ -153,7 +154,7 @@ func main() {
 		os.Exit(2)
 	}
 	if err == nil && o.version {
-		fmt.Println(versionText())
+		fmt.Println(version.String("ringd"))
 		return
 	}
 	if err != nil {

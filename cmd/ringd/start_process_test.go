@@ -11,7 +11,7 @@ import (
 	"testing"
 )
 
-var versionRE = regexp.MustCompile(`^ringd (\S+) \(commit ([0-9a-f]{12}|unknown)(, modified)?\) (go\S+)\n$`)
+var versionRE = regexp.MustCompile(`^ringd (\S+) commit ([0-9a-f]{12}|unknown)( \(modified\))? (go\S+)\n$`)
 
 // TestVersion runs ringd -version: one line with the module version, the
 // commit ringd was built from and the Go release, and exit 0 without

@@ -1,46 +1,17 @@
 package server
 
 import (
-	"runtime"
-	"runtime/debug"
-
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/ringd/ringd/internal/version"
 )
 
-// What the running binary was built from, as the Go toolchain recorded it.
-// The debug answer reports Version; /metrics shows all three in
-// ringd_build_info.
-var (
-	// Version is the main module's version: a release tag, a pseudo-version
-	// for a build from a checkout (with +dirty when it had changes), or
-	// "(devel)" when the toolchain knew none.
-	Version = "(devel)"
-	// Revision is the commit, shortened to 12 digits as in pseudo-versions;
-	// "unknown" when the build had no version control information.
-	Revision = "unknown"
-	// Modified reports that the checkout differed from Revision.
-	Modified bool
-	// GoVersion is the Go release the binary was built with.
-	GoVersion = runtime.Version()
-)
+// build is what the running binary was built from. The debug answer reports
+// its module version; /metrics shows it in ringd_build_info.
+var build = version.Read()
 
-func init() {
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
-		return
-	}
-	if v := bi.Main.Version; v != "" {
-		Version = v
-	}
-	for _, s := range bi.Settings {
-		switch s.Key {
-		case "vcs.revision":
-			Revision = s.Value[:min(len(s.Value), 12)]
-		case "vcs.modified":
-			Modified = s.Value == "true"
-		}
-	}
-}
+// Version is the main module's version (version.Info.Module).
+var Version = build.Module
 
 // buildInfoGauge is ringd_build_info: always 1, its labels say what runs,
 // so that a dashboard can tell which version served when.
@@ -49,7 +20,7 @@ func buildInfoGauge() prometheus.Gauge {
 		Name: "ringd_build_info",
 		Help: "Always 1; the labels are the version, commit and Go release ringd was built from.",
 		ConstLabels: prometheus.Labels{
-			"version": Version, "revision": Revision, "goversion": GoVersion,
+			"version": build.Module, "revision": build.Revision, "goversion": build.Go,
 		},
 	})
 	g.Set(1)

@@ -12,41 +12,59 @@ import (
 // name one commit in the repository, short enough to read aloud.
 const revisionLength = 12
 
+// Info is what a binary was built from.
+type Info struct {
+	// Module is the main module's version: a release tag, a pseudo-version
+	// for a build from a checkout, or "(devel)" when the toolchain knew none.
+	Module string
+	// Revision is the commit, shortened to revisionLength digits; "unknown"
+	// when the build had no version control information (go run, go test,
+	// -buildvcs=false).
+	Revision string
+	// Modified reports that the checkout had uncommitted changes.
+	Modified bool
+	// Go is the Go release the binary was built with.
+	Go string
+}
+
+// Read returns the running binary's Info.
+func Read() Info {
+	bi, _ := debug.ReadBuildInfo()
+	return infoOf(bi, runtime.Version())
+}
+
+func infoOf(bi *debug.BuildInfo, goVersion string) Info {
+	in := Info{Module: "(devel)", Revision: "unknown", Go: goVersion}
+	if bi == nil {
+		return in
+	}
+	if bi.Main.Version != "" {
+		in.Module = bi.Main.Version
+	}
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			in.Revision = s.Value[:min(len(s.Value), revisionLength)]
+		case "vcs.modified":
+			in.Modified = s.Value == "true"
+		}
+	}
+	return in
+}
+
 // String is the line a program prints for -version:
 //
 //	ringctl v1.2.0 commit 0123456789ab go1.26.0
 //	ringctl (devel) commit 0123456789ab (modified) go1.26.0
-//
-// The module version is "(devel)" for a build from a checkout. The commit
-// is "unknown" when the binary was built without version control
-// information (go run, go test, -buildvcs=false); "(modified)" means the
-// checkout had uncommitted changes.
-func String(program string) string {
-	bi, _ := debug.ReadBuildInfo()
-	return format(program, bi, runtime.Version())
-}
+func String(program string) string { return Read().Line(program) }
 
-func format(program string, bi *debug.BuildInfo, goVersion string) string {
-	module := "(devel)"
-	revision, modified := "unknown", false
-	if bi != nil {
-		if bi.Main.Version != "" {
-			module = bi.Main.Version
-		}
-		for _, s := range bi.Settings {
-			switch s.Key {
-			case "vcs.revision":
-				revision = s.Value[:min(len(s.Value), revisionLength)]
-			case "vcs.modified":
-				modified = s.Value == "true"
-			}
-		}
-	}
+// Line is in as String prints it for program.
+func (in Info) Line(program string) string {
 	var b strings.Builder
-	b.WriteString(program + " " + module + " commit " + revision)
-	if modified {
+	b.WriteString(program + " " + in.Module + " commit " + in.Revision)
+	if in.Modified {
 		b.WriteString(" (modified)")
 	}
-	b.WriteString(" " + goVersion)
+	b.WriteString(" " + in.Go)
 	return b.String()
 }

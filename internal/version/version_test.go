@@ -33,7 +33,7 @@ func TestFormat(t *testing.T) {
 			"ringctl (devel) commit abc go1.26.0"},
 		{"no build info", nil, "ringctl (devel) commit unknown go1.26.0"},
 	} {
-		if got := format("ringctl", tt.bi, "go1.26.0"); got != tt.want {
+		if got := infoOf(tt.bi, "go1.26.0").Line("ringctl"); got != tt.want {
 			t.Errorf("%s: %q, want %q", tt.name, got, tt.want)
 		}
 	}
