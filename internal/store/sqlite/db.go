@@ -128,141 +128,187 @@ type DB struct {
 }
 
 // Open opens (creating if missing) the database at path.
-func Open(path string, opts Options) (*DB, error) {
-	if opts.BusyWait <= 0 {
-		opts.BusyWait = 5 * time.Second
-	}
-	if opts.MaxBatch <= 0 {
-		opts.MaxBatch = 512
-	}
-	if opts.Readers <= 0 {
-		opts.Readers = max(4, 2*runtime.GOMAXPROCS(0))
-	}
-	if opts.HeldPerNumber <= 0 {
-		opts.HeldPerNumber = 501
-	}
-	if opts.MaxHeld <= 0 {
-		opts.MaxHeld = 256 << 20
-	}
+func Open(path string, opts Options) (_ *DB, err error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return nil, err
 	}
-	file := "file:" + (&url.URL{Path: abs}).EscapedPath()
-	dsn := func(sync, extra string) string {
-		return file + "?_journal_mode=WAL&_synchronous=" + sync + "&_busy_timeout=5000&_foreign_keys=0&cache=private" + extra
-	}
-	if err := create(file + "?_busy_timeout=5000"); err != nil {
+	src := newDataSource(abs)
+	if err := create(src.plain()); err != nil {
 		return nil, fmt.Errorf("opening %s: %w", path, err)
 	}
-	// The writer commits without syncing; the syncer makes its commits
-	// durable before they are answered (walsync.go). Its checkpoints (the
-	// backstop) still sync, as every connection's do.
-	if err := registerWALJoin(); err != nil {
-		return nil, err
-	}
-	wdb, err := sql.Open("sqlite3", dsn("NORMAL", "&vfs="+walJoinVFS))
-	if err != nil {
-		return nil, err
-	}
-	wdb.SetMaxOpenConns(1)
-	ctx := context.Background()
-	wconn, err := wdb.Conn(ctx)
-	if err != nil {
-		wdb.Close()
-		return nil, fmt.Errorf("opening %s: %w", path, err)
-	}
-	for _, q := range schema {
-		if _, err := wconn.ExecContext(ctx, q); err != nil {
-			wconn.Close()
-			wdb.Close()
-			return nil, fmt.Errorf("schema: %w", err)
+	db := newDB(abs, opts.withDefaults())
+	// opened is what Open has opened so far: all of it is closed again,
+	// latest first, if a later step fails.
+	var opened closers
+	defer func() {
+		if err != nil {
+			opened.close()
 		}
-	}
-	if err := migrate(ctx, wconn); err != nil {
-		wconn.Close()
-		wdb.Close()
-		return nil, fmt.Errorf("schema: %w", err)
-	}
-	if _, err := wconn.ExecContext(ctx, fmt.Sprintf("PRAGMA wal_autocheckpoint = %d", walBackstop)); err != nil {
-		wconn.Close()
-		wdb.Close()
+	}()
+	if err := db.openWriter(src, &opened); err != nil {
 		return nil, err
 	}
-	var wraw *sqlite3.SQLiteConn
-	wconn.Raw(func(c any) error {
-		wraw, _ = c.(*sqlite3.SQLiteConn)
-		return nil
-	})
-	if wraw == nil {
-		wconn.Close()
-		wdb.Close()
-		return nil, errors.New("sqlite: the writer's connection is not go-sqlite3's")
-	}
-	// The schema and migrations above committed unsynced: sync them now.
-	wal, err := openWAL(abs)
-	if err == nil {
-		if err = fsync.Datasync(wal.f); err != nil {
-			wal.close()
-		}
-	}
-	if err != nil {
-		wconn.Close()
-		wdb.Close()
+	if err := db.openWAL(&opened); err != nil {
 		return nil, err
 	}
 	// Pushes get ids never used before in this process (queuePushes).
-	var outboxNext int64
-	if err := wconn.QueryRowContext(ctx, `SELECT coalesce(max(id), 0) + 1 FROM outbox`).Scan(&outboxNext); err != nil {
-		wal.close()
-		wconn.Close()
-		wdb.Close()
+	if err := db.wconn.QueryRowContext(context.Background(), `SELECT coalesce(max(id), 0) + 1 FROM outbox`).Scan(&db.outboxNext); err != nil {
 		return nil, err
 	}
-	ckpt, err := sql.Open("sqlite3", dsn("FULL", ""))
+	ckpt, err := openPool(src.dsn("FULL", ""), 1)
 	if err != nil {
-		wal.close()
-		wconn.Close()
-		wdb.Close()
 		return nil, err
 	}
-	ckpt.SetMaxOpenConns(1)
-	read, err := sql.Open("sqlite3", dsn("FULL", "&_query_only=1"))
-	if err != nil {
-		ckpt.Close()
-		wal.close()
-		wconn.Close()
-		wdb.Close()
+	opened.add(ckpt.Close)
+	if db.read, err = openPool(src.dsn("FULL", "&_query_only=1"), db.opts.Readers); err != nil {
 		return nil, err
 	}
-	read.SetMaxOpenConns(opts.Readers)
-	read.SetMaxIdleConns(opts.Readers)
-	read.SetConnMaxIdleTime(0)
-	db := &DB{
-		path:       abs,
-		opts:       opts,
-		read:       read,
-		wdb:        wdb,
-		wconn:      wconn,
-		wraw:       wraw,
-		ops:        make(chan *op, 4*opts.MaxBatch),
-		done:       make(chan struct{}),
-		sq:         syncQueue{wake: make(chan struct{}, 1), idle: make(chan struct{}, 1)},
-		wal:        wal,
-		ckptStop:   make(chan struct{}),
-		ckptDone:   make(chan struct{}),
-		wstmts:     map[string]*sql.Stmt{},
-		rstmts:     map[string]*sql.Stmt{},
-		xstmts:     map[string]*execStmt{},
-		bind:       bindings{senders: map[store.UUIDHash]senderRow{}, callees: map[string]calleeRow{}},
-		wait:       waiting{perNumber: opts.HeldPerNumber, maxHeld: opts.MaxHeld},
-		outboxNext: outboxNext,
-	}
+	opened.add(db.read.Close)
 	db.recount()
 	go db.writer()
 	go db.syncer()
 	go db.checkpointer(ckpt, db.ckptStop, db.ckptDone)
 	return db, nil
+}
+
+// withDefaults returns o with its zero fields set to their defaults.
+func (o Options) withDefaults() Options {
+	if o.BusyWait <= 0 {
+		o.BusyWait = 5 * time.Second
+	}
+	if o.MaxBatch <= 0 {
+		o.MaxBatch = 512
+	}
+	if o.Readers <= 0 {
+		o.Readers = max(4, 2*runtime.GOMAXPROCS(0))
+	}
+	if o.HeldPerNumber <= 0 {
+		o.HeldPerNumber = 501
+	}
+	if o.MaxHeld <= 0 {
+		o.MaxHeld = 256 << 20
+	}
+	return o
+}
+
+// newDB returns the DB of the database at path with nothing opened yet.
+func newDB(path string, opts Options) *DB {
+	return &DB{
+		path:     path,
+		opts:     opts,
+		ops:      make(chan *op, 4*opts.MaxBatch),
+		done:     make(chan struct{}),
+		sq:       syncQueue{wake: make(chan struct{}, 1), idle: make(chan struct{}, 1)},
+		ckptStop: make(chan struct{}),
+		ckptDone: make(chan struct{}),
+		wstmts:   map[string]*sql.Stmt{},
+		rstmts:   map[string]*sql.Stmt{},
+		xstmts:   map[string]*execStmt{},
+		bind:     bindings{senders: map[store.UUIDHash]senderRow{}, callees: map[string]calleeRow{}},
+		wait:     waiting{perNumber: opts.HeldPerNumber, maxHeld: opts.MaxHeld},
+	}
+}
+
+// closers are what Open has opened so far.
+type closers []func() error
+
+func (c *closers) add(close func() error) { *c = append(*c, close) }
+
+// close closes them all, the latest first.
+func (c closers) close() {
+	for i := len(c) - 1; i >= 0; i-- {
+		c[i]()
+	}
+}
+
+// dataSource is the database's URI, to which each connection adds its
+// parameters.
+type dataSource string
+
+func newDataSource(abs string) dataSource {
+	return dataSource("file:" + (&url.URL{Path: abs}).EscapedPath())
+}
+
+// plain is the URI for a connection that asks for no journal mode and no
+// synchronous level (create).
+func (s dataSource) plain() string { return string(s) + "?_busy_timeout=5000" }
+
+// dsn is the URI for a connection of the store, in WAL mode, with the
+// synchronous level sync and the further parameters extra.
+func (s dataSource) dsn(sync, extra string) string {
+	return string(s) + "?_journal_mode=WAL&_synchronous=" + sync + "&_busy_timeout=5000&_foreign_keys=0&cache=private" + extra
+}
+
+// openWriter opens the writer's connection, through the WAL write joiner,
+// and brings the schema up to date on it.
+func (db *DB) openWriter(src dataSource, opened *closers) error {
+	// The writer commits without syncing; the syncer makes its commits
+	// durable before they are answered (walsync.go). Its checkpoints (the
+	// backstop) still sync, as every connection's do.
+	if err := registerWALJoin(); err != nil {
+		return err
+	}
+	wdb, err := sql.Open("sqlite3", src.dsn("NORMAL", "&vfs="+walJoinVFS))
+	if err != nil {
+		return err
+	}
+	opened.add(wdb.Close)
+	wdb.SetMaxOpenConns(1)
+	ctx := context.Background()
+	wconn, err := wdb.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("opening %s: %w", db.path, err)
+	}
+	opened.add(wconn.Close)
+	db.wdb, db.wconn = wdb, wconn
+	for _, q := range schema {
+		if _, err := wconn.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("schema: %w", err)
+		}
+	}
+	if err := migrate(ctx, wconn); err != nil {
+		return fmt.Errorf("schema: %w", err)
+	}
+	if _, err := wconn.ExecContext(ctx, fmt.Sprintf("PRAGMA wal_autocheckpoint = %d", walBackstop)); err != nil {
+		return err
+	}
+	wconn.Raw(func(c any) error {
+		db.wraw, _ = c.(*sqlite3.SQLiteConn)
+		return nil
+	})
+	if db.wraw == nil {
+		return errors.New("sqlite: the writer's connection is not go-sqlite3's")
+	}
+	return nil
+}
+
+// openWAL opens the syncer's descriptor on the WAL and syncs it: the
+// schema and migrations committed unsynced.
+func (db *DB) openWAL(opened *closers) error {
+	wal, err := openWAL(db.path)
+	if err != nil {
+		return err
+	}
+	if err := fsync.Datasync(wal.f); err != nil {
+		wal.close()
+		return err
+	}
+	db.wal = wal
+	opened.add(wal.close)
+	return nil
+}
+
+// openPool opens a pool of at most n connections, kept open while idle.
+func openPool(dsn string, n int) (*sql.DB, error) {
+	p, err := sql.Open("sqlite3", dsn)
+	if err != nil {
+		return nil, err
+	}
+	p.SetMaxOpenConns(n)
+	p.SetMaxIdleConns(n)
+	p.SetConnMaxIdleTime(0)
+	return p, nil
 }
 
 // pageSize is the page size of a new database. Each send changes one
