@@ -561,13 +561,41 @@ func (db *DB) runBatch(batch []*op, results []error) (_ []*op, _ []error, commit
 		}
 		return batch, results, false, false
 	}
-	ok := 0
+	batch, results, ok, lost := db.runOps(tx, batch, results)
+	if lost {
+		return batch, results, false, false
+	}
+	tx.ctx = ctx
+	if !db.endBatch(ctx, ok > 0, results) || ok == 0 {
+		return batch, results, false, false
+	}
+	// What waits (waiting.go) follows the commit at once, not the sync:
+	// the writer's later operations must see it (a get's marking, a
+	// read), and the read side only uses it to answer gets. A get that
+	// finds nothing because a message is not durable yet is merely early;
+	// one that takes a message marks it through the writer, in a later
+	// batch, so its answer comes after a sync that covers both commits
+	// (syncs cover everything written before them, and rounds are in
+	// order). Likewise the bindings (bindings.go) and the commit count.
+	// The push kick is the syncer's: a push is a client hearing of a
+	// commit.
+	db.wait.apply(tx.batchWaiting)
+	db.commitsMu.Lock()
+	db.commits++
+	db.commitsMu.Unlock()
+	return batch, results, true, tx.pushed
+}
+
+// runOps runs batch's operations in tx, and those more adds; ok counts
+// those that succeeded. lost says SQLite rolled the transaction back by
+// itself, and results then answer the whole batch.
+func (db *DB) runOps(tx *wtx, batch []*op, results []error) (_ []*op, _ []error, ok int, lost bool) {
 	ops := db.ops
 	for i := 0; ; i++ {
 		if i == len(batch) {
 			var more bool
 			if batch, ops, more = db.more(batch, ops); !more {
-				break
+				return batch, results, ok, false
 			}
 		}
 		o := batch[i]
@@ -597,46 +625,34 @@ func (db *DB) runBatch(batch []*op, results []error) (_ []*op, _ []error, commit
 			// the whole transaction, not just the savepoint: what the batch
 			// did so far is gone, and what is left must not run outside a
 			// transaction. Everyone in the batch is told nothing was done.
-			return batch, db.lostBatch(batch, results, err), false, false
+			return batch, db.lostBatch(batch, results, err), ok, true
 		}
 	}
-	tx.ctx = ctx
+}
+
+// endBatch commits the batch's transaction, or rolls it back when nothing
+// in it succeeded (commit false). If that fails, every operation that
+// succeeded is answered with the error, and endBatch reports false.
+func (db *DB) endBatch(ctx context.Context, commit bool, results []error) bool {
 	var err error
-	if ok > 0 {
+	if commit {
 		err = db.wexec(ctx, "COMMIT")
 	} else {
 		err = db.wexec(ctx, "ROLLBACK")
 	}
-	if err != nil {
-		db.wexec(ctx, "ROLLBACK")
-		db.bind.forget() // it may hold what this batch did
-		db.recount()     // the batch may or may not have committed
-		err = mapErr(err)
-		for i := range results {
-			if results[i] == nil {
-				results[i] = err
-			}
+	if err == nil {
+		return true
+	}
+	db.wexec(ctx, "ROLLBACK")
+	db.bind.forget() // it may hold what this batch did
+	db.recount()     // the batch may or may not have committed
+	err = mapErr(err)
+	for i := range results {
+		if results[i] == nil {
+			results[i] = err
 		}
-		return batch, results, false, false
 	}
-	if ok == 0 {
-		return batch, results, false, false
-	}
-	// What waits (waiting.go) follows the commit at once, not the sync:
-	// the writer's later operations must see it (a get's marking, a
-	// read), and the read side only uses it to answer gets. A get that
-	// finds nothing because a message is not durable yet is merely early;
-	// one that takes a message marks it through the writer, in a later
-	// batch, so its answer comes after a sync that covers both commits
-	// (syncs cover everything written before them, and rounds are in
-	// order). Likewise the bindings (bindings.go) and the commit count.
-	// The push kick is the syncer's: a push is a client hearing of a
-	// commit.
-	db.wait.apply(tx.batchWaiting)
-	db.commitsMu.Lock()
-	db.commits++
-	db.commitsMu.Unlock()
-	return batch, results, true, tx.pushed
+	return false
 }
 
 // newTx returns the writer's wtx for a new batch. It is the same from
