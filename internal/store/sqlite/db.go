@@ -14,7 +14,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"database/sql/driver"
 	"errors"
 	"fmt"
 	"net/url"
@@ -56,23 +55,12 @@ type Options struct {
 
 // DB is the SQLite store.
 type DB struct {
-	path  string
-	opts  Options
-	read  *sql.DB
-	wdb   *sql.DB
-	wconn *sql.Conn
-	// wraw is wconn's driver connection. The writer runs its statements
-	// that write, and BEGIN, COMMIT and savepoints, on it directly: they
-	// are the pipeline's serial stage, and database/sql's locking, argument
-	// conversion and result wrapping around each cost CPU and allocations
-	// on every statement of every send. database/sql's Conn.Raw
-	// asks not to keep it past its callback; that is safe here because
-	// wconn is held for the DB's whole life (never back in a pool, so never
-	// reset or closed under us), and everything run on it, through wraw or
-	// through wconn, runs on the writer goroutine, or in Open and Close
-	// while no writer runs. Queries still go through wconn: their callers
-	// use *sql.Rows and *sql.Row.
-	wraw   *sqlite3.SQLiteConn
+	path string
+	opts Options
+	read *sql.DB
+	// w is the writer's connection (wconn.go), the writer goroutine's
+	// alone once Open has started it.
+	w      *wconn
 	ops    chan *op
 	done   chan struct{} // closed when the syncer has answered the last operation
 	closed sync.Once
@@ -90,12 +78,8 @@ type DB struct {
 	ckptStop, ckptDone chan struct{} // the checkpointer's (checkpoint.go)
 
 	stmtMu sync.Mutex // guards the following
-	wstmts map[string]*sql.Stmt
 	rstmts map[string]*sql.Stmt
-	xstmts map[string]*execStmt // the writer's, on wraw (wtx.exec)
-	// xargs are wtx.exec's arguments, reused from statement to statement
-	// (the writer's alone).
-	xargs []driver.NamedValue
+
 	// tx is the writer's view of its transaction (newTx).
 	tx wtx
 
@@ -153,7 +137,7 @@ func Open(path string, opts Options) (_ *DB, err error) {
 		return nil, err
 	}
 	// Pushes get ids never used before in this process (queuePushes).
-	if err := db.wconn.QueryRowContext(context.Background(), `SELECT coalesce(max(id), 0) + 1 FROM outbox`).Scan(&db.outboxNext); err != nil {
+	if err := db.w.queryRow(context.Background(), `SELECT coalesce(max(id), 0) + 1 FROM outbox`).Scan(&db.outboxNext); err != nil {
 		return nil, err
 	}
 	ckpt, err := openPool(src.dsn("FULL", ""), 1)
@@ -202,9 +186,7 @@ func newDB(path string, opts Options) *DB {
 		sq:       syncQueue{wake: make(chan struct{}, 1), idle: make(chan struct{}, 1)},
 		ckptStop: make(chan struct{}),
 		ckptDone: make(chan struct{}),
-		wstmts:   map[string]*sql.Stmt{},
 		rstmts:   map[string]*sql.Stmt{},
-		xstmts:   map[string]*execStmt{},
 		bind:     bindings{senders: map[store.UUIDHash]senderRow{}, callees: map[string]calleeRow{}},
 		wait:     waiting{perNumber: opts.HeldPerNumber, maxHeld: opts.MaxHeld},
 	}
@@ -249,38 +231,22 @@ func (db *DB) openWriter(src dataSource, opened *closers) error {
 	if err := registerWALJoin(); err != nil {
 		return err
 	}
-	wdb, err := sql.Open("sqlite3", src.dsn("NORMAL", "&vfs="+walJoinVFS))
-	if err != nil {
-		return err
-	}
-	opened.add(wdb.Close)
-	wdb.SetMaxOpenConns(1)
-	ctx := context.Background()
-	wconn, err := wdb.Conn(ctx)
+	w, err := openWConn(src.dsn("NORMAL", "&vfs="+walJoinVFS))
 	if err != nil {
 		return fmt.Errorf("opening %s: %w", db.path, err)
 	}
-	opened.add(wconn.Close)
-	db.wdb, db.wconn = wdb, wconn
+	opened.add(w.close)
+	db.w = w
+	ctx := context.Background()
 	for _, q := range schema {
-		if _, err := wconn.ExecContext(ctx, q); err != nil {
+		if err := w.run(ctx, q); err != nil {
 			return fmt.Errorf("schema: %w", err)
 		}
 	}
-	if err := migrate(ctx, wconn); err != nil {
+	if err := migrate(ctx, w); err != nil {
 		return fmt.Errorf("schema: %w", err)
 	}
-	if _, err := wconn.ExecContext(ctx, fmt.Sprintf("PRAGMA wal_autocheckpoint = %d", walBackstop)); err != nil {
-		return err
-	}
-	wconn.Raw(func(c any) error {
-		db.wraw, _ = c.(*sqlite3.SQLiteConn)
-		return nil
-	})
-	if db.wraw == nil {
-		return errors.New("sqlite: the writer's connection is not go-sqlite3's")
-	}
-	return nil
+	return w.run(ctx, fmt.Sprintf("PRAGMA wal_autocheckpoint = %d", walBackstop))
 }
 
 // openWAL opens the syncer's descriptor on the WAL and syncs it: the
@@ -345,21 +311,21 @@ func create(dsn string) error {
 }
 
 // migrate adds the missing columns, then runs the migrations.
-func migrate(ctx context.Context, c *sql.Conn) error {
+func migrate(ctx context.Context, w *wconn) error {
 	for _, col := range columns {
 		var n int
-		err := c.QueryRowContext(ctx, `SELECT count(*) FROM pragma_table_info(?) WHERE name = ?`, col.table, col.name).Scan(&n)
+		err := w.queryRow(ctx, `SELECT count(*) FROM pragma_table_info(?) WHERE name = ?`, col.table, col.name).Scan(&n)
 		if err != nil {
 			return err
 		}
 		if n == 0 {
-			if _, err := c.ExecContext(ctx, `ALTER TABLE `+col.table+` ADD COLUMN `+col.name+` `+col.decl); err != nil {
+			if err := w.run(ctx, `ALTER TABLE `+col.table+` ADD COLUMN `+col.name+` `+col.decl); err != nil {
 				return err
 			}
 		}
 	}
 	for _, q := range migrations {
-		if _, err := c.ExecContext(ctx, q); err != nil {
+		if err := w.run(ctx, q); err != nil {
 			return err
 		}
 	}
@@ -378,18 +344,11 @@ func (db *DB) Close() error {
 	<-db.done
 	<-db.ckptDone
 	db.stmtMu.Lock()
-	for _, s := range db.wstmts {
-		s.Close()
-	}
 	for _, s := range db.rstmts {
 		s.Close()
 	}
-	for _, s := range db.xstmts {
-		s.s.Close()
-	}
 	db.stmtMu.Unlock()
-	db.wconn.Close()
-	err := db.wdb.Close()
+	err := db.w.close()
 	if err2 := db.read.Close(); err == nil {
 		err = err2
 	}
@@ -675,16 +634,7 @@ func (db *DB) endTx(tx *wtx) {
 }
 
 // inTx reports whether the writer's connection is inside a transaction.
-func (db *DB) inTx() bool {
-	in := true
-	db.wconn.Raw(func(c any) error {
-		if sc, ok := c.(*sqlite3.SQLiteConn); ok {
-			in = !sc.AutoCommit()
-		}
-		return nil
-	})
-	return in
-}
+func (db *DB) inTx() bool { return db.w.inTx() }
 
 // lostBatch answers a batch whose transaction SQLite rolled back after
 // results[len(results)-1] failed with cause: the operations that ran are
@@ -784,23 +734,13 @@ type wtx struct {
 	touched map[string]bool
 }
 
-func (tx *wtx) stmt(q string) (*sql.Stmt, error) {
-	db := tx.db
+// noteBindings notes that q may change numbers or devices, if it may
+// (bindings.go).
+func (tx *wtx) noteBindings(q string) {
 	if changesBindings(q) {
 		tx.rebound = true
-		db.bind.forget()
+		tx.db.bind.forget()
 	}
-	db.stmtMu.Lock()
-	defer db.stmtMu.Unlock()
-	if s, ok := db.wstmts[q]; ok {
-		return s, nil
-	}
-	s, err := db.wconn.PrepareContext(context.Background(), q)
-	if err != nil {
-		return nil, err
-	}
-	db.wstmts[q] = s
-	return s, nil
 }
 
 // timeArg returns t (Unix seconds) as a statement argument. Every send
@@ -814,78 +754,30 @@ func (db *DB) timeArg(t int64) any {
 }
 
 // wexec runs q, a statement without arguments (BEGIN, COMMIT, a
-// savepoint), on the writer's driver connection (DB.wraw).
+// savepoint), on the writer's connection.
 func (db *DB) wexec(ctx context.Context, q string) error {
-	_, err := db.wraw.ExecContext(ctx, q, nil)
-	return err
+	return db.w.run(ctx, q)
 }
 
-// execStmt is a statement of the writer's prepared on its driver
-// connection, and the number of arguments it takes.
-type execStmt struct {
-	s     *sqlite3.SQLiteStmt
-	nargs int
-}
-
-// exec runs q, which writes, with args, through the driver directly
-// (DB.wraw); its sql.Result is the driver's. Arguments are converted and
-// counted as database/sql does (driver.DefaultParameterConverter; the
-// wrong number of them is an error, not NULLs).
+// exec runs q, which writes, with args.
 func (tx *wtx) exec(q string, args ...any) (sql.Result, error) {
-	db := tx.db
-	if changesBindings(q) {
-		tx.rebound = true
-		db.bind.forget()
-	}
-	db.stmtMu.Lock()
-	s, ok := db.xstmts[q]
-	db.stmtMu.Unlock()
-	if !ok {
-		ds, err := db.wraw.PrepareContext(context.Background(), q)
-		if err != nil {
-			return nil, mapErr(err)
-		}
-		s = &execStmt{s: ds.(*sqlite3.SQLiteStmt), nargs: ds.NumInput()}
-		db.stmtMu.Lock()
-		db.xstmts[q] = s
-		db.stmtMu.Unlock()
-	}
-	if s.nargs != len(args) {
-		return nil, fmt.Errorf("sql: expected %d arguments, got %d", s.nargs, len(args))
-	}
-	named := db.xargs[:0]
-	for i, a := range args {
-		v, err := driver.DefaultParameterConverter.ConvertValue(a)
-		if err != nil {
-			return nil, fmt.Errorf("sql: converting argument $%d type: %w", i+1, err)
-		}
-		named = append(named, driver.NamedValue{Ordinal: i + 1, Value: v})
-	}
-	r, err := s.s.ExecContext(tx.ctx, named)
-	clear(named) // bound, and copied, by SQLite: hold no data past the call
-	db.xargs = named
-	if err != nil {
-		return nil, mapErr(err)
-	}
-	return r, nil
-}
-
-func (tx *wtx) query(q string, args ...any) (*sql.Rows, error) {
-	s, err := tx.stmt(q)
-	if err != nil {
-		return nil, err
-	}
-	r, err := s.QueryContext(tx.ctx, args...)
+	tx.noteBindings(q)
+	r, err := tx.db.w.exec(tx.ctx, q, args...)
 	return r, mapErr(err)
 }
 
-func (tx *wtx) queryRow(q string, args ...any) *sql.Row {
-	s, err := tx.stmt(q)
-	if err != nil {
-		// Surface the error through Row.Scan, as database/sql does.
-		return tx.db.wconn.QueryRowContext(tx.ctx, q, args...)
-	}
-	return s.QueryRowContext(tx.ctx, args...)
+// query runs q with args; its rows must be closed before the operation
+// runs q again.
+func (tx *wtx) query(q string, args ...any) (*wrows, error) {
+	tx.noteBindings(q)
+	r, err := tx.db.w.query(tx.ctx, q, args...)
+	return r, mapErr(err)
+}
+
+// queryRow runs q with args for its first row.
+func (tx *wtx) queryRow(q string, args ...any) wrow {
+	tx.noteBindings(q)
+	return tx.db.w.queryRow(tx.ctx, q, args...)
 }
 
 // rstmt returns a prepared statement of the read pool.
@@ -922,6 +814,9 @@ func (db *DB) rqueryRow(ctx context.Context, q string, args ...any) *sql.Row {
 
 // mapErr turns SQLite's busy and locked errors into store.ErrBusy.
 func mapErr(err error) error {
+	if err == nil {
+		return nil // without errors.As, whose target would be allocated
+	}
 	var se sqlite3.Error
 	if errors.As(err, &se) && (se.Code == sqlite3.ErrBusy || se.Code == sqlite3.ErrLocked) {
 		return fmt.Errorf("%w: %v", store.ErrBusy, err)
