@@ -238,19 +238,14 @@ func (db *DB) openWriter(src dataSource, opened *closers) error {
 	opened.add(w.close)
 	db.w = w
 	ctx := context.Background()
-	for _, q := range schema {
-		if err := w.run(ctx, q); err != nil {
-			return fmt.Errorf("schema: %w", err)
-		}
-	}
-	if err := migrate(ctx, w); err != nil {
-		return fmt.Errorf("schema: %w", err)
+	if err := migrate(ctx, w, steps); err != nil {
+		return fmt.Errorf("opening %s: %w", db.path, err)
 	}
 	return w.run(ctx, fmt.Sprintf("PRAGMA wal_autocheckpoint = %d", walBackstop))
 }
 
 // openWAL opens the syncer's descriptor on the WAL and syncs it: the
-// schema and migrations committed unsynced.
+// schema's steps committed unsynced.
 func (db *DB) openWAL(opened *closers) error {
 	wal, err := openWAL(db.path)
 	if err != nil {
@@ -306,28 +301,6 @@ func create(dsn string) error {
 	}
 	if mode != "wal" {
 		return fmt.Errorf("journal mode %q, not wal", mode)
-	}
-	return nil
-}
-
-// migrate adds the missing columns, then runs the migrations.
-func migrate(ctx context.Context, w *wconn) error {
-	for _, col := range columns {
-		var n int
-		err := w.queryRow(ctx, `SELECT count(*) FROM pragma_table_info(?) WHERE name = ?`, col.table, col.name).Scan(&n)
-		if err != nil {
-			return err
-		}
-		if n == 0 {
-			if err := w.run(ctx, `ALTER TABLE `+col.table+` ADD COLUMN `+col.name+` `+col.decl); err != nil {
-				return err
-			}
-		}
-	}
-	for _, q := range migrations {
-		if err := w.run(ctx, q); err != nil {
-			return err
-		}
 	}
 	return nil
 }
