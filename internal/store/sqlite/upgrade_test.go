@@ -136,7 +136,6 @@ func TestUpgradeFromBeforeVersions(t *testing.T) {
 	path := filepath.Join(dir, "ringd.db")
 	makeDatabaseOfBeforeVersions(t, path)
 	want := messagesOfBeforeVersions()
-	ctx := context.Background()
 
 	db, err := Open(path, Options{})
 	if err != nil {
@@ -145,12 +144,39 @@ func TestUpgradeFromBeforeVersions(t *testing.T) {
 	if v := userVersion(t, db.read); v != len(steps) {
 		t.Fatalf("upgraded to version %d, want %d", v, len(steps))
 	}
-	for id := int64(1); id <= 7; id++ {
-		m, err := db.Message(ctx, id)
-		if err != nil || !reflect.DeepEqual(m, want[id]) {
-			t.Errorf("message %d: %v\n got %s\nwant %s", id, err, show(m), show(want[id]))
+	checkMessagesByID(t, db, want, "upgraded")
+	readBackOfBeforeVersions(t, db, want)
+	// A new database has the same schema: no step was left out.
+	fresh, err := Open(filepath.Join(dir, "new.db"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := schemaOf(t, db.read), schemaOf(t, fresh.read); got != want {
+		t.Errorf("upgraded schema:\n%s\nnew database's:\n%s", got, want)
+	}
+	fresh.Close()
+	db.Close()
+
+	reopenRunsNoStep(t, path, func(db *DB) { checkMessagesByID(t, db, want, "after a restart") })
+}
+
+// checkMessagesByID checks that Message reads each of want as it is.
+func checkMessagesByID(t *testing.T, db *DB, want map[int64]store.Message, when string) {
+	t.Helper()
+	for id, w := range want {
+		if m, err := db.Message(context.Background(), id); err != nil || !reflect.DeepEqual(m, w) {
+			t.Errorf("%s, message %d: %v\n got %s\nwant %s", when, id, err, show(m), show(w))
 		}
 	}
+}
+
+// readBackOfBeforeVersions reads the database of before versions through
+// the store's other methods: the history and a blob; a retried send is
+// answered as the first was; and a get takes what waits for 2002, which
+// want then has as delivered.
+func readBackOfBeforeVersions(t *testing.T, db *DB, want map[int64]store.Message) {
+	t.Helper()
+	ctx := context.Background()
 	hist, more, err := db.History(ctx, store.GetQuery{Callees: []string{"2002"}, Limit: 10})
 	if err != nil || more || !sameMessages(hist, want, 1, 2, 3, 4, 5, 7) {
 		t.Errorf("history of 2002 (more %v, %v): %s", more, err, show(hist...))
@@ -174,24 +200,6 @@ func TestUpgradeFromBeforeVersions(t *testing.T) {
 	if err != nil || more || !sameMessages(got, want, 2, 3, 4, 5) {
 		t.Errorf("get of 2002 (more %v, %v): %s", more, err, show(got...))
 	}
-	// A new database has the same schema: no step was left out.
-	fresh, err := Open(filepath.Join(dir, "new.db"), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got, want := schemaOf(t, db.read), schemaOf(t, fresh.read); got != want {
-		t.Errorf("upgraded schema:\n%s\nnew database's:\n%s", got, want)
-	}
-	fresh.Close()
-	db.Close()
-
-	reopenRunsNoStep(t, path, func(db *DB) {
-		for id := int64(1); id <= 7; id++ {
-			if m, err := db.Message(ctx, id); err != nil || !reflect.DeepEqual(m, want[id]) {
-				t.Errorf("after a restart, message %d: %v\n got %s\nwant %s", id, err, show(m), show(want[id]))
-			}
-		}
-	})
 }
 
 // reopenRunsNoStep opens the database at path, which is at the current
@@ -279,16 +287,7 @@ func TestMigrateSteps(t *testing.T) {
 			return nil
 		}
 	}
-	version := func() (v int, tables string) {
-		t.Helper()
-		if err := w.queryRow(ctx, `PRAGMA user_version`).Scan(&v); err != nil {
-			t.Fatal(err)
-		}
-		if err := w.queryRow(ctx, `SELECT coalesce(group_concat(name), '') FROM (SELECT name FROM sqlite_master ORDER BY name)`).Scan(&tables); err != nil {
-			t.Fatal(err)
-		}
-		return v, tables
-	}
+	version := func() (int, string) { return versionAndTables(t, w) }
 	two := []step{mk(1, false), mk(2, false)}
 	for range 2 {
 		if err := migrate(ctx, w, two); err != nil {
@@ -309,6 +308,20 @@ func TestMigrateSteps(t *testing.T) {
 	if err := migrate(ctx, w, two[:1]); !errors.As(err, &newer) || newer.version != 2 || newer.known != 1 || w.inTx() {
 		t.Fatalf("a version beyond the steps: %v (in a transaction %v)", err, w.inTx())
 	}
+}
+
+// versionAndTables returns the version of the database on w and its
+// tables' names.
+func versionAndTables(t *testing.T, w *wconn) (v int, tables string) {
+	t.Helper()
+	ctx := context.Background()
+	if err := w.queryRow(ctx, `PRAGMA user_version`).Scan(&v); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.queryRow(ctx, `SELECT coalesce(group_concat(name), '') FROM (SELECT name FROM sqlite_master ORDER BY name)`).Scan(&tables); err != nil {
+		t.Fatal(err)
+	}
+	return v, tables
 }
 
 // sameMessages reports whether msgs are want's of ids, in order.
