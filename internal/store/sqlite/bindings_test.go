@@ -15,19 +15,11 @@ import (
 // same batch, just before the send, is seen; and a login undone by its
 // savepoint leaves no trace.
 func TestBindingsFollowLogins(t *testing.T) {
-	db, err := Open(filepath.Join(t.TempDir(), "b.db"), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	now := time.Unix(1_800_000_000, 0)
+	db, hashes := openWithNumbers(t, filepath.Join(t.TempDir(), "b.db"), []string{"1001", "1002"}, "", now)
 	defer db.Close()
 	ctx := context.Background()
-	now := time.Unix(1_800_000_000, 0)
-	alice, bob := store.UUIDHash{1}, store.UUIDHash{2}
-	for n, u := range map[string]store.UUIDHash{"1001": alice, "1002": bob} {
-		if err := db.Register(ctx, n, u, now); err != nil {
-			t.Fatal(err)
-		}
-	}
+	alice, bob := hashes[0], hashes[1]
 	login := func(token string, u ...store.UUIDHash) error {
 		_, err := db.Login(ctx, store.Device{Token: token, AppID: "a", Build: "1", Name: "N", Locale: "en"}, u, now)
 		return err
@@ -78,7 +70,7 @@ func TestBindingsFollowLogins(t *testing.T) {
 
 	// A login whose operation fails after binding is undone, and so is
 	// its trace in the copy.
-	err = db.write(ctx, func(tx *wtx) error {
+	err := db.write(ctx, func(tx *wtx) error {
 		if _, err := tx.exec(`UPDATE numbers SET token = 'tb' WHERE number = '1002'`); err != nil {
 			return err
 		}

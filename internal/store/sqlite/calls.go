@@ -161,26 +161,10 @@ func (db *DB) EndCall(ctx context.Context, e store.CallEnd) (store.Call, error) 
 		if err != nil {
 			return err
 		}
-		if e.By != "" && e.By != c.Caller && (c.AI || e.By != c.Callee) {
-			return store.ErrBadCallID
-		}
-		if c.State == store.Ended {
-			return store.ErrCallState
-		}
-		if e.By == "" && (c.Deadline.IsZero() || c.Deadline.After(e.Now)) {
-			return store.ErrCallState
+		if c.Reason, err = endReason(c, e); err != nil {
+			return err
 		}
 		from := c.State
-		switch {
-		case e.By == "":
-			c.Reason = store.ReasonTimeout
-		case from == store.Answered:
-			c.Reason = store.ReasonHangup
-		case e.By == c.Caller:
-			c.Reason = store.ReasonCancelled
-		default:
-			c.Reason = store.ReasonDeclined
-		}
 		end := e.Now
 		if e.By == "" && c.AI {
 			// Ended by its deadline: charge up to the deadline, not to
@@ -194,49 +178,79 @@ func (db *DB) EndCall(ctx context.Context, e store.CallEnd) (store.Call, error) 
 			return err
 		}
 		if from == store.Ringing && c.Reason != store.ReasonDeclined {
-			// A missed call: the callee learns of it from get (seed).
-			r, err := tx.exec(`INSERT INTO messages(caller, caller_name, callee, time, uri, length, callid) VALUES(?, ?, ?, ?, ?, 0, ?)`,
-				c.Caller, c.CallerName, c.Callee, end.Unix(), store.MissedCallURI, c.ID)
-			if err != nil {
-				return err
-			}
-			if c.MissedMsgID, err = r.LastInsertId(); err != nil {
-				return err
-			}
-			// Not held: its data is looked up in blobs by its uri.
-			tx.stored(store.Message{ID: c.MissedMsgID, Callee: c.Callee}, false)
-		}
-		if from == store.Ringing && c.Reason != store.ReasonDeclined {
-			// Stop the callee's device ringing, then tell it what it
-			// missed. A declined call was ended on that device itself.
-			if _, err := tx.queuePushTo(c.Callee, store.Push{Kind: store.PushCallEnded, CallID: c.ID, Reason: c.Reason,
-				Caller: c.Caller, CallerName: c.CallerName, Created: e.Now}); err != nil {
-				return err
-			}
-			if _, err := tx.queuePushTo(c.Callee, store.Push{Kind: store.PushMissedCall, CallID: c.ID, MsgID: c.MissedMsgID,
-				Caller: c.Caller, CallerName: c.CallerName, Created: e.Now}); err != nil {
+			if err := tx.missedCall(&c, e.Now); err != nil {
 				return err
 			}
 		}
 		if c.AI {
-			elapsed := end.Sub(c.Answered)
-			secs := int64((elapsed + time.Second - 1) / time.Second)
-			if secs < 0 {
-				secs = 0
-			}
-			var bal int64
-			err := tx.queryRow(`SELECT seconds FROM balances WHERE number = ?`, c.Caller).Scan(&bal)
-			if err != nil && !errors.Is(err, sql.ErrNoRows) {
-				return err
-			}
-			c.Charged = min(secs, bal)
-			if _, err := tx.exec(`UPDATE balances SET seconds = seconds - ? WHERE number = ?`, c.Charged, c.Caller); err != nil {
-				return err
-			}
+			return tx.chargeAICall(&c)
 		}
 		return nil
 	})
 	return c, err
+}
+
+// endReason is why e ends c, which is not ended yet; ErrBadCallID if e.By
+// is not in the call, ErrCallState if the call may not end so.
+func endReason(c store.Call, e store.CallEnd) (string, error) {
+	if e.By != "" && e.By != c.Caller && (c.AI || e.By != c.Callee) {
+		return "", store.ErrBadCallID
+	}
+	if c.State == store.Ended {
+		return "", store.ErrCallState
+	}
+	if e.By == "" && (c.Deadline.IsZero() || c.Deadline.After(e.Now)) {
+		return "", store.ErrCallState
+	}
+	switch {
+	case e.By == "":
+		return store.ReasonTimeout, nil
+	case c.State == store.Answered:
+		return store.ReasonHangup, nil
+	case e.By == c.Caller:
+		return store.ReasonCancelled, nil
+	default:
+		return store.ReasonDeclined, nil
+	}
+}
+
+// missedCall stores the notice of c, a call that rang and ended undeclined
+// at c.Ended, for the callee (it learns of it from get: seed), setting
+// c.MissedMsgID, and queues the pushes that stop its device ringing and
+// tell it what it missed. A declined call was ended on that device itself.
+func (tx *wtx) missedCall(c *store.Call, now time.Time) error {
+	r, err := tx.exec(`INSERT INTO messages(caller, caller_name, callee, time, uri, length, callid) VALUES(?, ?, ?, ?, ?, 0, ?)`,
+		c.Caller, c.CallerName, c.Callee, c.Ended.Unix(), store.MissedCallURI, c.ID)
+	if err != nil {
+		return err
+	}
+	if c.MissedMsgID, err = r.LastInsertId(); err != nil {
+		return err
+	}
+	// Not held: its data is looked up in blobs by its uri.
+	tx.stored(store.Message{ID: c.MissedMsgID, Callee: c.Callee}, false)
+	if _, err := tx.queuePushTo(c.Callee, store.Push{Kind: store.PushCallEnded, CallID: c.ID, Reason: c.Reason,
+		Caller: c.Caller, CallerName: c.CallerName, Created: now}); err != nil {
+		return err
+	}
+	_, err = tx.queuePushTo(c.Callee, store.Push{Kind: store.PushMissedCall, CallID: c.ID, MsgID: c.MissedMsgID,
+		Caller: c.Caller, CallerName: c.CallerName, Created: now})
+	return err
+}
+
+// chargeAICall takes the seconds of c, an AI call ended at c.Ended, from
+// its caller's balance, as far as the balance goes, and sets c.Charged.
+func (tx *wtx) chargeAICall(c *store.Call) error {
+	elapsed := c.Ended.Sub(c.Answered)
+	secs := max(int64((elapsed+time.Second-1)/time.Second), 0)
+	var bal int64
+	err := tx.queryRow(`SELECT seconds FROM balances WHERE number = ?`, c.Caller).Scan(&bal)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return err
+	}
+	c.Charged = min(secs, bal)
+	_, err = tx.exec(`UPDATE balances SET seconds = seconds - ? WHERE number = ?`, c.Charged, c.Caller)
+	return err
 }
 
 func (db *DB) NextDeadline(ctx context.Context) (time.Time, bool, error) {

@@ -14,7 +14,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"database/sql/driver"
 	"errors"
 	"fmt"
 	"net/url"
@@ -56,23 +55,12 @@ type Options struct {
 
 // DB is the SQLite store.
 type DB struct {
-	path  string
-	opts  Options
-	read  *sql.DB
-	wdb   *sql.DB
-	wconn *sql.Conn
-	// wraw is wconn's driver connection. The writer runs its statements
-	// that write, and BEGIN, COMMIT and savepoints, on it directly: they
-	// are the pipeline's serial stage, and database/sql's locking, argument
-	// conversion and result wrapping around each cost CPU and allocations
-	// on every statement of every send. database/sql's Conn.Raw
-	// asks not to keep it past its callback; that is safe here because
-	// wconn is held for the DB's whole life (never back in a pool, so never
-	// reset or closed under us), and everything run on it, through wraw or
-	// through wconn, runs on the writer goroutine, or in Open and Close
-	// while no writer runs. Queries still go through wconn: their callers
-	// use *sql.Rows and *sql.Row.
-	wraw   *sqlite3.SQLiteConn
+	path string
+	opts Options
+	read *sql.DB
+	// w is the writer's connection (wconn.go), the writer goroutine's
+	// alone once Open has started it.
+	w      *wconn
 	ops    chan *op
 	done   chan struct{} // closed when the syncer has answered the last operation
 	closed sync.Once
@@ -90,12 +78,8 @@ type DB struct {
 	ckptStop, ckptDone chan struct{} // the checkpointer's (checkpoint.go)
 
 	stmtMu sync.Mutex // guards the following
-	wstmts map[string]*sql.Stmt
 	rstmts map[string]*sql.Stmt
-	xstmts map[string]*execStmt // the writer's, on wraw (wtx.exec)
-	// xargs are wtx.exec's arguments, reused from statement to statement
-	// (the writer's alone).
-	xargs []driver.NamedValue
+
 	// tx is the writer's view of its transaction (newTx).
 	tx wtx
 
@@ -128,141 +112,164 @@ type DB struct {
 }
 
 // Open opens (creating if missing) the database at path.
-func Open(path string, opts Options) (*DB, error) {
-	if opts.BusyWait <= 0 {
-		opts.BusyWait = 5 * time.Second
-	}
-	if opts.MaxBatch <= 0 {
-		opts.MaxBatch = 512
-	}
-	if opts.Readers <= 0 {
-		opts.Readers = max(4, 2*runtime.GOMAXPROCS(0))
-	}
-	if opts.HeldPerNumber <= 0 {
-		opts.HeldPerNumber = 501
-	}
-	if opts.MaxHeld <= 0 {
-		opts.MaxHeld = 256 << 20
-	}
+func Open(path string, opts Options) (_ *DB, err error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return nil, err
 	}
-	file := "file:" + (&url.URL{Path: abs}).EscapedPath()
-	dsn := func(sync, extra string) string {
-		return file + "?_journal_mode=WAL&_synchronous=" + sync + "&_busy_timeout=5000&_foreign_keys=0&cache=private" + extra
-	}
-	if err := create(file + "?_busy_timeout=5000"); err != nil {
+	src := newDataSource(abs)
+	if err := create(src.plain()); err != nil {
 		return nil, fmt.Errorf("opening %s: %w", path, err)
 	}
-	// The writer commits without syncing; the syncer makes its commits
-	// durable before they are answered (walsync.go). Its checkpoints (the
-	// backstop) still sync, as every connection's do.
-	if err := registerWALJoin(); err != nil {
-		return nil, err
-	}
-	wdb, err := sql.Open("sqlite3", dsn("NORMAL", "&vfs="+walJoinVFS))
-	if err != nil {
-		return nil, err
-	}
-	wdb.SetMaxOpenConns(1)
-	ctx := context.Background()
-	wconn, err := wdb.Conn(ctx)
-	if err != nil {
-		wdb.Close()
-		return nil, fmt.Errorf("opening %s: %w", path, err)
-	}
-	for _, q := range schema {
-		if _, err := wconn.ExecContext(ctx, q); err != nil {
-			wconn.Close()
-			wdb.Close()
-			return nil, fmt.Errorf("schema: %w", err)
+	db := newDB(abs, opts.withDefaults())
+	// opened is what Open has opened so far: all of it is closed again,
+	// latest first, if a later step fails.
+	var opened closers
+	defer func() {
+		if err != nil {
+			opened.close()
 		}
-	}
-	if err := migrate(ctx, wconn); err != nil {
-		wconn.Close()
-		wdb.Close()
-		return nil, fmt.Errorf("schema: %w", err)
-	}
-	if _, err := wconn.ExecContext(ctx, fmt.Sprintf("PRAGMA wal_autocheckpoint = %d", walBackstop)); err != nil {
-		wconn.Close()
-		wdb.Close()
+	}()
+	if err := db.openWriter(src, &opened); err != nil {
 		return nil, err
 	}
-	var wraw *sqlite3.SQLiteConn
-	wconn.Raw(func(c any) error {
-		wraw, _ = c.(*sqlite3.SQLiteConn)
-		return nil
-	})
-	if wraw == nil {
-		wconn.Close()
-		wdb.Close()
-		return nil, errors.New("sqlite: the writer's connection is not go-sqlite3's")
-	}
-	// The schema and migrations above committed unsynced: sync them now.
-	wal, err := openWAL(abs)
-	if err == nil {
-		if err = fsync.Datasync(wal.f); err != nil {
-			wal.close()
-		}
-	}
-	if err != nil {
-		wconn.Close()
-		wdb.Close()
+	if err := db.openWAL(&opened); err != nil {
 		return nil, err
 	}
 	// Pushes get ids never used before in this process (queuePushes).
-	var outboxNext int64
-	if err := wconn.QueryRowContext(ctx, `SELECT coalesce(max(id), 0) + 1 FROM outbox`).Scan(&outboxNext); err != nil {
-		wal.close()
-		wconn.Close()
-		wdb.Close()
+	if err := db.w.queryRow(context.Background(), `SELECT coalesce(max(id), 0) + 1 FROM outbox`).Scan(&db.outboxNext); err != nil {
 		return nil, err
 	}
-	ckpt, err := sql.Open("sqlite3", dsn("FULL", ""))
+	ckpt, err := openPool(src.dsn("FULL", ""), 1)
 	if err != nil {
-		wal.close()
-		wconn.Close()
-		wdb.Close()
 		return nil, err
 	}
-	ckpt.SetMaxOpenConns(1)
-	read, err := sql.Open("sqlite3", dsn("FULL", "&_query_only=1"))
-	if err != nil {
-		ckpt.Close()
-		wal.close()
-		wconn.Close()
-		wdb.Close()
+	opened.add(ckpt.Close)
+	if db.read, err = openPool(src.dsn("FULL", "&_query_only=1"), db.opts.Readers); err != nil {
 		return nil, err
 	}
-	read.SetMaxOpenConns(opts.Readers)
-	read.SetMaxIdleConns(opts.Readers)
-	read.SetConnMaxIdleTime(0)
-	db := &DB{
-		path:       abs,
-		opts:       opts,
-		read:       read,
-		wdb:        wdb,
-		wconn:      wconn,
-		wraw:       wraw,
-		ops:        make(chan *op, 4*opts.MaxBatch),
-		done:       make(chan struct{}),
-		sq:         syncQueue{wake: make(chan struct{}, 1), idle: make(chan struct{}, 1)},
-		wal:        wal,
-		ckptStop:   make(chan struct{}),
-		ckptDone:   make(chan struct{}),
-		wstmts:     map[string]*sql.Stmt{},
-		rstmts:     map[string]*sql.Stmt{},
-		xstmts:     map[string]*execStmt{},
-		bind:       bindings{senders: map[store.UUIDHash]senderRow{}, callees: map[string]calleeRow{}},
-		wait:       waiting{perNumber: opts.HeldPerNumber, maxHeld: opts.MaxHeld},
-		outboxNext: outboxNext,
-	}
+	opened.add(db.read.Close)
 	db.recount()
 	go db.writer()
 	go db.syncer()
 	go db.checkpointer(ckpt, db.ckptStop, db.ckptDone)
 	return db, nil
+}
+
+// withDefaults returns o with its zero fields set to their defaults.
+func (o Options) withDefaults() Options {
+	if o.BusyWait <= 0 {
+		o.BusyWait = 5 * time.Second
+	}
+	if o.MaxBatch <= 0 {
+		o.MaxBatch = 512
+	}
+	if o.Readers <= 0 {
+		o.Readers = max(4, 2*runtime.GOMAXPROCS(0))
+	}
+	if o.HeldPerNumber <= 0 {
+		o.HeldPerNumber = 501
+	}
+	if o.MaxHeld <= 0 {
+		o.MaxHeld = 256 << 20
+	}
+	return o
+}
+
+// newDB returns the DB of the database at path with nothing opened yet.
+func newDB(path string, opts Options) *DB {
+	return &DB{
+		path:     path,
+		opts:     opts,
+		ops:      make(chan *op, 4*opts.MaxBatch),
+		done:     make(chan struct{}),
+		sq:       syncQueue{wake: make(chan struct{}, 1), idle: make(chan struct{}, 1)},
+		ckptStop: make(chan struct{}),
+		ckptDone: make(chan struct{}),
+		rstmts:   map[string]*sql.Stmt{},
+		bind:     bindings{senders: map[store.UUIDHash]senderRow{}, callees: map[string]calleeRow{}},
+		wait:     waiting{perNumber: opts.HeldPerNumber, maxHeld: opts.MaxHeld},
+	}
+}
+
+// closers are what Open has opened so far.
+type closers []func() error
+
+func (c *closers) add(close func() error) { *c = append(*c, close) }
+
+// close closes them all, the latest first.
+func (c closers) close() {
+	for i := len(c) - 1; i >= 0; i-- {
+		c[i]()
+	}
+}
+
+// dataSource is the database's URI, to which each connection adds its
+// parameters.
+type dataSource string
+
+func newDataSource(abs string) dataSource {
+	return dataSource("file:" + (&url.URL{Path: abs}).EscapedPath())
+}
+
+// plain is the URI for a connection that asks for no journal mode and no
+// synchronous level (create).
+func (s dataSource) plain() string { return string(s) + "?_busy_timeout=5000" }
+
+// dsn is the URI for a connection of the store, in WAL mode, with the
+// synchronous level sync and the further parameters extra.
+func (s dataSource) dsn(sync, extra string) string {
+	return string(s) + "?_journal_mode=WAL&_synchronous=" + sync + "&_busy_timeout=5000&_foreign_keys=0&cache=private" + extra
+}
+
+// openWriter opens the writer's connection, through the WAL write joiner,
+// and brings the schema up to date on it.
+func (db *DB) openWriter(src dataSource, opened *closers) error {
+	// The writer commits without syncing; the syncer makes its commits
+	// durable before they are answered (walsync.go). Its checkpoints (the
+	// backstop) still sync, as every connection's do.
+	if err := registerWALJoin(); err != nil {
+		return err
+	}
+	w, err := openWConn(src.dsn("NORMAL", "&vfs="+walJoinVFS))
+	if err != nil {
+		return fmt.Errorf("opening %s: %w", db.path, err)
+	}
+	opened.add(w.close)
+	db.w = w
+	ctx := context.Background()
+	if err := migrate(ctx, w, steps); err != nil {
+		return fmt.Errorf("opening %s: %w", db.path, err)
+	}
+	return w.run(ctx, fmt.Sprintf("PRAGMA wal_autocheckpoint = %d", walBackstop))
+}
+
+// openWAL opens the syncer's descriptor on the WAL and syncs it: the
+// schema's steps committed unsynced.
+func (db *DB) openWAL(opened *closers) error {
+	wal, err := openWAL(db.path)
+	if err != nil {
+		return err
+	}
+	if err := fsync.Datasync(wal.f); err != nil {
+		wal.close()
+		return err
+	}
+	db.wal = wal
+	opened.add(wal.close)
+	return nil
+}
+
+// openPool opens a pool of at most n connections, kept open while idle.
+func openPool(dsn string, n int) (*sql.DB, error) {
+	p, err := sql.Open("sqlite3", dsn)
+	if err != nil {
+		return nil, err
+	}
+	p.SetMaxOpenConns(n)
+	p.SetMaxIdleConns(n)
+	p.SetConnMaxIdleTime(0)
+	return p, nil
 }
 
 // pageSize is the page size of a new database. Each send changes one
@@ -298,28 +305,6 @@ func create(dsn string) error {
 	return nil
 }
 
-// migrate adds the missing columns, then runs the migrations.
-func migrate(ctx context.Context, c *sql.Conn) error {
-	for _, col := range columns {
-		var n int
-		err := c.QueryRowContext(ctx, `SELECT count(*) FROM pragma_table_info(?) WHERE name = ?`, col.table, col.name).Scan(&n)
-		if err != nil {
-			return err
-		}
-		if n == 0 {
-			if _, err := c.ExecContext(ctx, `ALTER TABLE `+col.table+` ADD COLUMN `+col.name+` `+col.decl); err != nil {
-				return err
-			}
-		}
-	}
-	for _, q := range migrations {
-		if _, err := c.ExecContext(ctx, q); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // Close stops the writer once the queued operations are done and the
 // syncer has synced and answered them, and closes the database.
 func (db *DB) Close() error {
@@ -332,18 +317,11 @@ func (db *DB) Close() error {
 	<-db.done
 	<-db.ckptDone
 	db.stmtMu.Lock()
-	for _, s := range db.wstmts {
-		s.Close()
-	}
 	for _, s := range db.rstmts {
 		s.Close()
 	}
-	for _, s := range db.xstmts {
-		s.s.Close()
-	}
 	db.stmtMu.Unlock()
-	db.wconn.Close()
-	err := db.wdb.Close()
+	err := db.w.close()
 	if err2 := db.read.Close(); err == nil {
 		err = err2
 	}
@@ -515,13 +493,41 @@ func (db *DB) runBatch(batch []*op, results []error) (_ []*op, _ []error, commit
 		}
 		return batch, results, false, false
 	}
-	ok := 0
+	batch, results, ok, lost := db.runOps(tx, batch, results)
+	if lost {
+		return batch, results, false, false
+	}
+	tx.ctx = ctx
+	if !db.endBatch(ctx, ok > 0, results) || ok == 0 {
+		return batch, results, false, false
+	}
+	// What waits (waiting.go) follows the commit at once, not the sync:
+	// the writer's later operations must see it (a get's marking, a
+	// read), and the read side only uses it to answer gets. A get that
+	// finds nothing because a message is not durable yet is merely early;
+	// one that takes a message marks it through the writer, in a later
+	// batch, so its answer comes after a sync that covers both commits
+	// (syncs cover everything written before them, and rounds are in
+	// order). Likewise the bindings (bindings.go) and the commit count.
+	// The push kick is the syncer's: a push is a client hearing of a
+	// commit.
+	db.wait.apply(tx.batchWaiting)
+	db.commitsMu.Lock()
+	db.commits++
+	db.commitsMu.Unlock()
+	return batch, results, true, tx.pushed
+}
+
+// runOps runs batch's operations in tx, and those more adds; ok counts
+// those that succeeded. lost says SQLite rolled the transaction back by
+// itself, and results then answer the whole batch.
+func (db *DB) runOps(tx *wtx, batch []*op, results []error) (_ []*op, _ []error, ok int, lost bool) {
 	ops := db.ops
 	for i := 0; ; i++ {
 		if i == len(batch) {
 			var more bool
 			if batch, ops, more = db.more(batch, ops); !more {
-				break
+				return batch, results, ok, false
 			}
 		}
 		o := batch[i]
@@ -551,46 +557,34 @@ func (db *DB) runBatch(batch []*op, results []error) (_ []*op, _ []error, commit
 			// the whole transaction, not just the savepoint: what the batch
 			// did so far is gone, and what is left must not run outside a
 			// transaction. Everyone in the batch is told nothing was done.
-			return batch, db.lostBatch(batch, results, err), false, false
+			return batch, db.lostBatch(batch, results, err), ok, true
 		}
 	}
-	tx.ctx = ctx
+}
+
+// endBatch commits the batch's transaction, or rolls it back when nothing
+// in it succeeded (commit false). If that fails, every operation that
+// succeeded is answered with the error, and endBatch reports false.
+func (db *DB) endBatch(ctx context.Context, commit bool, results []error) bool {
 	var err error
-	if ok > 0 {
+	if commit {
 		err = db.wexec(ctx, "COMMIT")
 	} else {
 		err = db.wexec(ctx, "ROLLBACK")
 	}
-	if err != nil {
-		db.wexec(ctx, "ROLLBACK")
-		db.bind.forget() // it may hold what this batch did
-		db.recount()     // the batch may or may not have committed
-		err = mapErr(err)
-		for i := range results {
-			if results[i] == nil {
-				results[i] = err
-			}
+	if err == nil {
+		return true
+	}
+	db.wexec(ctx, "ROLLBACK")
+	db.bind.forget() // it may hold what this batch did
+	db.recount()     // the batch may or may not have committed
+	err = mapErr(err)
+	for i := range results {
+		if results[i] == nil {
+			results[i] = err
 		}
-		return batch, results, false, false
 	}
-	if ok == 0 {
-		return batch, results, false, false
-	}
-	// What waits (waiting.go) follows the commit at once, not the sync:
-	// the writer's later operations must see it (a get's marking, a
-	// read), and the read side only uses it to answer gets. A get that
-	// finds nothing because a message is not durable yet is merely early;
-	// one that takes a message marks it through the writer, in a later
-	// batch, so its answer comes after a sync that covers both commits
-	// (syncs cover everything written before them, and rounds are in
-	// order). Likewise the bindings (bindings.go) and the commit count.
-	// The push kick is the syncer's: a push is a client hearing of a
-	// commit.
-	db.wait.apply(tx.batchWaiting)
-	db.commitsMu.Lock()
-	db.commits++
-	db.commitsMu.Unlock()
-	return batch, results, true, tx.pushed
+	return false
 }
 
 // newTx returns the writer's wtx for a new batch. It is the same from
@@ -613,16 +607,7 @@ func (db *DB) endTx(tx *wtx) {
 }
 
 // inTx reports whether the writer's connection is inside a transaction.
-func (db *DB) inTx() bool {
-	in := true
-	db.wconn.Raw(func(c any) error {
-		if sc, ok := c.(*sqlite3.SQLiteConn); ok {
-			in = !sc.AutoCommit()
-		}
-		return nil
-	})
-	return in
-}
+func (db *DB) inTx() bool { return db.w.inTx() }
 
 // lostBatch answers a batch whose transaction SQLite rolled back after
 // results[len(results)-1] failed with cause: the operations that ran are
@@ -722,23 +707,13 @@ type wtx struct {
 	touched map[string]bool
 }
 
-func (tx *wtx) stmt(q string) (*sql.Stmt, error) {
-	db := tx.db
+// noteBindings notes that q may change numbers or devices, if it may
+// (bindings.go).
+func (tx *wtx) noteBindings(q string) {
 	if changesBindings(q) {
 		tx.rebound = true
-		db.bind.forget()
+		tx.db.bind.forget()
 	}
-	db.stmtMu.Lock()
-	defer db.stmtMu.Unlock()
-	if s, ok := db.wstmts[q]; ok {
-		return s, nil
-	}
-	s, err := db.wconn.PrepareContext(context.Background(), q)
-	if err != nil {
-		return nil, err
-	}
-	db.wstmts[q] = s
-	return s, nil
 }
 
 // timeArg returns t (Unix seconds) as a statement argument. Every send
@@ -752,78 +727,30 @@ func (db *DB) timeArg(t int64) any {
 }
 
 // wexec runs q, a statement without arguments (BEGIN, COMMIT, a
-// savepoint), on the writer's driver connection (DB.wraw).
+// savepoint), on the writer's connection.
 func (db *DB) wexec(ctx context.Context, q string) error {
-	_, err := db.wraw.ExecContext(ctx, q, nil)
-	return err
+	return db.w.run(ctx, q)
 }
 
-// execStmt is a statement of the writer's prepared on its driver
-// connection, and the number of arguments it takes.
-type execStmt struct {
-	s     *sqlite3.SQLiteStmt
-	nargs int
-}
-
-// exec runs q, which writes, with args, through the driver directly
-// (DB.wraw); its sql.Result is the driver's. Arguments are converted and
-// counted as database/sql does (driver.DefaultParameterConverter; the
-// wrong number of them is an error, not NULLs).
+// exec runs q, which writes, with args.
 func (tx *wtx) exec(q string, args ...any) (sql.Result, error) {
-	db := tx.db
-	if changesBindings(q) {
-		tx.rebound = true
-		db.bind.forget()
-	}
-	db.stmtMu.Lock()
-	s, ok := db.xstmts[q]
-	db.stmtMu.Unlock()
-	if !ok {
-		ds, err := db.wraw.PrepareContext(context.Background(), q)
-		if err != nil {
-			return nil, mapErr(err)
-		}
-		s = &execStmt{s: ds.(*sqlite3.SQLiteStmt), nargs: ds.NumInput()}
-		db.stmtMu.Lock()
-		db.xstmts[q] = s
-		db.stmtMu.Unlock()
-	}
-	if s.nargs != len(args) {
-		return nil, fmt.Errorf("sql: expected %d arguments, got %d", s.nargs, len(args))
-	}
-	named := db.xargs[:0]
-	for i, a := range args {
-		v, err := driver.DefaultParameterConverter.ConvertValue(a)
-		if err != nil {
-			return nil, fmt.Errorf("sql: converting argument $%d type: %w", i+1, err)
-		}
-		named = append(named, driver.NamedValue{Ordinal: i + 1, Value: v})
-	}
-	r, err := s.s.ExecContext(tx.ctx, named)
-	clear(named) // bound, and copied, by SQLite: hold no data past the call
-	db.xargs = named
-	if err != nil {
-		return nil, mapErr(err)
-	}
-	return r, nil
-}
-
-func (tx *wtx) query(q string, args ...any) (*sql.Rows, error) {
-	s, err := tx.stmt(q)
-	if err != nil {
-		return nil, err
-	}
-	r, err := s.QueryContext(tx.ctx, args...)
+	tx.noteBindings(q)
+	r, err := tx.db.w.exec(tx.ctx, q, args...)
 	return r, mapErr(err)
 }
 
-func (tx *wtx) queryRow(q string, args ...any) *sql.Row {
-	s, err := tx.stmt(q)
-	if err != nil {
-		// Surface the error through Row.Scan, as database/sql does.
-		return tx.db.wconn.QueryRowContext(tx.ctx, q, args...)
-	}
-	return s.QueryRowContext(tx.ctx, args...)
+// query runs q with args; its rows must be closed before the operation
+// runs q again.
+func (tx *wtx) query(q string, args ...any) (*wrows, error) {
+	tx.noteBindings(q)
+	r, err := tx.db.w.query(tx.ctx, q, args...)
+	return r, mapErr(err)
+}
+
+// queryRow runs q with args for its first row.
+func (tx *wtx) queryRow(q string, args ...any) wrow {
+	tx.noteBindings(q)
+	return tx.db.w.queryRow(tx.ctx, q, args...)
 }
 
 // rstmt returns a prepared statement of the read pool.
@@ -861,6 +788,9 @@ func (db *DB) rqueryRow(ctx context.Context, q string, args ...any) *sql.Row {
 // mapErr turns SQLite's busy and locked errors into store.ErrBusy, and its
 // full disk into store.ErrDiskFull.
 func mapErr(err error) error {
+	if err == nil {
+		return nil // without errors.As, whose target would be allocated
+	}
 	var se sqlite3.Error
 	if errors.As(err, &se) && (se.Code == sqlite3.ErrBusy || se.Code == sqlite3.ErrLocked) {
 		return fmt.Errorf("%w: %v", store.ErrBusy, err)

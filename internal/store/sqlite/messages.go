@@ -498,87 +498,106 @@ func (db *DB) ExpireMessages(ctx context.Context, before time.Time) (store.Expir
 	cut := before.Unix()
 	seen := map[string]bool{}
 	var out store.Expired
+	var ex expiredBatch
 	for {
-		var n int
-		var uris []string
-		var arena []store.Blob
 		err := db.write(ctx, func(tx *wtx) error {
-			n = 0
-			uris, arena = uris[:0], arena[:0]
-			var top int64
-			if err := tx.queryRow(`SELECT coalesce(max(id), 0) FROM messages`).Scan(&top); err != nil {
-				return err
-			}
-			// A message holding its own data leaves nothing to check; one
-			// holding its own extent leaves it to free, once this commits.
-			rows, err := tx.query(`DELETE FROM messages WHERE id IN (SELECT id FROM messages WHERE time < ? LIMIT `+strconv.Itoa(expireBatch)+`)
-				RETURNING CASE WHEN data IS NULL AND arena_off IS NULL THEN uri END, id, callee, `+afterCursor+`, uri, length, arena_off`, cut)
-			if err != nil {
-				return err
-			}
-			defer rows.Close()
-			for rows.Next() {
-				var u sql.NullString
-				var id int64
-				var callee string
-				var undelivered bool
-				var own store.Blob
-				var off sql.NullInt64
-				if err := rows.Scan(&u, &id, &callee, &undelivered, &own.Hash, &own.Length, &off); err != nil {
-					return err
-				}
-				if off.Valid {
-					own.InArena, own.ArenaOff = true, off.Int64
-					arena = append(arena, own)
-				}
-				if undelivered {
-					tx.taken(callee, id)
-				}
-				n++
-				if u.Valid && !seen[u.String] {
-					uris = append(uris, u.String)
-				}
-			}
-			if err := rows.Err(); err != nil {
-				return err
-			}
-			rows.Close()
-			// A new message's id is the largest one's plus one (no
-			// AUTOINCREMENT): once the newest messages are gone, new ones
-			// would take ids at or below cursors, and be delivered before
-			// anyone got them. No cursor may stand above the largest id.
-			var left int64
-			if err := tx.queryRow(`SELECT coalesce(max(id), 0) FROM messages`).Scan(&left); err != nil {
-				return err
-			}
-			if left < top {
-				if _, err := tx.exec(`UPDATE cursors SET upto = ? WHERE upto > ?`, left, left); err != nil {
-					return err
-				}
-			}
-			if _, err := tx.exec(`DELETE FROM sends WHERE time < ?`, cut); err != nil {
-				return err
-			}
-			// Pushes older than the messages they announced: left only when
-			// push was configured and no longer is, so nothing drains them.
-			_, err = tx.exec(`DELETE FROM outbox WHERE created < ?`, cut*1000)
-			return err
+			ex = expiredBatch{uris: ex.uris[:0], arena: ex.arena[:0]}
+			return tx.expire(cut, seen, &ex)
 		})
 		if err != nil {
 			return out, err
 		}
 		// Committed: the extents are the caller's to free.
-		out.Arena = append(out.Arena, arena...)
-		for _, u := range uris {
+		out.Arena = append(out.Arena, ex.arena...)
+		for _, u := range ex.uris {
 			if !seen[u] {
 				seen[u] = true
 				out.URIs = append(out.URIs, u)
 			}
 		}
-		if n < expireBatch {
+		if ex.n < expireBatch {
 			return out, nil
 		}
 	}
+}
+
+// expiredBatch is what one expiry operation deleted: n messages, whose
+// blobs rows (uris) may now be unused, and whose own arena extents are to
+// be freed once it commits.
+type expiredBatch struct {
+	n     int
+	uris  []string
+	arena []store.Blob
+}
+
+// expire deletes up to expireBatch messages stored before cut, and the
+// sends and pushes as old; uris already in seen are not added again.
+func (tx *wtx) expire(cut int64, seen map[string]bool, ex *expiredBatch) error {
+	var top int64
+	if err := tx.queryRow(`SELECT coalesce(max(id), 0) FROM messages`).Scan(&top); err != nil {
+		return err
+	}
+	if err := tx.deleteExpired(cut, seen, ex); err != nil {
+		return err
+	}
+	// A new message's id is the largest one's plus one (no
+	// AUTOINCREMENT): once the newest messages are gone, new ones would
+	// take ids at or below cursors, and be delivered before anyone got
+	// them. No cursor may stand above the largest id.
+	var left int64
+	if err := tx.queryRow(`SELECT coalesce(max(id), 0) FROM messages`).Scan(&left); err != nil {
+		return err
+	}
+	if left < top {
+		if _, err := tx.exec(`UPDATE cursors SET upto = ? WHERE upto > ?`, left, left); err != nil {
+			return err
+		}
+	}
+	if _, err := tx.exec(`DELETE FROM sends WHERE time < ?`, cut); err != nil {
+		return err
+	}
+	// Pushes older than the messages they announced: left only when
+	// push was configured and no longer is, so nothing drains them.
+	_, err := tx.exec(`DELETE FROM outbox WHERE created < ?`, cut*1000)
+	return err
+}
+
+// deleteExpired deletes up to expireBatch messages stored before cut.
+func (tx *wtx) deleteExpired(cut int64, seen map[string]bool, ex *expiredBatch) error {
+	// A message holding its own data leaves nothing to check; one holding
+	// its own extent leaves it to free, once this commits.
+	rows, err := tx.query(`DELETE FROM messages WHERE id IN (SELECT id FROM messages WHERE time < ? LIMIT `+strconv.Itoa(expireBatch)+`)
+		RETURNING CASE WHEN data IS NULL AND arena_off IS NULL THEN uri END, id, callee, `+afterCursor+`, uri, length, arena_off`, cut)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var u sql.NullString
+		var id int64
+		var callee string
+		var undelivered bool
+		var own store.Blob
+		var off sql.NullInt64
+		if err := rows.Scan(&u, &id, &callee, &undelivered, &own.Hash, &own.Length, &off); err != nil {
+			return err
+		}
+		if off.Valid {
+			own.InArena, own.ArenaOff = true, off.Int64
+			ex.arena = append(ex.arena, own)
+		}
+		if undelivered {
+			tx.taken(callee, id)
+		}
+		ex.n++
+		if u.Valid && !seen[u.String] {
+			ex.uris = append(ex.uris, u.String)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	return rows.Close()
 }
 
 func (db *DB) DropBlobs(ctx context.Context, hashes []string) ([]store.Blob, error) {

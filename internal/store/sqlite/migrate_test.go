@@ -76,9 +76,10 @@ func TestMigrateCursors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// As the schema was: no cursors, the partial index; 2002 has 1
-	// delivered, 2 waiting, 3 read; 2003 everything delivered.
+	// As the schema was: no cursors, the partial index, no version; 2002
+	// has 1 delivered, 2 waiting, 3 read; 2003 everything delivered.
 	for _, q := range []string{
+		`PRAGMA user_version = 0`,
 		`DROP TABLE cursors`,
 		`CREATE INDEX messages_undelivered ON messages(callee, id) WHERE state = 0`,
 		`INSERT INTO numbers(number, uuid_hash, created) VALUES('2002', x'02', 0), ('2003', x'03', 0)`,

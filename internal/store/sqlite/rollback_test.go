@@ -48,7 +48,7 @@ func TestWholeTransactionRollbackFailsTheBatch(t *testing.T) {
 	fns := []func(*wtx) error{
 		insert("1001"),
 		func(tx *wtx) error {
-			tx.db.wconn.ExecContext(context.Background(), "ROLLBACK") // what SQLite does itself on SQLITE_FULL
+			tx.db.wexec(context.Background(), "ROLLBACK") // what SQLite does itself on SQLITE_FULL
 			return boom
 		},
 		insert("1002"),

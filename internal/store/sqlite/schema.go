@@ -1,8 +1,51 @@
 package sqlite
 
-// schema creates the tables; every statement is idempotent, so it runs on
-// every start. Each later change to the schema is appended, never edited.
-var schema = []string{
+import "context"
+
+// The schema is versioned (migrate.go): a database's version is the number
+// of steps it has had, and Open runs the ones it lacks. A change to the
+// schema is a step appended here. A step is never edited once released,
+// as databases have had it; nor are the baseline's statements below.
+var steps = []step{
+	// 1: the schema as it stood when versions began.
+	baseline,
+}
+
+// baseline is step 1. Its statements are idempotent, as before versions
+// they ran on every start: so the one step makes a new database, and
+// brings one made before versions (of version 0, whatever older shape it
+// has) to the same schema. It creates the tables (baselineSchema), adds
+// the columns that a database made before them lacks (baselineColumns),
+// then runs baselineMigrations.
+func baseline(ctx context.Context, w *wconn) error {
+	for _, q := range baselineSchema {
+		if err := w.run(ctx, q); err != nil {
+			return err
+		}
+	}
+	for _, col := range baselineColumns {
+		var n int
+		err := w.queryRow(ctx, `SELECT count(*) FROM pragma_table_info(?) WHERE name = ?`, col.table, col.name).Scan(&n)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			if err := w.run(ctx, `ALTER TABLE `+col.table+` ADD COLUMN `+col.name+` `+col.decl); err != nil {
+				return err
+			}
+		}
+	}
+	for _, q := range baselineMigrations {
+		if err := w.run(ctx, q); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// baselineSchema creates the tables; each statement was appended, never
+// edited, as the schema grew before versions.
+var baselineSchema = []string{
 	`CREATE TABLE IF NOT EXISTS numbers(
 		number    TEXT PRIMARY KEY,
 		uuid_hash BLOB NOT NULL UNIQUE,
@@ -83,7 +126,7 @@ var schema = []string{
 
 // Calls, balances and link data, appended as the rule above says.
 func init() {
-	schema = append(schema,
+	baselineSchema = append(baselineSchema,
 		// calls: times are Unix milliseconds, so a short ring timeout keeps
 		// its precision; deadline is NULL once the call has ended.
 		`CREATE TABLE IF NOT EXISTS calls(
@@ -111,14 +154,14 @@ func init() {
 	// oldest waiting messages marks them all by moving upto, one row
 	// however many it takes, where marking each row dirtied a page per
 	// message. messages.go, effectiveState.
-	schema = append(schema,
+	baselineSchema = append(baselineSchema,
 		`CREATE TABLE IF NOT EXISTS cursors(number TEXT PRIMARY KEY, upto INTEGER NOT NULL) WITHOUT ROWID`,
 	)
 }
 
-// columns are added to existing tables on start when missing: ALTER TABLE
-// ADD COLUMN has no IF NOT EXISTS. They run after schema, before migrations.
-var columns = []struct{ table, name, decl string }{
+// baselineColumns are added to existing tables when missing: ALTER TABLE
+// ADD COLUMN has no IF NOT EXISTS.
+var baselineColumns = []struct{ table, name, decl string }{
 	// data holds the text of a send to one number (at most
 	// store.InlineMax bytes) in its message row, instead of a blobs row
 	// keyed by the text's SHA-256: a random key dirties a random leaf of
@@ -140,8 +183,8 @@ var columns = []struct{ table, name, decl string }{
 	{"messages", "arena_off", "INTEGER"},
 }
 
-// migrations run on every start after columns; each is idempotent.
-var migrations = []string{
+// baselineMigrations run after baselineColumns; each is idempotent.
+var baselineMigrations = []string{
 	// Only messages whose data lives in blobs (or the blob store) need
 	// finding by uri: the janitor's check that nobody else refers to it.
 	// Neither a text in its row (data) nor a file with its own extent

@@ -279,7 +279,7 @@ func (db *DB) recount() {
 func (db *DB) countWaiting() (map[string]int, error) {
 	// Each number's messages from its cursor on (messages.go, getQuery):
 	// every message has its callee among numbers, which are never deleted.
-	rows, err := db.wconn.QueryContext(context.Background(),
+	rows, err := db.w.query(context.Background(),
 		`SELECT n.number, count(*) FROM numbers n LEFT JOIN cursors k ON k.number = n.number
 			JOIN messages m INDEXED BY messages_callee ON m.callee = n.number AND m.id > coalesce(k.upto, 0)
 			WHERE m.state = 0 GROUP BY n.number`)

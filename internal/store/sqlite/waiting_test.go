@@ -63,28 +63,46 @@ func checkWaiting(t *testing.T, db *DB, when string) map[string]int {
 // expiry sharing batches, when an operation is undone, and after a restart.
 func TestWaitingCountsExact(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "w.db")
-	db, err := Open(path, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
 	now := time.Unix(1_800_000_000, 0)
-	var numbers []string
-	var hashes []store.UUIDHash
-	for i := range 4 {
-		n := fmt.Sprint(2001 + i)
-		numbers, hashes = append(numbers, n), append(hashes, store.UUIDHash{byte(i + 1)})
-		if err := db.Register(ctx, n, hashes[i], now); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if _, err := db.Login(ctx, store.Device{Token: "t", AppID: "a", Build: "1", Name: "N", Locale: "en"}, hashes, now); err != nil {
-		t.Fatal(err)
-	}
+	numbers := []string{"2001", "2002", "2003", "2004"}
+	db, hashes := openWithNumbers(t, path, numbers, "t", now)
+	ctx := context.Background()
 	text := []byte("hello")
 	blob := store.Blob{Hash: "h", Length: int64(len(text)), Inline: text}
 	old := now.Add(-48 * time.Hour)
 
+	waitingLoad(t, db, numbers, hashes[0], blob, now, old)
+	if t.Failed() {
+		db.Close()
+		return
+	}
+	before := checkWaiting(t, db, "after concurrent sends, gets, reads and missed calls")
+	if len(before) == 0 {
+		t.Fatal("nothing waits: the test shows nothing")
+	}
+	undoneStoreCountsNothing(t, db, now, before)
+	if _, err := db.ExpireMessages(ctx, now.Add(-time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	checkWaiting(t, db, "after expiry")
+
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db, err := Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	checkWaiting(t, db, "after a restart")
+	takeEverything(t, db, numbers, old)
+	heldGetIntoBuffer(t, db, numbers, hashes[0], blob, now, old)
+}
+
+// waitingLoad sends, gets, reads and ends missed calls concurrently, from
+// sender to numbers[1:]; one send in five is at old, for an expiry.
+func waitingLoad(t *testing.T, db *DB, numbers []string, sender store.UUIDHash, blob store.Blob, now, old time.Time) {
+	ctx := context.Background()
 	var wg sync.WaitGroup
 	for g := range 8 {
 		wg.Go(func() {
@@ -92,9 +110,9 @@ func TestWaitingCountsExact(t *testing.T) {
 				callees := numbers[1+(g+i)%3:]
 				at := now
 				if i%5 == 0 {
-					at = old // for the expiry below
+					at = old // for the expiry
 				}
-				if _, err := db.Send(ctx, store.NewMessages{SenderHash: hashes[0], Callees: callees, Blob: blob, Now: at}); err != nil {
+				if _, err := db.Send(ctx, store.NewMessages{SenderHash: sender, Callees: callees, Blob: blob, Now: at}); err != nil {
 					t.Error(err)
 					return
 				}
@@ -115,38 +133,40 @@ func TestWaitingCountsExact(t *testing.T) {
 	// Read receipts for undelivered messages, and missed calls, meanwhile.
 	wg.Go(func() {
 		for i := range 20 {
-			r, err := db.Send(ctx, store.NewMessages{SenderHash: hashes[0], Callees: numbers[3:], Blob: blob, Now: now})
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			if err := db.MarkRead(ctx, numbers[3:], []int64{r.MsgIDs[numbers[3]]}); err != nil {
-				t.Error(err)
-				return
-			}
-			id := fmt.Sprint("call-", i)
-			if _, err := db.CreateCall(ctx, store.NewCall{ID: id, CallerHash: hashes[0], Callee: numbers[1+i%3],
-				Now: now, RingDeadline: now.Add(time.Minute)}); err != nil {
-				t.Error(err)
-				return
-			}
-			if _, err := db.EndCall(ctx, store.CallEnd{ID: id, By: numbers[0], Now: now}); err != nil {
+			if err := readAndMissedCall(db, numbers, sender, blob, now, i); err != nil {
 				t.Error(err)
 				return
 			}
 		}
 	})
 	wg.Wait()
-	if t.Failed() {
-		return
-	}
-	before := checkWaiting(t, db, "after concurrent sends, gets, reads and missed calls")
-	if len(before) == 0 {
-		t.Fatal("nothing waits: the test shows nothing")
-	}
+}
 
-	// An operation that stored a message and was then undone counts nothing.
-	err = db.write(ctx, func(tx *wtx) error {
+// readAndMissedCall sends to numbers[3] and marks it read before it is
+// delivered, and ends the i-th call from numbers[0] unanswered.
+func readAndMissedCall(db *DB, numbers []string, sender store.UUIDHash, blob store.Blob, now time.Time, i int) error {
+	ctx := context.Background()
+	r, err := db.Send(ctx, store.NewMessages{SenderHash: sender, Callees: numbers[3:], Blob: blob, Now: now})
+	if err != nil {
+		return err
+	}
+	if err := db.MarkRead(ctx, numbers[3:], []int64{r.MsgIDs[numbers[3]]}); err != nil {
+		return err
+	}
+	id := fmt.Sprint("call-", i)
+	if _, err := db.CreateCall(ctx, store.NewCall{ID: id, CallerHash: sender, Callee: numbers[1+i%3],
+		Now: now, RingDeadline: now.Add(time.Minute)}); err != nil {
+		return err
+	}
+	_, err = db.EndCall(ctx, store.CallEnd{ID: id, By: numbers[0], Now: now})
+	return err
+}
+
+// undoneStoreCountsNothing checks that an operation that stored a message
+// and was then undone counts nothing.
+func undoneStoreCountsNothing(t *testing.T, db *DB, now time.Time, before map[string]int) {
+	t.Helper()
+	err := db.write(context.Background(), func(tx *wtx) error {
 		r, err := tx.exec(`INSERT INTO messages(caller, caller_name, callee, time, uri, length, fname) VALUES('2001', 'A', '2002', ?, 'u', 0, 'f')`, now.Unix())
 		if err != nil {
 			return err
@@ -164,24 +184,14 @@ func TestWaitingCountsExact(t *testing.T) {
 	if got := checkWaiting(t, db, "after an undone operation"); !maps.Equal(got, before) {
 		t.Fatalf("an undone operation changed the counts: %v, before %v", got, before)
 	}
+}
 
-	if _, err := db.ExpireMessages(ctx, now.Add(-time.Hour)); err != nil {
-		t.Fatal(err)
-	}
-	checkWaiting(t, db, "after expiry")
-
-	if err := db.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if db, err = Open(path, Options{}); err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	checkWaiting(t, db, "after a restart")
-	// Take everything: then the counts say nothing waits, and a get
-	// answers from them alone.
+// takeEverything gets until nothing waits: then the counts say nothing
+// waits, and a get answers from them alone.
+func takeEverything(t *testing.T, db *DB, numbers []string, old time.Time) {
+	t.Helper()
 	for {
-		msgs, _, err := db.TakeUndelivered(ctx, store.GetQuery{Callees: numbers, After: old.Unix() - 1, Limit: 100})
+		msgs, _, err := db.TakeUndelivered(context.Background(), store.GetQuery{Callees: numbers, After: old.Unix() - 1, Limit: 100})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -195,12 +205,18 @@ func TestWaitingCountsExact(t *testing.T) {
 	if db.wait.any(numbers) {
 		t.Fatal("counts say something waits after everything was taken")
 	}
+}
 
-	// Texts in their rows and files are held, and a get of two numbers
-	// takes them from there in id order, as the database would give them.
+// heldGetIntoBuffer checks that texts in their rows and files are held,
+// and that a get of two numbers takes them from there in id order, as the
+// database would give them, into the caller's buffer where it has room
+// (get reuses one).
+func heldGetIntoBuffer(t *testing.T, db *DB, numbers []string, sender store.UUIDHash, blob store.Blob, now, old time.Time) {
+	t.Helper()
+	ctx := context.Background()
 	var ids []int64
 	for i := range 6 {
-		nm := store.NewMessages{SenderHash: hashes[0], Callees: numbers[1+i%2 : 2+i%2], Blob: blob, Now: now}
+		nm := store.NewMessages{SenderHash: sender, Callees: numbers[1+i%2 : 2+i%2], Blob: blob, Now: now}
 		if i == 3 {
 			nm.Fname = "f.txt"
 		}
@@ -217,7 +233,6 @@ func TestWaitingCountsExact(t *testing.T) {
 	if held != 6 {
 		t.Fatalf("%d messages held, want 6", held)
 	}
-	// Into the caller's buffer, where it has room (get reuses one).
 	into := make([]store.Message, 1, 8)
 	msgs, more, err := db.TakeUndelivered(ctx, store.GetQuery{Callees: numbers[1:3], After: old.Unix(), Limit: 4, Into: into})
 	if err != nil || !more || len(msgs) != 4 {

@@ -25,7 +25,8 @@ func TestWALKeepsItsFile(t *testing.T) {
 	}
 	defer db.Close()
 	ctx := context.Background()
-	if _, err := db.wconn.ExecContext(ctx, `PRAGMA journal_size_limit = 0`); err != nil {
+	// On the writer's connection, so on the writer goroutine.
+	if err := db.write(ctx, func(tx *wtx) error { return db.wexec(tx.ctx, `PRAGMA journal_size_limit = 0`) }); err != nil {
 		t.Fatal(err)
 	}
 	other, err := sql.Open("sqlite3", "file:"+path+"?_busy_timeout=5000")

@@ -314,3 +314,7 @@ void ringdWalJoinCounts(sqlite3_int64 *in, sqlite3_int64 *out) {
 	*in = __atomic_load_n(&writesIn, __ATOMIC_RELAXED);
 	*out = __atomic_load_n(&writesOut, __ATOMIC_RELAXED);
 }
+
+const char *ringdWalJoinBaseName(void) {
+	return baseVfs != 0 && baseVfs->zName != 0 ? baseVfs->zName : "";
+}

@@ -26,7 +26,7 @@ import (
 // or truncation, first writes what is held, so the file sees every write
 // in SQLite's order; so does any write of another shape, should a later
 // SQLite write frames otherwise (it would then only not be joined, and
-// TestWALJoinCommitIsInTheFile would say so). Nothing changes for
+// TestWALJoinAssumptions would say so). Nothing changes for
 // durability: the syncer's fdatasync (walsync.go) comes after COMMIT
 // returns, when nothing is held. Only the writer's connection uses the
 // joiner, and only for its WAL; every other file is the unix VFS's,
@@ -56,4 +56,10 @@ func walJoinCounts() (in, out int64) {
 	var i, o C.sqlite3_int64
 	C.ringdWalJoinCounts(&i, &o)
 	return int64(i), int64(o)
+}
+
+// walJoinBase returns the name of the VFS the joiner wraps (SQLite's
+// default when it was registered), "" before it is.
+func walJoinBase() string {
+	return C.GoString(C.ringdWalJoinBaseName())
 }

@@ -76,5 +76,6 @@ struct sqlite3_vfs {
 
 int ringdWalJoinRegister(void);
 void ringdWalJoinCounts(sqlite3_int64 *in, sqlite3_int64 *out);
+const char *ringdWalJoinBaseName(void);
 
 #endif
