@@ -72,10 +72,10 @@ func sendBody(from ringtest.User, to, text string) []byte {
 	return ringtest.Body(map[string]any{"req": "send", "uuid": from.UUID, "callee": to, "length": len(text)}, []byte(text))
 }
 
-// TestSendHoldsBackgroundRead: on a kept-alive connection, sends and gets
-// that wait for the disk hold net/http's background read (conn.go), and
-// every answer is still right, including requests sent before the answer
-// to the one before them (pipelined) and a get that marks.
+// TestSendHoldsBackgroundRead: on a kept-alive connection, sends, which
+// wait for the disk, hold net/http's background read (conn.go), and every
+// answer is still right, including requests sent before the answer to the
+// one before them (pipelined) and a get that marks.
 func TestSendHoldsBackgroundRead(t *testing.T) {
 	s := ringtest.New(t, ringtest.NewConfig(t))
 	alice, bob := s.User(t, "Alice"), s.User(t, "Bob")
