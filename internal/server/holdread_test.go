@@ -115,6 +115,28 @@ func TestSendHoldsBackgroundRead(t *testing.T) {
 	}
 }
 
+// TestGetHoldsNoRead: a get, even one that waits for the disk to mark
+// what it answers, never holds its connection's background read: only
+// sends do.
+func TestGetHoldsNoRead(t *testing.T) {
+	s := ringtest.New(t, ringtest.NewConfig(t))
+	alice, bob := s.User(t, "Alice"), s.User(t, "Bob")
+	rc := newRawClient(t, s)
+	for i := range 20 {
+		if a := s.Send(t, alice, bob.Number, fmt.Sprint("to mark ", i)); a.Code() != 10000 {
+			t.Fatalf("send: %v", a)
+		}
+		before := server.HeldReads()
+		rc.post(t, ringtest.Body(map[string]any{"req": "get", "uuid": []string{bob.UUID}}, nil))
+		if a := rc.answer(t); a.Code() != 10000 || len(ringtest.Messages(a)) != 1 {
+			t.Fatalf("get %d: %v", i, a)
+		}
+		if server.HeldReads() != before {
+			t.Fatalf("get %d held its connection's read", i)
+		}
+	}
+}
+
 // TestLongPollAfterHeldSendSeesClientGo: a long-poll on a connection whose
 // send before it held its read still learns that its client has gone, and
 // ends then rather than when its wait does.
