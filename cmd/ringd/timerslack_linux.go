@@ -1,26 +1,24 @@
 package main
 
-// Timer slack: how late Linux may wake a thread from a timed sleep so as to
-// wake several at once. Go's runtime sleeps in short timed naps: sysmon,
-// the thread that takes back the processor of a goroutine stuck in a
-// system call or a cgo call, naps 20 µs at a time while there is anything
-// to take back, and under ringd's send load there always is (the WAL's
-// fdatasync, SQLite's COMMIT). Each nap is a sleep and a wake-up of a
-// thread, which on a virtual machine is an exit to the hypervisor. A
-// slack of 1 ms instead of the kernel's default 50 µs lets each nap run
-// long and wake-ups coincide, so sysmon wakes less often and ringd
-// switches threads less (docs/PERFORMANCE.md, "The timer slack"). Slack
-// only ever delays a timed wake-up that nothing else ends first: timers
-// may fire up to 1 ms late, which nothing in ringd measures that finely.
+// Timer slack: how late Linux may end a thread's timed sleep so as to wake
+// several threads at once. The Go runtime's sysmon naps in short timed
+// sleeps while any goroutine is in a system call or a cgo call, as ringd's
+// writer and syncer always are under load, and each nap's wake-up is a
+// thread switch, on a virtual machine an exit to the hypervisor. A slack
+// of 1 ms lets the naps run longer and their wake-ups coincide
+// (docs/PERFORMANCE.md, "The timer slack").
 //
-// It is set here, in a C constructor, because every thread inherits the
-// slack of the thread that creates it, and the Go runtime starts sysmon
-// before any Go code runs: the constructor runs before the runtime does.
-// So it comes from the environment only, not from a flag or the config
-// file: RINGD_TIMER_SLACK, a duration ("1ms", "250us", "50000ns"; a bare
-// number is nanoseconds), at most 1s; 0 leaves the slack ringd was started
-// with (systemd's TimerSlackNSec=, say). main refuses to start on a value
-// it cannot read.
+// Invariant: the slack only delays a timed wake-up that nothing else ends
+// first, and by at most the slack (at most 1s); nothing in ringd measures
+// time that finely.
+//
+// It is set in a C constructor, which runs before the Go runtime starts
+// sysmon, because every thread inherits the slack of the thread that
+// creates it. So it comes from the environment only, not from a flag or
+// the config file: RINGD_TIMER_SLACK, a duration ("1ms", "250us",
+// "50000ns"; a bare number is nanoseconds), at most 1s; 0 leaves the slack
+// ringd was started with (systemd's TimerSlackNSec=, say). main refuses to
+// start on a value it cannot read.
 
 /*
 #include <stdlib.h>

@@ -12,31 +12,26 @@ import (
 	"time"
 )
 
-// Connections that hold net/http's background read while a request waits
-// for the disk (issue 5).
+// Connections that can hold net/http's background read while a send waits
+// for the disk.
 //
 // Once a handler has read its request's body to the end, net/http starts a
 // goroutine that reads one byte from the connection, to learn early that
-// the client has gone (or sent its next request). A handler that answers
-// at once is done before that goroutine runs: net/http then sets a read
-// deadline in the past, and the read returns without a system call. A send
-// waits ~1 ms for the fdatasync that makes it durable, so under load that
-// read always reaches the kernel, finds nothing (the client waits for the
-// answer), parks in the network poller, and is woken by the deadline: a
-// system call and a poller round per request that a server answering at
-// once does not pay, ~4 % of ringd's CPU per text send in profiles.
+// the client has gone, and aborts that read with a read deadline in the
+// past when the handler is done. A send waiting for the disk lets the read
+// reach the kernel, find nothing and park in the network poller until the
+// abort wakes it: a system call and a poller round per request.
 //
-// A handler about to wait for the disk, with its body read to the end,
-// calls holdRead: the connection's next one-byte read waits in Go, without
-// a system call, until a read deadline is set (net/http's abort, when the
-// handler is done) or the connection closes, and is then made as asked.
-// Any read made late is still a correct read (the bytes wait in the
-// kernel); what the hold gives up is learning, during the wait, that the
-// client has gone, which a send does not use (it completes either way).
-// Long-polls, which do use it, never hold. net/http's abort of a held read
-// (a deadline long past, then none once the read has returned) is kept in
-// the holdConn, not set on the socket: two fewer rounds of the poller's
-// timer work per request.
+// A send whose body is read to its end calls holdRead before it waits: the
+// connection's next one-byte read then waits in Go, without a system call,
+// until a read deadline is set (net/http's abort, kept in the holdConn
+// rather than set on the socket) or the connection closes, and is then
+// made as asked.
+//
+// Invariant: only a one-byte read is ever held, so a body's read never
+// waits; a read made late is still a correct read (the bytes wait in the
+// kernel); a hold no read took ends with its request (endHold), so a
+// long-poll, which must learn that its client has gone, never holds.
 
 // Listener wraps ln so that its connections can hold their background
 // read (holdRead), and so that running out of file descriptors is logged

@@ -72,10 +72,10 @@ func sendBody(from ringtest.User, to, text string) []byte {
 	return ringtest.Body(map[string]any{"req": "send", "uuid": from.UUID, "callee": to, "length": len(text)}, []byte(text))
 }
 
-// TestSendHoldsBackgroundRead: on a kept-alive connection, sends and gets
-// that wait for the disk hold net/http's background read (conn.go), and
-// every answer is still right, including requests sent before the answer
-// to the one before them (pipelined) and a get that marks.
+// TestSendHoldsBackgroundRead: on a kept-alive connection, sends, which
+// wait for the disk, hold net/http's background read (conn.go), and every
+// answer is still right, including requests sent before the answer to the
+// one before them (pipelined) and a get that marks.
 func TestSendHoldsBackgroundRead(t *testing.T) {
 	s := ringtest.New(t, ringtest.NewConfig(t))
 	alice, bob := s.User(t, "Alice"), s.User(t, "Bob")
@@ -112,6 +112,28 @@ func TestSendHoldsBackgroundRead(t *testing.T) {
 	// The get marked them: they are not answered again.
 	if got := s.Get(t, bob); len(got) != 0 {
 		t.Fatalf("after the piped get: %d messages", len(got))
+	}
+}
+
+// TestGetHoldsNoRead: a get, even one that waits for the disk to mark
+// what it answers, never holds its connection's background read: only
+// sends do.
+func TestGetHoldsNoRead(t *testing.T) {
+	s := ringtest.New(t, ringtest.NewConfig(t))
+	alice, bob := s.User(t, "Alice"), s.User(t, "Bob")
+	rc := newRawClient(t, s)
+	for i := range 20 {
+		if a := s.Send(t, alice, bob.Number, fmt.Sprint("to mark ", i)); a.Code() != 10000 {
+			t.Fatalf("send: %v", a)
+		}
+		before := server.HeldReads()
+		rc.post(t, ringtest.Body(map[string]any{"req": "get", "uuid": []string{bob.UUID}}, nil))
+		if a := rc.answer(t); a.Code() != 10000 || len(ringtest.Messages(a)) != 1 {
+			t.Fatalf("get %d: %v", i, a)
+		}
+		if server.HeldReads() != before {
+			t.Fatalf("get %d held its connection's read", i)
+		}
 	}
 }
 

@@ -96,10 +96,6 @@ func (s *Server) takeWaiting(ctx context.Context, q store.GetQuery, wait *int64)
 		if err != nil {
 			return nil, false, err
 		}
-		// No wait, so nothing needs to learn that the client has gone: the
-		// read can be held while the marks wait for the disk (conn.go).
-		hc := holdRead(ctx)
-		defer hc.endHold()
 		return s.store.TakeUndelivered(ctx, q)
 	}
 	keys := make([]string, len(q.Callees))
