@@ -79,7 +79,7 @@ func parseFlags(args []string) (*options, error) {
 		return nil
 	})
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: ringd [flags]\n\nEvery flag but -version can also be set as an environment variable RINGD_<NAME>,\ne.g. RINGD_MAX_LENGTH=1048576. Flags given on the command line win.\n\n")
+		fmt.Fprintf(fs.Output(), "Usage: ringd [flags]\n       ringd backup [-data DIR] DEST   (a consistent copy of a running ringd's data: ringd backup -h)\n\nEvery flag but -version can also be set as an environment variable RINGD_<NAME>,\ne.g. RINGD_MAX_LENGTH=1048576. Flags given on the command line win.\n\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -152,6 +152,9 @@ func (e printedError) Unwrap() error { return e.err }
 func fromEnvOrFile(name string) bool { return name != "version" }
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "backup" { // a command of its own, with its own flags (backup.go)
+		os.Exit(runBackup(os.Args[2:], os.Stdout, os.Stderr))
+	}
 	o, err := parseFlags(os.Args[1:])
 	if errors.Is(err, flag.ErrHelp) {
 		return
