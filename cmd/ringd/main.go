@@ -11,7 +11,6 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -37,12 +36,16 @@ type options struct {
 	push    *push.Config // its push section; nil: no pushes
 
 	adminListen string // -admin-listen: the operator's endpoints (admin.go); "": none
+
+	tlsCert, tlsKey string // -tls-cert, -tls-key: serve HTTPS (tls.go); "": plain HTTP
 }
 
 func parseFlags(args []string) (*options, error) {
 	o := &options{}
 	fs := flag.NewFlagSet("ringd", flag.ContinueOnError)
 	fs.StringVar(&o.listen, "listen", "127.0.0.1:8080", "address to serve on")
+	fs.StringVar(&o.tlsCert, "tls-cert", "", "certificate file (PEM, with its chain) to serve HTTPS and HTTP/2 on -listen; reread on SIGHUP; needs -tls-key")
+	fs.StringVar(&o.tlsKey, "tls-key", "", "private key file (PEM) of -tls-cert")
 	fs.StringVar(&o.adminListen, "admin-listen", "", "address of /metrics, /healthz and, with -debug, /debug/pprof/; unauthenticated (none: not served)")
 	addSecretFileFlags(fs)
 	fs.StringVar(&o.data, "data", "./data", "directory of the database and message data (made if missing)")
@@ -76,7 +79,7 @@ func parseFlags(args []string) (*options, error) {
 		return nil
 	})
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: ringd [flags]\n\nEvery flag but -version can also be set as an environment variable RINGD_<NAME>,\ne.g. RINGD_MAX_LENGTH=1048576. Flags given on the command line win.\n\n")
+		fmt.Fprintf(fs.Output(), "Usage: ringd [flags]\n       ringd backup [-data DIR] DEST   (a consistent copy of a running ringd's data: ringd backup -h)\n\nEvery flag but -version can also be set as an environment variable RINGD_<NAME>,\ne.g. RINGD_MAX_LENGTH=1048576. Flags given on the command line win.\n\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -100,6 +103,9 @@ func parseFlags(args []string) (*options, error) {
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments: %q", fs.Args())
+	}
+	if err := tlsFlagsError(o.tlsCert, o.tlsKey); err != nil {
+		return nil, err
 	}
 	if o.cfg.Retention < server.DefaultRetention {
 		return nil, fmt.Errorf("-retention %v: no shorter than %v", o.cfg.Retention, server.DefaultRetention)
@@ -146,6 +152,9 @@ func (e printedError) Unwrap() error { return e.err }
 func fromEnvOrFile(name string) bool { return name != "version" }
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "backup" { // a command of its own, with its own flags (backup.go)
+		os.Exit(runBackup(os.Args[2:], os.Stdout, os.Stderr))
+	}
 	o, err := parseFlags(os.Args[1:])
 	if errors.Is(err, flag.ErrHelp) {
 		return
@@ -180,6 +189,10 @@ func main() {
 }
 
 func run(o *options, log *slog.Logger) error {
+	cert, err := loadTLS(o, log) // before anything is made: a bad pair leaves no trace
+	if err != nil {
+		return err
+	}
 	dataDir, err := makeDataDir(o.data)
 	if err != nil {
 		return err
@@ -224,11 +237,11 @@ func run(o *options, log *slog.Logger) error {
 	}
 	defer stopAdmin()
 
-	ln, err := net.Listen("tcp", o.listen)
+	ln, err := listen(o.listen, cert)
 	if err != nil {
 		return err
 	}
-	ln = server.Listener(ln)
+	defer reloadOnHangup(cert, log)()
 	hs := &http.Server{
 		Handler:           srv,
 		ConnContext:       server.ConnContext,
@@ -242,7 +255,7 @@ func run(o *options, log *slog.Logger) error {
 	errc := make(chan error, 1)
 	dataDir.served = true // from here on, answers may have acknowledged data
 	go func() { errc <- hs.Serve(ln) }()
-	log.Info("ringd serving", "addr", ln.Addr().String(), "data", o.data, "version", server.Version)
+	log.Info("ringd serving", "addr", ln.Addr().String(), "tls", cert != nil, "data", o.data, "version", server.Version)
 	select {
 	case err := <-errc:
 		return err
