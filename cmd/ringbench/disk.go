@@ -29,7 +29,7 @@ import (
 //	           fsync the directory (ringd's data files, by one route or another)
 //
 // It is the bound under ringd's file sends: a durable send of S bytes can
-// go no faster than the pattern ringd's storage uses allows (issue 5).
+// go no faster than the pattern ringd's storage uses allows.
 type diskConfig struct {
 	dir   string
 	mode  string

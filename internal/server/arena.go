@@ -14,7 +14,7 @@ import (
 	"github.com/ringd/ringd/internal/wire"
 )
 
-// Data up to cfg.ArenaMax lives in the blob arena (issue 5): a send writes
+// Data up to cfg.ArenaMax lives in the blob arena: a send writes
 // it into a free extent, waits for the arena's shared sync round, then
 // commits the row pointing there (its message's own row for a send to one
 // number, otherwise a blobs row the messages share), so a crash leaves
@@ -49,7 +49,7 @@ func (s *Server) storeInArena(ctx context.Context, m store.NewMessages, data io.
 	// data several messages share (a blobs row, keyed by the name) is
 	// named by its content, so the same bytes sent again are stored once.
 	// SHA-256 of 64 KiB was a third of ringd's CPU under the file send load
-	// (issue 5), and naming by content buys nothing for data never shared.
+	//, and naming by content buys nothing for data never shared.
 	var sum hash.Hash
 	if !m.InRow() {
 		sum = sha256.New()

@@ -127,7 +127,7 @@ func (s *Server) get(ctx context.Context, r *wire.Request) (any, error) {
 // messageBufs are the slices get takes messages into (store.GetQuery,
 // Into), back once the answer is made: a get of 300 messages took ~48 KB
 // of them, which the garbage collector, with every held message to mark,
-// then ran for (issue 5).
+// then ran for.
 var messageBufs sync.Pool // of *[]store.Message
 
 // putMessageBuf keeps msgs' space for the next get, holding none of the
@@ -145,8 +145,7 @@ func putMessageBuf(bp *[]store.Message, msgs []store.Message) {
 // rendered is a send's messages as get answers them (messageJSON) but for
 // their msgid and callee, made once per send by its sender (store.Rendered):
 // a message is `{"msgid":"` id `",` mid `,"callee":` "callee" tail. A get of
-// 300 messages encoded them with encoding/json, most of its handler's time
-// (issue 5).
+// 300 messages encoded them with encoding/json, most of its handler's time.
 type rendered struct {
 	mid, tail []byte
 }
@@ -155,7 +154,7 @@ type rendered struct {
 // callerName, as encoding/json encodes their messageJSON (its escaping of
 // < > & and all: wire.AppendString), cutting out msgid and callee. It is
 // appended by hand: through encoding/json it was a few per cent of ringd's
-// CPU and a tenth of its allocations under the send load (issue 5).
+// CPU and a tenth of its allocations under the send load.
 // TestGetBodyIsTheEncoders and TestRenderSendIsMarshal hold it to
 // json.Marshal's bytes.
 func renderSend(caller, callerName string, m *store.NewMessages) *store.Rendered {
@@ -187,7 +186,7 @@ func renderSend(caller, callerName string, m *store.NewMessages) *store.Rendered
 	if text {
 		b = append(b, `,"text":`...)
 		// AppendString only reads its argument: the text is not copied
-		// into a string first (an allocation per send, issue 5).
+		// into a string first (an allocation per send).
 		b = wire.AppendString(b, unsafe.String(unsafe.SliceData(m.Blob.Inline), len(m.Blob.Inline)))
 	}
 	b = append(b, '}')
@@ -259,8 +258,7 @@ func getBody(msgs []store.Message, more bool) (*encodedAnswer, error) {
 // encoded it, in a buffer of answerBufs that goes back to the pool once
 // ServeHTTP has written it (net/http keeps no reference to it). It travels
 // as a pointer: handing a slice back as an answer (an interface) and
-// pooling it each cost an allocation, three per send with the writing
-// (issue 5).
+// pooling it each cost an allocation, three per send with the writing.
 type encodedAnswer struct{ b []byte }
 
 // answerBufs are the buffers of get answers, back once they are written

@@ -28,7 +28,7 @@ type metrics struct {
 	// answered holds, by req, the series of its answers of 10000, made at
 	// the first one (so /metrics shows only what happened): looking them
 	// up by label values (hashing, a lock, the code's string) at every
-	// request was a cost of every answer (issue 5).
+	// request was a cost of every answer.
 	answered sync.Map // req → *answeredSeries
 }
 

@@ -66,7 +66,7 @@ func (s *Server) send(ctx context.Context, r *wire.Request) (any, error) {
 // appendSendAnswer appends send's answer: the bytes json.Marshal makes of
 // sendAnswer{wire.OK, formatID(id), time} (TestSendAnswerBytes), without
 // its reflection and allocations, as encoding/json was a few per cent of
-// ringd's CPU under the send load (issue 5). A msgid is digits: nothing
+// ringd's CPU under the send load. A msgid is digits: nothing
 // in it is escaped.
 func appendSendAnswer(b []byte, id, time int64) []byte {
 	b = append(b, `{"answer":`...)
@@ -143,7 +143,7 @@ func (s *Server) store1(ctx context.Context, r *wire.Request, h *sendHead, calle
 	// replay): so data small enough to be read into memory is read first,
 	// and this check runs only if that data is bad, for its answer to come
 	// first as before. A read on the read pool per send was a tenth of
-	// ringd's CPU under the send load (issue 5). The same goes for data
+	// ringd's CPU under the send load. The same goes for data
 	// the arena takes, from a sender the number cache knows (a uuid known
 	// once is known for good): a refused send from it costs a write into
 	// the arena, freed at once, where the read cost every file send.
@@ -250,7 +250,7 @@ func (s *Server) store1(ctx context.Context, r *wire.Request, h *sendHead, calle
 // of hash, under the name the cache last saw unless m names the caller. It
 // is a guess the store checks: it keeps the rendering only if the caller
 // and name it commits are the ones rendered. A read on the read pool per
-// send was a tenth of ringd's CPU under the send load (issue 5), so the
+// send was a tenth of ringd's CPU under the send load, so the
 // sender is looked up only when the cache does not know it.
 func (s *Server) renderSend(ctx context.Context, hash store.UUIDHash, m *store.NewMessages) *store.Rendered {
 	number, name, ok := s.numbers.sender(hash)
