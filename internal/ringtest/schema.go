@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -272,4 +274,43 @@ func clip(b []byte) string {
 		return string(head[:300]) + "…"
 	}
 	return string(head)
+}
+
+// CheckingClient is an HTTP client for a test server that checks every
+// POST it carries, and its answer, with CheckExchange: for tests that
+// speak the protocol through a client package rather than Post. It holds
+// each body whole, so it is for tests, not for measuring.
+func CheckingClient(t testing.TB) *http.Client {
+	return &http.Client{Transport: &checkingTransport{t: t, base: http.DefaultTransport}}
+}
+
+type checkingTransport struct {
+	t    testing.TB
+	base http.RoundTripper
+}
+
+func (c *checkingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.Method != http.MethodPost || req.Body == nil {
+		return c.base.RoundTrip(req)
+	}
+	sent, err := io.ReadAll(req.Body)
+	req.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	req = req.Clone(req.Context())
+	req.Body = io.NopCloser(bytes.NewReader(sent))
+	req.ContentLength = int64(len(sent))
+	resp, err := c.base.RoundTrip(req)
+	if err != nil {
+		return nil, err
+	}
+	got, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	CheckExchange(c.t, sent, got)
+	resp.Body = io.NopCloser(bytes.NewReader(got))
+	return resp, nil
 }
