@@ -46,6 +46,8 @@ func TestSchemaRequests(t *testing.T) {
 		{`{"req":"get","uuid":["` + uuid + `"],"wait":-1}`, false},
 		{`{"req":"fetch","uuid":"` + uuid + `","msgid":"17","offset":-1}`, false},
 		{`{"req":"read","uuid":"` + uuid + `","msgid":["x"]}`, false},
+		{`{"req":"read","uuid":"` + uuid + `","msgid":["017"]}`, true},
+		{`{"req":"history","uuid":["` + uuid + `"],"after_msgid":"17a"}`, false},
 		{`{"req":"call","uuid":"` + uuid + `","callee":"1002","length":65537}`, false},
 		{`{"req":"call","uuid":"` + uuid + `","callee":"1002"}` + "\x00", false},
 		{`{"req":"hangup","uuid":"` + uuid + `","callid":"3f1c"}`, false},
