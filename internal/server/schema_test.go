@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/ringd/ringd/internal/ringtest"
@@ -23,5 +24,17 @@ func TestSchemaMsgIDLeadingZeros(t *testing.T) {
 	a, _ := s.Must(t, map[string]any{"req": "status", "uuid": alice.UUID, "msgid": []string{"0" + id}}, nil)
 	if st, _ := a["status"].(map[string]any); len(st) != 1 {
 		t.Fatalf("status %v", a)
+	}
+}
+
+// Upper-case hex is the same uuid (the schema allows it); a callid is
+// lower-case hex, and an upper-case one names no call.
+func TestSchemaHexCase(t *testing.T) {
+	s := ringtest.New(t, ringtest.NewConfig(t))
+	alice, bob := s.User(t, "Alice"), s.User(t, "Bob")
+	a, _ := s.Must(t, map[string]any{"req": "call", "uuid": strings.ToUpper(alice.UUID), "callee": bob.Number}, nil)
+	upper := strings.ToUpper(a.Str("callid"))
+	if got, _ := s.Post(t, map[string]any{"req": "callinfo", "uuid": bob.UUID, "callid": upper}, nil); got.Code() != 10012 {
+		t.Fatalf("callinfo with an upper-case callid: %v", got)
 	}
 }
