@@ -1,5 +1,5 @@
 import { Code, RingdError, RingdTransportError, parseRetryAfter } from "./errors.js";
-import { dataLength, encodeBody, fromUtf8, splitAnswer } from "./wire.js";
+import { dataLength, encodeBody, fromUtf8, isBlob, splitAnswer } from "./wire.js";
 /** Sleeps for seconds, or until signal aborts (then rejects with its reason). */
 export function sleep(seconds, signal) {
     return new Promise((resolve, reject) => {
@@ -17,6 +17,20 @@ export function sleep(seconds, signal) {
         }, seconds * 1000);
         signal?.addEventListener("abort", onAbort, { once: true });
     });
+}
+/**
+ * The request body. React Native's Blob cannot be built from bytes, so
+ * there a Blob's data is read and sent as bytes instead.
+ */
+async function bodyOf(head, data) {
+    try {
+        return encodeBody(head, data);
+    }
+    catch (err) {
+        if (data === undefined || !isBlob(data) || typeof data.arrayBuffer !== "function")
+            throw err;
+        return encodeBody(head, new Uint8Array(await data.arrayBuffer()));
+    }
 }
 /** Failures a long-poll loop waits out; others (a bad uuid, a bad request) end it. */
 function transient(err) {
@@ -47,7 +61,7 @@ export class RingdClient {
         const req = String(head.req);
         if (data !== undefined)
             head = { ...head, length: dataLength(data) };
-        const body = encodeBody(head, data);
+        const body = await bodyOf(head, data);
         for (let attempt = 0;; attempt++) {
             try {
                 return await this.once(req, body, opt.signal);

@@ -1,6 +1,6 @@
 import { Code, RingdError, RingdTransportError, parseRetryAfter } from "./errors.js";
 import type * as T from "./types.js";
-import { dataLength, encodeBody, fromUtf8, splitAnswer } from "./wire.js";
+import { dataLength, encodeBody, fromUtf8, isBlob, splitAnswer } from "./wire.js";
 
 export interface ClientOptions {
   /** The fetch to use; default the platform's globalThis.fetch. */
@@ -58,6 +58,19 @@ export function sleep(seconds: number, signal?: AbortSignal): Promise<void> {
   });
 }
 
+/**
+ * The request body. React Native's Blob cannot be built from bytes, so
+ * there a Blob's data is read and sent as bytes instead.
+ */
+async function bodyOf(head: Record<string, unknown>, data?: T.Data): Promise<Uint8Array | Blob> {
+  try {
+    return encodeBody(head, data);
+  } catch (err) {
+    if (data === undefined || !isBlob(data) || typeof data.arrayBuffer !== "function") throw err;
+    return encodeBody(head, new Uint8Array(await data.arrayBuffer()));
+  }
+}
+
 /** Failures a long-poll loop waits out; others (a bad uuid, a bad request) end it. */
 function transient(err: unknown): boolean {
   if (err instanceof RingdError) {
@@ -94,7 +107,7 @@ export class RingdClient {
   async request<A>(head: Record<string, unknown>, data?: T.Data, opt: RequestOptions = {}): Promise<T.WithData<A>> {
     const req = String(head.req);
     if (data !== undefined) head = { ...head, length: dataLength(data) };
-    const body = encodeBody(head, data);
+    const body = await bodyOf(head, data);
     for (let attempt = 0; ; attempt++) {
       try {
         return await this.once<A>(req, body, opt.signal);

@@ -30,3 +30,14 @@ test("dist/ is what tsc makes of src/", (t) => {
     rmSync(out, { recursive: true, force: true });
   }
 });
+
+// The library runs in browsers and React Native too: it names no Node.js
+// module or global. (It also compiles with no Node types: tsconfig types [].)
+test("dist/ uses no Node.js API", () => {
+  for (const f of readdirSync(join(pkg, "dist")).filter((f) => f.endsWith(".js"))) {
+    const src = readFileSync(join(pkg, "dist", f), "utf8");
+    for (const bad of [/from "node:/, /require\(/, /\bprocess\./, /\bBuffer\b/, /__dirname/]) {
+      assert.doesNotMatch(src, bad, `dist/${f}`);
+    }
+  }
+});
