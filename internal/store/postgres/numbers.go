@@ -126,15 +126,27 @@ func (db *DB) Login(ctx context.Context, dev store.Device, uuids []store.UUIDHas
 
 // login binds numbers to dev, first unbinding what dev.Token held.
 //
-// It first locks, in the order of their numbers, every row it will change:
-// the numbers it binds and those bound to the token now. Logins moving
-// numbers between devices at once then wait for each other in one order
-// and cannot deadlock on them; a number bound to the token by a login that
-// commits after the lock is taken is unbound out of that order, which can
-// deadlock only with another login of the same token, and a deadlock is
-// retried (write).
+// It locks what it changes in one order, which UnbindToken keeps too:
+// first the device's row (storing the device, or, for a logout, locking
+// the row it deletes), then, by number, the numbers it binds and those
+// bound to the token. Holding the device's row, no other login can bind a
+// number to the token, so every row this login changes is locked in that
+// order, and logins moving numbers between devices at once queue rather
+// than deadlock. A deadlock PostgreSQL still reports is retried (write).
 func (tx *wtx) login(ctx context.Context, dev store.Device, numbers []string, now time.Time) error {
-	_, err := tx.Exec(ctx, `SELECT 1 FROM numbers WHERE number = ANY($1) OR token = $2
+	var err error
+	if len(numbers) == 0 {
+		_, err = tx.Exec(ctx, `SELECT 1 FROM devices WHERE token = $1 FOR UPDATE`, dev.Token)
+	} else {
+		_, err = tx.Exec(ctx, `INSERT INTO devices(token, appid, build, name, locale, updated) VALUES($1, $2, $3, $4, $5, $6)
+			ON CONFLICT(token) DO UPDATE SET appid = excluded.appid, build = excluded.build,
+			name = excluded.name, locale = excluded.locale, updated = excluded.updated`,
+			dev.Token, dev.AppID, dev.Build, dev.Name, dev.Locale, now.Unix())
+	}
+	if err != nil {
+		return err
+	}
+	_, err = tx.Exec(ctx, `SELECT 1 FROM numbers WHERE number = ANY($1) OR token = $2
 		ORDER BY number FOR UPDATE`, numbers, dev.Token)
 	if err != nil {
 		return err
@@ -147,12 +159,5 @@ func (tx *wtx) login(ctx context.Context, dev store.Device, numbers []string, no
 		return err
 	}
 	_, err = tx.Exec(ctx, `UPDATE numbers SET token = $1, name = $2 WHERE number = ANY($3)`, dev.Token, dev.Name, numbers)
-	if err != nil {
-		return err
-	}
-	_, err = tx.Exec(ctx, `INSERT INTO devices(token, appid, build, name, locale, updated) VALUES($1, $2, $3, $4, $5, $6)
-		ON CONFLICT(token) DO UPDATE SET appid = excluded.appid, build = excluded.build,
-		name = excluded.name, locale = excluded.locale, updated = excluded.updated`,
-		dev.Token, dev.AppID, dev.Build, dev.Name, dev.Locale, now.Unix())
 	return err
 }

@@ -131,23 +131,23 @@ func (db *DB) RetryPush(ctx context.Context, id int64, attempts int, due time.Ti
 // again since the push was made (notAfter): a login in between, with a new
 // token or the same one, stands. It reports how many numbers it unbound.
 //
-// It locks what it changes in login's order (the token's numbers by
-// number, then the device), so the two queue rather than deadlock, and
-// the login either commits first, and is seen, or waits and comes after.
+// It locks what it changes in login's order (the device, then the
+// token's numbers by number), so the two queue rather than deadlock, and
+// a login either commits first, and is seen, or waits and comes after.
 func (db *DB) UnbindToken(ctx context.Context, token string, notAfter time.Time) (int, error) {
 	var n int
 	err := db.write(ctx, func(tx *wtx) error {
 		n = 0
-		_, err := tx.Exec(ctx, `SELECT 1 FROM numbers WHERE token = $1 ORDER BY number FOR UPDATE`, token)
-		if err != nil {
-			return err
-		}
 		var updated int64
-		err = tx.QueryRow(ctx, `SELECT updated FROM devices WHERE token = $1 FOR UPDATE`, token).Scan(&updated)
+		err := tx.QueryRow(ctx, `SELECT updated FROM devices WHERE token = $1 FOR UPDATE`, token).Scan(&updated)
 		if err == nil && updated > notAfter.Unix() {
 			return nil // logged in again after the push was made
 		}
 		if err != nil && !notFound(err) {
+			return err
+		}
+		_, err = tx.Exec(ctx, `SELECT 1 FROM numbers WHERE token = $1 ORDER BY number FOR UPDATE`, token)
+		if err != nil {
 			return err
 		}
 		tag, err := tx.Exec(ctx, `UPDATE numbers SET token = NULL WHERE token = $1`, token)

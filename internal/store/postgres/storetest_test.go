@@ -47,6 +47,7 @@ func TestStoreContract(t *testing.T) {
 		return partialStore{DB: db}
 	},
 		"Identities",
+		"Concurrency/LoginsMovingNumbers",
 		"Calls/CreateErrorsStoreNothing", "Calls/Create", "Calls/Answer", "Calls/EndErrors",
 		"Calls/RacingAnswers", "Calls/Deadlines", "Calls/AIBalance", "Calls/AITimeout", "Calls/Link",
 		"PushOutbox/CallPushes",
