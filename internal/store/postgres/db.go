@@ -57,7 +57,7 @@ const connectTimeout = 10 * time.Second
 func Open(ctx context.Context, url string, opts Options) (*DB, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
-		// pgx's parse errors quote no password, but name the setting.
+		// pgx takes the password out of the URL it quotes.
 		return nil, fmt.Errorf("postgres: database URL: %w", err)
 	}
 	if opts.MaxConns > 0 {

@@ -61,8 +61,11 @@ func TestOpenUnreachable(t *testing.T) {
 			t.Fatalf("error %q: want it to say it cannot reach database \"ringd\", without the password", msg)
 		}
 	}
-	if _, err := postgres.Open(t.Context(), "mysql://x", postgres.Options{}); err == nil {
-		t.Fatal("opened a mysql URL")
+	for _, bad := range []string{"mysql://x", "postgres://ringd:s3cret-pw@127.0.0.1:notaport/ringd"} {
+		_, err := postgres.Open(t.Context(), bad, postgres.Options{})
+		if err == nil || strings.Contains(err.Error(), "s3cret-pw") {
+			t.Fatalf("open of %q: %v", bad, err)
+		}
 	}
 }
 
