@@ -105,7 +105,7 @@ func TestLoginsMovingNumbersBetweenTwoDevices(t *testing.T) {
 		}
 	}
 	// Retries would hide deadlocks from the logins' errors, but each costs
-	// a deadlock_timeout (1 s) of waiting: the lock order must avoid them.
+	// a deadlock_timeout of waiting: the lock order must avoid them.
 	// (The server's count may lag, never lead.)
 	if n := queryInt(t, url, `SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()`); n != 0 {
 		t.Fatalf("%d logins at once deadlocked %d times", goroutines*rounds, n)
