@@ -106,10 +106,28 @@ func TestLoginsMovingNumbersBetweenTwoDevices(t *testing.T) {
 	}
 	// Retries would hide deadlocks from the logins' errors, but each costs
 	// a deadlock_timeout of waiting: the lock order must avoid them.
-	// (The server's count may lag, never lead.)
-	if n := queryInt(t, url, `SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()`); n != 0 {
+	if n := deadlocks(t, dbs, url); n != 0 {
 		t.Fatalf("%d logins at once deadlocked %d times", goroutines*rounds, n)
 	}
+}
+
+// deadlocks closes dbs and returns how many deadlocks the server detected
+// in the database at url. A backend reports its counts now and then, and
+// at the latest when it exits: so it waits for the pools' backends to go.
+func deadlocks(t *testing.T, dbs []*postgres.DB, url string) int64 {
+	t.Helper()
+	for _, db := range dbs {
+		db.Close()
+	}
+	for range 100 {
+		others := queryInt(t, url, `SELECT count(*) FROM pg_stat_activity
+			WHERE datname = current_database() AND pid <> pg_backend_pid()`)
+		if others == 0 {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return queryInt(t, url, `SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()`)
 }
 
 // Of an answer, hangups by both parties and the server's timeout racing on
