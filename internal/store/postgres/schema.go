@@ -75,7 +75,11 @@ var schemaV1 = []string{
 	// messages: data is the opaque reference to the message's datum (a
 	// name in data, or in the object store), NULL when it has none (a
 	// missed-call notice); inline, when set, holds a small datum in the
-	// row itself, so a get of texts reads no second table.
+	// row itself, so a get of texts reads no second table. Ids come from
+	// a sequence: unique and never reused, but two inserts that commit at
+	// once may commit in the order opposite to their ids. What needs ids
+	// to grow in commit order for one callee (paging by id) must make
+	// that callee's inserts queue, such as by locking its numbers row.
 	`CREATE TABLE messages(
 		id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
 		caller      text NOT NULL,
