@@ -59,7 +59,9 @@ func TestPagesServedSafely(t *testing.T) {
 		{"/app/", "text/html; charset=utf-8"},
 		{"/console/", "text/html; charset=utf-8"},
 		{"/app/app.js", "text/javascript; charset=utf-8"},
-		{"/app/app.css", "text/css; charset=utf-8"},
+		{"/app/lib/style.css", "text/css; charset=utf-8"},
+		{"/app/lib/ringd.js", "text/javascript; charset=utf-8"},
+		{"/app/lib/icon.svg", "image/svg+xml"},
 		{"/console/console.js", "text/javascript; charset=utf-8"},
 	} {
 		resp, body := do(t, "GET", base+tc.path, nil, nil)
