@@ -17,10 +17,13 @@ import (
 	"path"
 	"strings"
 	"time"
+
+	"github.com/ringd/ringd/clients/typescript"
 )
 
 // static holds the pages: plain HTML, CSS and ES modules, served as they
-// are, with no build step.
+// are, with no build step. They use the TypeScript client, whose compiled
+// modules (committed with it) are served at clientPath.
 //
 //go:embed static
 var static embed.FS
@@ -98,28 +101,41 @@ func NormalizeOrigin(origin string) (string, error) {
 	return strings.ToLower(u.Scheme + "://" + u.Host), nil
 }
 
+// clientPath is where the TypeScript client's modules are served.
+const clientPath = "/app/lib/client/"
+
 // loadFiles reads the embedded files once, with their content types and
-// ETags (a hash of the content, so a new build's files are fetched anew).
+// ETags (a hash of the content, so a new build's files are fetched anew):
+// the pages, and the client's JavaScript modules (not its declarations).
 func loadFiles() (map[string]file, error) {
 	files := map[string]file{}
-	err := fs.WalkDir(static, "static", func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
+	err := addFiles(files, static, "static", "/", func(string) bool { return true })
+	if err == nil {
+		err = addFiles(files, typescript.Dist, "dist", clientPath, func(p string) bool { return path.Ext(p) == ".js" })
+	}
+	return files, err
+}
+
+// addFiles adds the files under dir of fsys that keep says to keep, at
+// urlDir and their path under dir; an index.html is also its directory.
+func addFiles(files map[string]file, fsys fs.ReadFileFS, dir, urlDir string, keep func(string) bool) error {
+	return fs.WalkDir(fsys, dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !keep(p) {
 			return err
 		}
-		body, err := static.ReadFile(p)
+		body, err := fsys.ReadFile(p)
 		if err != nil {
 			return err
 		}
 		sum := sha256.Sum256(body)
 		f := file{body: body, ctype: contentType(p), etag: `"` + hex.EncodeToString(sum[:16]) + `"`}
-		urlPath := strings.TrimPrefix(p, "static")
+		urlPath := urlDir + strings.TrimPrefix(p, dir+"/")
 		files[urlPath] = f
 		if path.Base(urlPath) == "index.html" {
 			files[strings.TrimSuffix(urlPath, "index.html")] = f
 		}
 		return nil
 	})
-	return files, err
 }
 
 // contentType is the type of an embedded file by its extension; the table

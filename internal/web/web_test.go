@@ -62,6 +62,8 @@ func TestPagesServedSafely(t *testing.T) {
 		{"/app/lib/style.css", "text/css; charset=utf-8"},
 		{"/app/lib/ringd.js", "text/javascript; charset=utf-8"},
 		{"/app/lib/icon.svg", "image/svg+xml"},
+		{"/app/lib/client/index.js", "text/javascript; charset=utf-8"},
+		{"/app/lib/client/client.js", "text/javascript; charset=utf-8"},
 		{"/console/console.js", "text/javascript; charset=utf-8"},
 	} {
 		resp, body := do(t, "GET", base+tc.path, nil, nil)

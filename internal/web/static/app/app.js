@@ -3,7 +3,7 @@
 // messages it has seen; new ones come through get's long-poll, ringing
 // calls through incoming's.
 
-import { request, upload, text, randomId, RingdError } from './lib/ringd.js';
+import { client, request, upload, text, randomId, RingdError } from './lib/ringd.js';
 import { t, errorText, applyStrings, bytes } from './lib/strings.js';
 
 const APPID = 'web';
@@ -46,7 +46,7 @@ function locale() {
 }
 
 async function login(uuid, name) {
-  const a = await request({ req: 'login', appid: APPID, build: BUILD, name, locale: locale(), token: saved.token, uuid: [uuid] });
+  const a = await client.login({ appid: APPID, build: BUILD, name, locale: locale(), token: saved.token, uuid: [uuid] });
   return a.numbers[0];
 }
 
@@ -68,7 +68,7 @@ async function onRegister() {
     return;
   }
   await busy($('register'), async () => {
-    const r = await request(wanted ? { req: 'register', number: wanted } : { req: 'register' });
+    const r = await client.register(wanted ? { number: wanted } : {});
     await login(r.uuid, name);
     begin({ number: r.number, uuid: r.uuid, name });
   }, $('welcome-error'));
@@ -94,7 +94,7 @@ async function onLogout() {
   saved.account = null;
   try {
     // Unbinds this browser's token: the number is no longer in use here.
-    await request({ req: 'login', appid: APPID, build: BUILD, name: account.name, locale: locale(), token: saved.token, uuid: [] });
+    await client.login({ appid: APPID, build: BUILD, name: account.name, locale: locale(), token: saved.token, uuid: [] });
   } catch { /* the account is forgotten here either way */ }
   localStorage.removeItem(`ringd.messages.${account.number}`);
   account = null;
@@ -174,7 +174,7 @@ async function fromGet(m) {
   let body = m.text;
   if (body === undefined) { // a text too long to come with get
     try {
-      body = text((await request({ req: 'fetch', uuid: account.uuid, msgid: m.msgid })).data);
+      body = text((await client.fetch({ uuid: account.uuid, msgid: m.msgid })).data);
     } catch {
       body = '…';
     }
@@ -186,7 +186,7 @@ async function getLoop(signal) {
   let backoff = 1;
   while (!signal.aborted) {
     try {
-      const a = await request({ req: 'get', uuid: [account.uuid], wait: WAIT }, null, { signal });
+      const a = await client.get({ uuid: [account.uuid], wait: WAIT }, { signal });
       online();
       backoff = 1;
       let added = false;
@@ -223,7 +223,7 @@ async function markRead() {
   save();
   renderConversations();
   try {
-    await request({ req: 'read', uuid: account.uuid, msgid: unread.map((m) => String(m.id)) });
+    await client.read({ uuid: account.uuid, msgid: unread.map((m) => String(m.id)) });
   } catch { /* expired ones cannot be marked; the marks are only a courtesy */ }
 }
 
@@ -237,7 +237,7 @@ async function statusLoop(signal) {
     const open = messages.filter((m) => m.mine && m.id && m.state !== 'read' && m.state !== 'failed' && m.time > dayAgo).slice(-100);
     if (open.length === 0) continue;
     try {
-      const a = await request({ req: 'status', uuid: account.uuid, msgid: open.map((m) => String(m.id)) }, null, { signal });
+      const a = await client.status({ uuid: account.uuid, msgid: open.map((m) => String(m.id)) }, { signal });
       let changed = false;
       for (const m of open) {
         const s = a.status[String(m.id)];
@@ -258,7 +258,7 @@ async function sendText(body) {
   renderThread();
   try {
     // cid: a retry of this send is stored once.
-    const a = await request({ req: 'send', uuid: account.uuid, callee: current, cid: m.key }, body);
+    const a = await client.send({ uuid: account.uuid, callee: current, cid: m.key }, body);
     Object.assign(m, { id: Number(a.msgid), time: a.time, state: 'sent' });
   } catch (err) {
     m.state = 'failed';
@@ -309,8 +309,8 @@ async function download(m, button) {
   button.disabled = true;
   button.textContent = t('downloading');
   try {
-    const a = await request({ req: 'fetch', uuid: account.uuid, msgid: String(m.id) });
-    const url = URL.createObjectURL(new Blob([a.data]));
+    const { answer: a, data } = await client.fetch({ uuid: account.uuid, msgid: String(m.id) });
+    const url = URL.createObjectURL(new Blob([data]));
     const link = document.createElement('a');
     link.href = url;
     link.download = a.fname || m.fname;
@@ -464,7 +464,7 @@ async function startCall() {
   call = { peer: current, incoming: false, state: 'ringing' };
   showCall();
   try {
-    const a = await request({ req: 'call', uuid: account.uuid, callee: current }, callData('offer'));
+    const a = await client.call({ uuid: account.uuid, callee: current }, callData('offer'));
     call.id = a.callid;
     followCall(call);
   } catch (err) {
@@ -478,10 +478,10 @@ async function startCall() {
 async function followCall(c) {
   while (call === c && c.state !== 'ended') {
     try {
-      const a = await request({ req: 'callinfo', uuid: account.uuid, callid: c.id, wait: WAIT });
+      const { answer: a, data } = await client.callinfo({ uuid: account.uuid, callid: c.id, wait: WAIT });
       c.state = a.state;
       c.reason = a.reason;
-      if (a.data && a.data.length) c.data = text(a.data);
+      if (data.length) c.data = text(data);
       if (call === c) showCall();
     } catch (err) {
       if (err instanceof RingdError && err.code === 10012) { c.state = 'ended'; showCall(); return; }
@@ -493,7 +493,7 @@ async function followCall(c) {
 async function incomingLoop(signal) {
   while (!signal.aborted) {
     try {
-      const a = await request({ req: 'incoming', uuid: [account.uuid], wait: WAIT, seen: seenCalls.slice(-100) }, null, { signal });
+      const a = await request({ req: 'incoming', uuid: [account.uuid], wait: WAIT, seen: seenCalls.slice(-100) }, { signal });
       for (const c of a.calls) {
         if (seenCalls.includes(c.callid)) continue;
         seenCalls.push(c.callid);
@@ -513,7 +513,8 @@ async function incomingLoop(signal) {
 async function callAction(req, data) {
   const c = call;
   try {
-    await request({ req, uuid: account.uuid, callid: c.id }, data);
+    if (req === 'answer') await client.answer({ uuid: account.uuid, callid: c.id }, data);
+    else await client.hangup({ uuid: account.uuid, callid: c.id });
   } catch (err) {
     c.error = errorText(err);
     showCall();

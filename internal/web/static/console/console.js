@@ -2,7 +2,7 @@
 // reserving numbers, crediting AI-call seconds, looking a number up. The
 // admin token is kept in sessionStorage only: it goes when the tab closes.
 
-import { request, RingdError } from '../app/lib/ringd.js';
+import { client, request, RingdError } from '../app/lib/ringd.js';
 import { t, errorText, applyStrings, bytes } from '../app/lib/strings.js';
 
 const $ = (id) => document.getElementById(id);
@@ -28,7 +28,7 @@ async function signIn(e) {
   $('token-error').textContent = '';
   $('sign-in').disabled = true;
   try {
-    await request({ req: 'stats', auth: token });
+    await client.stats({ auth: token });
     sessionStorage.setItem('ringd.admin', token);
     $('token').value = '';
     showDashboard();

@@ -1,78 +1,47 @@
-// The protocol as the pages speak it: one module, so that the pages can
-// move to the TypeScript client (clients/typescript) by changing imports.
-//
-// A request is the JSON head, and for one that carries data, a NUL byte and
-// the data; an answer that carries data (fetch, callinfo) is read the same
-// way. Every answer but 10000 becomes a RingdError.
+// The pages' link to the protocol: the TypeScript client (clients/
+// typescript, served compiled at lib/client/), one client of the server
+// that served the page, and what the client does not do itself: an upload
+// that reports its progress, and the requests it has no method for.
 
-const encoder = new TextEncoder();
+import { RingdClient, RingdError, encodeBody, splitAnswer, parseRetryAfter } from './client/index.js';
+
+export { RingdError };
+
 const decoder = new TextDecoder();
 
-// The protocol's address: the server that served the page.
-export const apiURL = new URL('/', location.href).href;
+// client speaks to the server that served the page.
+export const client = new RingdClient(new URL('/', location.href).href);
 
-export class RingdError extends Error {
-  constructor(code, text, retryAfter = 0) {
-    super(`${code} ${text}`);
-    this.code = code;
-    this.text = text;
-    this.retryAfter = retryAfter; // seconds, from Retry-After on 10009
-  }
+// request sends a request the client has no method for (lookup, counters,
+// incoming) and returns its answer.
+export async function request(head, { signal } = {}) {
+  return (await client.request(head, undefined, { signal })).answer;
 }
 
-// body is what is POSTed: the head alone, or the head with its length,
-// a NUL and the data (a string, a Uint8Array or a Blob such as a File).
-function body(head, data) {
-  if (data === undefined || data === null) return JSON.stringify(head);
-  if (typeof data === 'string') data = encoder.encode(data);
-  const length = data instanceof Blob ? data.size : data.byteLength;
-  return new Blob([JSON.stringify({ ...head, length }), new Uint8Array([0]), data]);
-}
-
-// parse reads an answer; its data, if any, is in .data (a Uint8Array).
-function parse(buffer, retryAfter) {
-  const bytes = new Uint8Array(buffer);
-  const nul = bytes.indexOf(0);
-  const head = JSON.parse(decoder.decode(nul < 0 ? bytes : bytes.subarray(0, nul)));
-  if (head.answer !== 10000) throw new RingdError(head.answer, head.error, retryAfter);
-  if (nul >= 0) head.data = bytes.subarray(nul + 1);
-  return head;
-}
-
-// request sends one request and returns its answer. signal aborts it
-// (a long-poll when the page leaves).
-export async function request(head, data, { signal } = {}) {
-  const resp = await fetch(apiURL, {
-    method: 'POST',
-    body: body(head, data),
-    // text/plain keeps a cross-origin call simple; ringd reads any type.
-    headers: { 'Content-Type': 'text/plain' },
-    signal,
-    cache: 'no-store',
-  });
-  const buffer = await resp.arrayBuffer();
-  return parse(buffer, Number(resp.headers.get('Retry-After')) || 0);
-}
-
-// upload sends a request whose data is a Blob, reporting progress as
-// onProgress(sentBytes, totalBytes): fetch cannot tell how much of a body
-// has gone, XMLHttpRequest can.
+// upload sends a request whose data is a Blob (a File), reporting
+// progress as onProgress(sentBytes, totalBytes): fetch cannot tell how
+// much of a body has gone, XMLHttpRequest can.
 export function upload(head, blob, onProgress) {
+  const body = encodeBody({ ...head, length: blob.size }, blob);
   return new Promise((resolve, reject) => {
     const xhr = new XMLHttpRequest();
-    xhr.open('POST', apiURL);
+    xhr.open('POST', client.url);
     xhr.responseType = 'arraybuffer';
-    xhr.setRequestHeader('Content-Type', 'text/plain');
+    xhr.setRequestHeader('Content-Type', 'application/octet-stream');
     xhr.upload.onprogress = (e) => { if (e.lengthComputable) onProgress(e.loaded, e.total); };
     xhr.onload = () => {
       try {
-        resolve(parse(xhr.response, Number(xhr.getResponseHeader('Retry-After')) || 0));
+        const answer = JSON.parse(decoder.decode(splitAnswer(new Uint8Array(xhr.response)).head));
+        if (answer.answer !== 10000) {
+          throw new RingdError(head.req, answer, parseRetryAfter(xhr.getResponseHeader('Retry-After')));
+        }
+        resolve(answer);
       } catch (err) {
         reject(err);
       }
     };
     xhr.onerror = () => reject(new Error('network error'));
-    xhr.send(body(head, blob));
+    xhr.send(body);
   });
 }
 
