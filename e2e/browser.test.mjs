@@ -185,6 +185,8 @@ test('calls: answered and hung up, declined, and one that rings out is missed', 
     assert.match(await p.textContent('#call-state'), /hung up/);
     await p.click('#call-close');
   }
+  await alice.waitForSelector('#messages li.call-log:has-text("Outgoing call: hung up")');
+  await bob.waitForSelector('#messages li.call-log:has-text("Incoming call: hung up")');
 
   // Declined by the callee.
   await alice.click('#call');
@@ -192,6 +194,7 @@ test('calls: answered and hung up, declined, and one that rings out is missed', 
   await bob.click('#call-decline');
   await alice.waitForSelector('#call-state[data-state="ended"]');
   assert.match(await alice.textContent('#call-state'), /declined/);
+  await alice.waitForSelector('#messages li.call-log:has-text("Outgoing call: declined")');
   for (const p of [alice, bob]) await p.click('#call-close');
 
   // Left to ring out (-ring-timeout 4s): a missed call for the callee.
@@ -199,6 +202,7 @@ test('calls: answered and hung up, declined, and one that rings out is missed', 
   await bob.waitForSelector('#call-answer:visible', { timeout: 35000 });
   await alice.waitForSelector('#call-state[data-state="ended"]', { timeout: 20000 });
   assert.match(await alice.textContent('#call-state'), /no answer/);
+  await alice.waitForSelector('#messages li.call-log:has-text("Outgoing call: no answer")');
   await bob.waitForSelector('#missed-list li', { timeout: 35000 });
   assert.match(await bob.textContent('#missed-list li'), new RegExp(`Missed call from Alice \\(${aliceNumber}\\)`));
   await bob.waitForSelector('#messages li.missed-call');

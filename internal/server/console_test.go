@@ -19,23 +19,14 @@ func TestLookup(t *testing.T) {
 	alice, bob := s.User(t, "Alice"), s.User(t, "Bob")
 	idle := s.Register(t)
 
-	want(t, s, 10061, map[string]any{"req": "lookup", "auth": "wrong", "number": bob.Number}, nil)
-	want(t, s, 10061, map[string]any{"req": "lookup", "number": bob.Number}, nil)
-	want(t, s, 10002, map[string]any{"req": "lookup", "auth": tok}, nil)
-	want(t, s, 10002, map[string]any{"req": "lookup", "auth": tok, "number": "12"}, nil)
-
+	lookupRefusals(t, s, bob.Number)
 	const secretText = "the secret text"
 	s.Send(t, alice, bob.Number, secretText)
 	s.Send(t, alice, bob.Number, "another")
 	want(t, s, 10000, map[string]any{"req": "send", "uuid": alice.UUID, "callee": bob.Number, "length": 3, "fname": "private.pdf"}, []byte("pdf"))
 
 	a, _ := want(t, s, 10000, map[string]any{"req": "lookup", "auth": tok, "number": bob.Number}, nil)
-	raw, _ := json.Marshal(a)
-	for _, secret := range []string{alice.UUID, bob.UUID, bob.Token, alice.Token, secretText, "private.pdf"} {
-		if strings.Contains(string(raw), secret) {
-			t.Errorf("lookup shows a secret or contents %q: %s", secret, raw)
-		}
-	}
+	raw := noSecrets(t, a, alice.UUID, bob.UUID, bob.Token, alice.Token, secretText, "private.pdf")
 	if a["registered"] != true || a["in_use"] != true || a.Str("appid") != "test.app" || a.Str("build") != "1.0" || a["queued"] != 3.0 {
 		t.Fatalf("lookup of a number with 3 queued: %s", raw)
 	}
@@ -58,6 +49,29 @@ func TestLookup(t *testing.T) {
 	if a["registered"] != false || a["in_use"] != false || a["queued"] != 0.0 {
 		t.Fatalf("lookup of an unregistered number: %v", a)
 	}
+}
+
+// lookupRefusals: a wrong or missing token is 10061, a missing or
+// malformed number 10002.
+func lookupRefusals(t *testing.T, s *ringtest.Server, number string) {
+	t.Helper()
+	want(t, s, 10061, map[string]any{"req": "lookup", "auth": "wrong", "number": number}, nil)
+	want(t, s, 10061, map[string]any{"req": "lookup", "number": number}, nil)
+	want(t, s, 10002, map[string]any{"req": "lookup", "auth": "admin-secret"}, nil)
+	want(t, s, 10002, map[string]any{"req": "lookup", "auth": "admin-secret", "number": "12"}, nil)
+}
+
+// noSecrets fails when the answer a holds any of secrets, and returns it
+// as JSON.
+func noSecrets(t *testing.T, a ringtest.Answer, secrets ...string) []byte {
+	t.Helper()
+	raw, _ := json.Marshal(a)
+	for _, secret := range secrets {
+		if strings.Contains(string(raw), secret) {
+			t.Errorf("the answer shows a secret or contents %q: %s", secret, raw)
+		}
+	}
+	return raw
 }
 
 // TestCounters: counters answers the server's own request counters (those

@@ -149,7 +149,19 @@ function stop() {
 
 // ---- Messages ----
 
+// mergeStored adds the messages another tab of this browser has stored:
+// each tab long-polls, and a get hands a message to one of them only.
+function mergeStored() {
+  const known = new Set(messages.map((m) => m.key));
+  const more = saved.messages(account.number).filter((m) => !known.has(m.key));
+  if (more.length === 0) return false;
+  messages.push(...more);
+  messages.sort((a, b) => a.time - b.time || (a.id || 0) - (b.id || 0));
+  return true;
+}
+
 function save() {
+  mergeStored();
   const byPeer = new Map();
   for (const m of messages) {
     if (!byPeer.has(m.peer)) byPeer.set(m.peer, []);
@@ -217,13 +229,13 @@ async function getLoop(signal) {
 // they were read, while the page is seen.
 async function markRead() {
   if (!current || document.visibilityState !== 'visible') return;
-  const unread = messages.filter((m) => m.peer === current && !m.mine && m.kind !== 'missed' && !m.read);
-  if (unread.length === 0) return;
-  unread.forEach((m) => { m.read = true; });
+  const toRead = messages.filter((m) => m.peer === current && unread(m));
+  if (toRead.length === 0) return;
+  toRead.forEach((m) => { m.read = true; });
   save();
   renderConversations();
   try {
-    await client.read({ uuid: account.uuid, msgid: unread.map((m) => String(m.id)) });
+    await client.read({ uuid: account.uuid, msgid: toRead.map((m) => String(m.id)) });
   } catch { /* expired ones cannot be marked; the marks are only a courtesy */ }
 }
 
@@ -334,8 +346,14 @@ function timeText(sec) {
     : d.toLocaleString([], { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' });
 }
 
+// unread reports whether m is a message from the peer not yet read here.
+function unread(m) {
+  return !m.mine && (m.kind === 'text' || m.kind === 'file') && !m.read;
+}
+
 function preview(m) {
   if (m.kind === 'missed') return t('missedCall');
+  if (m.kind === 'call') return m.body;
   if (m.kind === 'file') return m.fname;
   return m.body;
 }
@@ -355,10 +373,10 @@ function renderConversations() {
   const list = $('conversations');
   list.replaceChildren(...peers.map((peer) => {
     const m = last.get(peer);
-    const unread = messages.filter((x) => x.peer === peer && !x.mine && x.kind !== 'missed' && !x.read).length;
+    const count = messages.filter((x) => x.peer === peer && unread(x)).length;
     const b = el('button', { type: 'button' },
       el('span', { className: 'peer', textContent: peerTitle(peer) }),
-      unread ? el('span', { className: 'badge', textContent: String(unread) }) : el('span'),
+      count ? el('span', { className: 'badge', textContent: String(count) }) : el('span'),
       el('span', { className: 'preview', textContent: m ? preview(m) : '' }));
     b.dataset.peer = peer;
     if (peer === current) b.setAttribute('aria-current', 'true');
@@ -366,6 +384,8 @@ function renderConversations() {
     return el('li', {}, b);
   }));
   $('no-conversations').hidden = peers.length > 0;
+  const total = messages.filter(unread).length;
+  document.title = total ? `(${total}) ${t('appTitle')}` : t('appTitle');
   const missed = messages.filter((m) => m.kind === 'missed').slice(-5).reverse();
   $('missed').hidden = missed.length === 0;
   $('missed-list').replaceChildren(...missed.map((m) => el('li', { textContent: `${t('missedFrom', m.name ? `${m.name} (${m.peer})` : m.peer)} · ${timeText(m.time)}` })));
@@ -379,6 +399,11 @@ function renderMessage(m) {
   if (m.kind === 'missed') {
     li.className = 'missed-call';
     li.append(el('span', { className: 'icon missed' }), `${t('missedCall')} · ${timeText(m.time)}`);
+    return li;
+  }
+  if (m.kind === 'call') {
+    li.className = 'call-log';
+    li.append(`${m.body} · ${timeText(m.time)}`);
     return li;
   }
   if (m.mine) li.className = 'mine';
@@ -482,12 +507,32 @@ async function followCall(c) {
       c.state = a.state;
       c.reason = a.reason;
       if (data.length) c.data = text(data);
+      if (a.state === 'ended') logCall(c, a);
       if (call === c) showCall();
     } catch (err) {
       if (err instanceof RingdError && err.code === 10012) { c.state = 'ended'; showCall(); return; }
       await sleep(2000);
     }
   }
+}
+
+// logCall notes an ended call in its conversation. A call that rang
+// unanswered at the callee is left out there: the server's missed-call
+// message notes it.
+function logCall(c, info) {
+  if (c.incoming && (c.reason === 'cancelled' || c.reason === 'timeout')) return;
+  let how = t(`reason_${c.reason}`);
+  if (info.answer_time && info.end_time) how += ` (${duration(info.end_time - info.answer_time)})`;
+  const body = t(c.incoming ? 'callIn' : 'callOut', how);
+  if (addMessage({ key: `call-${c.id}`, peer: c.peer, mine: !c.incoming, time: info.end_time || Date.now() / 1000, kind: 'call', body })) {
+    save();
+    renderConversations();
+    if (current) renderThread();
+  }
+}
+
+function duration(sec) {
+  return `${Math.floor(sec / 60)}:${String(sec % 60).padStart(2, '0')}`;
 }
 
 async function incomingLoop(signal) {
@@ -581,6 +626,12 @@ function wire() {
   $('call-hangup').addEventListener('click', () => callAction('hangup'));
   $('call-close').addEventListener('click', () => { call = null; showCall(); });
   document.addEventListener('visibilitychange', markRead);
+  window.addEventListener('storage', (e) => {
+    if (account && e.key === `ringd.messages.${account.number}` && mergeStored()) {
+      renderConversations();
+      if (current) renderThread();
+    }
+  });
 
   const a = saved.account;
   if (a) {

@@ -59,6 +59,8 @@ const en = {
   reason_timeout: 'no answer',
   reason_hangup: 'hung up',
   callData: 'Call data from the other side: {0}',
+  callOut: 'Outgoing call: {0}',
+  callIn: 'Incoming call: {0}',
   answer: 'Answer',
   decline: 'Decline',
   hangup: 'Hang up',
