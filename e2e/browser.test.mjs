@@ -104,6 +104,7 @@ async function registerIn(page, name) {
 }
 
 async function openChat(page, number) {
+  if (await page.isVisible('#back')) await page.click('#back'); // a phone shows one pane at a time
   await page.fill('#new-number', number);
   await page.click('#new-chat button');
   await page.waitForSelector('#thread:not([hidden])');
@@ -163,6 +164,20 @@ test('two numbers talk: text, read marks, a file picked and one dropped', { skip
   assert.equal(await bob.evaluate(() => window.notReloaded), true, 'the page reloaded');
   await shot(alice, 'app-chat-phone');
   await shot(bob, 'app-chat-desktop');
+
+  // To a number nobody uses: refused, shown, and sent once it is in use.
+  await openChat(alice, '7770001');
+  await alice.fill('#text', 'Are you there yet?');
+  await alice.press('#text', 'Enter');
+  await alice.waitForSelector('#messages li.mine[data-state="failed"] >> text=Not sent: try again');
+  assert.match(await alice.textContent('#status'), /That number is not in use\./);
+  const late = await api({ req: 'register', number: '7770001' });
+  await api({ req: 'login', appid: 'e2e.phone', build: '2.1', name: 'Late', locale: 'en', token: 'e2e-late-token', uuid: [late.uuid] });
+  await alice.click('#messages li.mine[data-state="failed"] button');
+  await alice.waitForSelector('#messages li.mine[data-state="sent"]');
+  const got = await api({ req: 'get', uuid: [late.uuid] });
+  assert.deepEqual(got.messages.map((m) => m.text), ['Are you there yet?']);
+  await openChat(alice, bobNumber);
 });
 
 test('calls: answered and hung up, declined, and one that rings out is missed', { skip }, async () => {

@@ -267,10 +267,17 @@ async function statusLoop(signal) {
 async function sendText(body) {
   const m = { key: `out-${randomId(8)}`, peer: current, mine: true, time: Date.now() / 1000, kind: 'text', body, state: 'sending' };
   addMessage(m);
+  deliverText(m);
+}
+
+// deliverText sends a text; again after a failure, with the same cid, so
+// that a send that did arrive is not stored twice.
+async function deliverText(m) {
+  m.state = 'sending';
   renderThread();
   try {
     // cid: a retry of this send is stored once.
-    const a = await client.send({ uuid: account.uuid, callee: current, cid: m.key }, body);
+    const a = await client.send({ uuid: account.uuid, callee: m.peer, cid: m.key }, m.body);
     Object.assign(m, { id: Number(a.msgid), time: a.time, state: 'sent' });
   } catch (err) {
     m.state = 'failed';
@@ -418,6 +425,11 @@ function renderMessage(m) {
     li.append(row);
   } else {
     li.append(el('div', { className: 'body', textContent: m.body }));
+  }
+  if (m.mine && m.state === 'failed' && m.kind === 'text') {
+    const retry = el('button', { type: 'button', className: 'plain retry', textContent: t('retry') });
+    retry.addEventListener('click', () => deliverText(m));
+    li.append(retry);
   }
   const meta = el('div', { className: 'meta', textContent: timeText(m.time) });
   if (m.mine) {

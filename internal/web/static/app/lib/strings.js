@@ -44,6 +44,7 @@ const en = {
   stateDelivered: 'delivered',
   stateRead: 'read',
   stateFailed: 'not sent',
+  retry: 'Not sent: try again',
   missedCall: 'Missed call',
   missedCalls: 'Missed calls',
   missedFrom: 'Missed call from {0}',
