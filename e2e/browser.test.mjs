@@ -226,6 +226,24 @@ test('calls: answered and hung up, declined, and one that rings out is missed', 
   await shot(bob, 'app-missed-desktop');
 });
 
+test('a uuid entered in another browser brings the last day\'s messages', { skip }, async () => {
+  assert.ok(bob, 'needs the numbers of the first test');
+  const uuid = await bob.evaluate(() => JSON.parse(localStorage.getItem('ringd.account')).uuid);
+  const other = await open('/app/', PHONE);
+  await other.fill('#name', 'Bob');
+  await other.click('#welcome summary');
+  await other.fill('#uuid-in', uuid);
+  await other.click('#login');
+  await other.waitForSelector(`#conversations button[data-peer="${aliceNumber}"]`);
+  assert.equal(await other.textContent('#me'), `Bob · ${bobNumber}`);
+  await other.click(`#conversations button[data-peer="${aliceNumber}"]`);
+  await other.waitForSelector('#messages li .body >> text=Hello Bob, this is Alice.');
+  await other.waitForSelector('#messages li:has-text("holiday.bin") >> text=Download');
+  await other.waitForSelector('#messages li.missed-call');
+  await shot(other, 'app-history-phone');
+  await other.context().close();
+});
+
 test('the console: a wrong token refused, stats, a chart, reserve, credit, lookup', { skip }, async () => {
   const page = await open('/console/', DESKTOP);
   await page.fill('#token', 'not the token');

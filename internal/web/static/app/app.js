@@ -85,7 +85,32 @@ async function onLogin() {
   await busy($('login'), async () => {
     const number = await login(uuid, name);
     begin({ number, uuid, name });
+    recoverHistory();
   }, $('welcome-error'));
+}
+
+// recoverHistory adds the last day's messages to the number, those other
+// devices have fetched too, for a browser that logs in with a uuid:
+// history marks nothing, and get's own copies are the same messages.
+async function recoverHistory() {
+  const number = account.number;
+  let after;
+  try {
+    for (let page = 0; page < 20; page++) {
+      const a = await client.history({ uuid: [account.uuid], ...(after ? { after_msgid: after } : {}) });
+      if (!account || account.number !== number) return;
+      for (const m of a.messages) {
+        const ours = await fromGet(m);
+        ours.read = m.state === 'read';
+        addMessage(ours);
+      }
+      if (!a.more || a.messages.length === 0) break;
+      after = a.messages[a.messages.length - 1].msgid;
+    }
+  } catch { /* what get brings still comes */ }
+  save();
+  renderConversations();
+  if (current) renderThread();
 }
 
 async function onLogout() {
