@@ -493,9 +493,21 @@ function openConversation(peer) {
   $('text').focus();
 }
 
+let statusTimer = null;
+
+// status says msg in the footer; an error for a while, then the connection
+// state again.
 function status(msg, bad = false) {
   $('status').textContent = msg;
   $('status').classList.toggle('bad', bad);
+  clearTimeout(statusTimer);
+  if (bad) {
+    statusTimer = setTimeout(() => {
+      if ($('status').dataset.state !== 'online') return; // still offline: that stays said
+      $('status').textContent = t('online');
+      $('status').classList.remove('bad');
+    }, 8000);
+  }
 }
 function online() { if ($('status').dataset.state !== 'online') { status(t('online')); $('status').dataset.state = 'online'; } }
 function offline(sec) { status(t('offline', sec), true); $('status').dataset.state = 'offline'; }
@@ -608,7 +620,9 @@ function showCall() {
   $('call-panel').hidden = !c;
   if (!c) return;
   const who = c.name ? `${c.name} (${c.peer})` : c.peer;
-  $('call-title').textContent = c.incoming ? t('incomingFrom', who) : t('calling', who);
+  let title = c.incoming ? t('incomingFrom', who) : t('calling', who);
+  if (c.state !== 'ringing') title = t('callWith', who);
+  $('call-title').textContent = title;
   const state = $('call-state');
   state.className = c.state;
   state.dataset.state = c.state;

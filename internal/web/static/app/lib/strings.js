@@ -52,6 +52,7 @@ const en = {
   signalingOnly: 'Signaling only: ringd rings, answers and ends calls, and carries the call data below; it carries no audio or video.',
   calling: 'Calling {0}…',
   incomingFrom: '{0} is calling',
+  callWith: 'Call with {0}',
   ringing: 'Ringing',
   answered: 'Answered',
   ended: 'Ended: {0}',
