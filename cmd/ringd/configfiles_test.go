@@ -127,3 +127,17 @@ func cleanEnv() []string {
 	}
 	return env
 }
+
+// TestREADMEListsEveryFlag: the README's flag table names every flag that
+// ringd -h lists.
+func TestREADMEListsEveryFlag(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range flagNames(t) {
+		if !regexp.MustCompile("(?m)^\\| [^|]*`-" + regexp.QuoteMeta(name) + "[` ]").Match(readme) {
+			t.Errorf("the README's flag table has no -%s", name)
+		}
+	}
+}

@@ -11,7 +11,6 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -38,6 +37,9 @@ type options struct {
 	adminListen string // -admin-listen: the operator's endpoints (admin.go); "": none
 
 	tlsCert, tlsKey string // -tls-cert, -tls-key: serve HTTPS (tls.go); "": plain HTTP
+
+	web         bool     // -web: serve the web client and the console
+	corsOrigins []string // -cors-origins: origins whose pages may call the protocol
 }
 
 func parseFlags(args []string) (*options, error) {
@@ -62,7 +64,7 @@ func parseFlags(args []string) (*options, error) {
 	fs.IntVar(&o.cfg.MaxInFlight, "max-inflight", server.DefaultMaxInFlight, "requests worked on at once (not those waiting for their client, nor waiting long-polls); past it the server answers 10009")
 	fs.DurationVar(&o.cfg.ReadTimeout, "read-timeout", server.DefaultReadTimeout, "a request's headers and the start of its body must arrive within this of its first byte")
 	fs.Int64Var(&o.cfg.MinBodyRate, "min-body-rate", server.DefaultMinBodyRate, "bytes a second a request body must keep up on average past -read-timeout, or it is cut off")
-	fs.IntVar(&o.cfg.MaxLongPolls, "max-longpolls", server.DefaultMaxLongPolls, "get and callinfo long-polls waiting at once per number (each kind); a newer one answers the oldest at once")
+	fs.IntVar(&o.cfg.MaxLongPolls, "max-longpolls", server.DefaultMaxLongPolls, "get, callinfo and incoming long-polls waiting at once per number (each kind); a newer one answers the oldest at once")
 	fs.BoolVar(&o.debug, "debug", false, "debug mode: debug requests answered, debug logs")
 	fs.BoolVar(&o.version, "version", false, "print the version, commit and Go release, and exit (command line only)")
 	fs.StringVar(&o.config, "config", "", "configuration file, YAML or TOML (.toml): any flag by name, and the push section; flags and environment override it")
@@ -70,6 +72,7 @@ func parseFlags(args []string) (*options, error) {
 	fs.StringVar(&o.cfg.AIURL, "ai-url", "", "endpoint of the AI call service (none: aicall answers 10031)")
 	fs.StringVar(&o.cfg.AIKey, "ai-key", "", "bearer key sent to the AI call service")
 	fs.DurationVar(&o.cfg.AITimeout, "ai-timeout", server.DefaultAITimeout, "longest wait for the AI call service")
+	webFlags(fs, o)
 	fs.Func("reserved", "numbers never registrable, comma-separated: digits, patterns with ? and * (\"110*\"), or \"repeated\" (one digit repeated); may repeat", func(v string) error {
 		for _, p := range strings.Split(v, ",") {
 			if p = strings.TrimSpace(p); p != "" {
@@ -242,13 +245,9 @@ func run(o *options, log *slog.Logger) error {
 		return err
 	}
 	defer reloadOnHangup(cert, log)()
-	hs := &http.Server{
-		Handler:           srv,
-		ConnContext:       server.ConnContext,
-		ReadHeaderTimeout: srv.ReadTimeout(),
-		ReadTimeout:       srv.ReadTimeout(), // the pace of request bodies (server/pace.go)
-		IdleTimeout:       120 * time.Second,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+	hs, err := newHTTPServer(o, srv, log)
+	if err != nil {
+		return err
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()

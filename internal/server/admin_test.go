@@ -69,7 +69,7 @@ func indexOf(codes []int, c int) int {
 func TestOperatorNoToken(t *testing.T) {
 	s := ringtest.New(t, ringtest.NewConfig(t))
 	for _, auth := range []any{"", "secret", nil} {
-		for _, req := range []string{"reserve", "credit", "stats"} {
+		for _, req := range []string{"reserve", "credit", "stats", "lookup", "counters"} {
 			head := map[string]any{"req": req, "numbers": []string{"5555"}, "number": "5555", "seconds": 5}
 			if auth != nil {
 				head["auth"] = auth

@@ -57,6 +57,9 @@ type calls struct {
 	hub  hub
 	wake chan struct{} // kicks the call timer when a new deadline is stored
 	ai   *http.Client
+	// ringing lists the calls ringing to numbers, for incoming
+	// (incoming.go); nil when the store cannot.
+	ringing ringingLister
 }
 
 func (s *Server) initCalls() {
@@ -74,8 +77,14 @@ func (s *Server) initCalls() {
 		"reserve":  s.reserve,
 		"credit":   s.credit,
 		"stats":    s.stats,
+		"lookup":   s.lookup,
+		"counters": s.counters,
 	} {
 		s.handlers[name] = h
+	}
+	if rl, ok := s.store.(ringingLister); ok {
+		s.calls.ringing = rl
+		s.handlers["incoming"] = s.incoming
 	}
 	if s.cfg.Debug {
 		// Without -debug, debug stays an unknown request (10002).
@@ -226,6 +235,7 @@ func (s *Server) call(ctx context.Context, r *wire.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.calls.hub.notify(ringKey(c.Callee)) // incoming's long-polls (incoming.go)
 	s.kickCallTimer()
 	return callAnswer{Answer: wire.OK, CallID: c.ID}, nil
 }

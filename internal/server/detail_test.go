@@ -51,11 +51,15 @@ func TestDetailOnEveryFormatError(t *testing.T) {
 	add(obj{"req": "reserve", "auth": "admin-secret", "numbers": []string{"5550001"}}, nil, "numbers")
 	add(obj{"req": "credit", "auth": "admin-secret", "number": alice.Number, "seconds": 5}, nil, "number", "seconds")
 	add(obj{"req": "stats", "auth": "admin-secret"}, hello)
+	add(obj{"req": "incoming", "uuid": []string{bob.UUID}}, nil, "uuid", "wait", "seen")
+	add(obj{"req": "lookup", "auth": "admin-secret", "number": bob.Number}, nil, "number")
+	add(obj{"req": "counters", "auth": "admin-secret"}, hello)
 	cases = append(cases,
 		body(obj{"req": "call", "uuid": alice.UUID, "callee": bob.Number}, hello), // data without length
 		body(obj{"req": "call", "uuid": alice.UUID, "callee": bob.Number, "length": 1 << 20}, hello),
 		body(obj{"req": "reserve", "auth": "admin-secret", "numbers": []string{"5550001", "12"}}, nil),
 		body(obj{"req": "credit", "auth": "admin-secret", "number": alice.Number, "seconds": 2e9}, nil),
+		body(obj{"req": "incoming", "uuid": []string{bob.UUID}, "seen": make([]string, 101)}, nil),
 	)
 
 	formatErrors := 0

@@ -30,6 +30,8 @@ type metrics struct {
 	// up by label values (hashing, a lock, the code's string) at every
 	// request was a cost of every answer.
 	answered sync.Map // req → *answeredSeries
+	// history samples requests for the console's chart (console.go).
+	history *counterHistory
 }
 
 // answeredSeries are a req's series of its requests answered 10000.
@@ -59,6 +61,7 @@ func newMetrics() *metrics {
 	m.reg.MustRegister(m.requests, m.latency, m.messages, m.bytes, buildInfoGauge(),
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.handler = promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+	m.history = newCounterHistory(m.requests)
 	return m
 }
 

@@ -254,9 +254,10 @@ func New(cfg Config, st store.Store, blobs blob.Store) *Server {
 
 // Start runs the server's background work (the janitor).
 func (s *Server) Start() {
-	s.wg.Add(2)
+	s.wg.Add(3)
 	go s.janitor()
 	go s.callTimer()
+	go s.metrics.history.run(&s.wg, s.stop, s.clock)
 	s.limits.run(&s.wg, s.stop)
 }
 

@@ -338,3 +338,32 @@ func (db *DB) Stats(ctx context.Context) (store.Stats, error) {
 		Scan(&st.Numbers, &st.InUse, &st.Devices, &st.Messages, &st.Calls, &st.Bytes)
 	return st, mapErr(err)
 }
+
+// RingingCalls returns the calls ringing to callees, oldest first. Only
+// calls not ended have a deadline, so the partial index on it holds the
+// few this looks through.
+func (db *DB) RingingCalls(ctx context.Context, callees []string) ([]store.Call, error) {
+	if len(callees) == 0 {
+		return nil, nil
+	}
+	args := make([]any, 0, len(callees)+1)
+	args = append(args, store.Ringing)
+	for _, c := range callees {
+		args = append(args, c)
+	}
+	rows, err := db.rquery(ctx, `SELECT `+callColumns+` FROM calls WHERE deadline IS NOT NULL AND state = ?
+		AND callee IN (?`+strings.Repeat(", ?", len(callees)-1)+`) ORDER BY created, id`, args...)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	defer rows.Close()
+	var calls []store.Call
+	for rows.Next() {
+		c, err := scanCall(rows)
+		if err != nil {
+			return nil, err
+		}
+		calls = append(calls, c)
+	}
+	return calls, mapErr(rows.Err())
+}
