@@ -1,7 +1,9 @@
 // ringd's pages in a real browser: Debian's Chromium, driven by
 // playwright-core, against a real ringd this test starts on a free port
-// with a data directory of its own. It writes the screenshots in
-// docs/screenshots/.
+// with a data directory of its own. It writes a screenshot of every page
+// to $RINGD_SCREENSHOTS, by default ringd-screenshots in the temporary
+// directory, so a test run leaves the tree as it was; the README's copies
+// are refreshed with RINGD_SCREENSHOTS=$PWD/../docs/screenshots npm test.
 //
 //   cd e2e && npm ci && npm test          (RINGD_BIN=path: use that binary)
 //
@@ -19,7 +21,7 @@ import { fileURLToPath } from 'node:url';
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..');
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
-const SHOTS = join(repo, 'docs', 'screenshots');
+const SHOTS = process.env.RINGD_SCREENSHOTS || join(tmpdir(), 'ringd-screenshots');
 const ADMIN_TOKEN = 'browser-test-admin-token';
 const PHONE = { width: 390, height: 844 };
 const DESKTOP = { width: 1280, height: 800 };
