@@ -70,7 +70,7 @@ type Error struct {
 }
 
 // Error is the seed's text and code, then the detail when there is one:
-// "format error (10002): callee must be 1-20 digits".
+// "format error (10002): callee: a string of 3 to 15 digits".
 func (e *Error) Error() string {
 	if e.Detail != "" {
 		return fmt.Sprintf("%s (%d): %s", e.Text, e.Code, e.Detail)

@@ -228,9 +228,11 @@ func TestCLIAgainstServer(t *testing.T) {
 		args []string
 		want string
 	}{
-		{bob, []string{"fetch", "424242", "-o", filepath.Join(t.TempDir(), "x")}, "msgid error (10013)"},
-		{alice, []string{"send", "99999999", "hi"}, "callee number not in use (10011)"},
-		{alice, []string{"status", "424242"}, "msgid error (10013)"},
+		// The server's detail follows the code.
+		{bob, []string{"fetch", "424242", "-o", filepath.Join(t.TempDir(), "x")}, "msgid error (10013): msgid: not a message to or from you"},
+		{alice, []string{"send", "99999999", "hi"}, "callee number not in use (10011): callee: not registered"},
+		{alice, []string{"status", "424242"}, "msgid error (10013): msgid: "},
+		{alice, []string{"send", "12", "hi"}, "format error (10002): callee: a string of 3 to 15 digits"},
 	} {
 		r := tt.user.run(tt.args...)
 		outputs = append(outputs, r)
@@ -240,7 +242,7 @@ func TestCLIAgainstServer(t *testing.T) {
 	}
 	// -json prints the error answer itself for scripts.
 	r = bob.run("-json", "read", "424242")
-	if r.code != 1 || strings.TrimSpace(r.stdout) != `{"answer":10013,"error":"msgid error"}` {
+	if r.code != 1 || strings.TrimSpace(r.stdout) != `{"answer":10013,"error":"msgid error","detail":"msgid: not a message to or from you, or expired"}` {
 		t.Errorf("read -json of a bad msgid: exit %d, stdout %q", r.code, r.stdout)
 	}
 

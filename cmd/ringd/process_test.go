@@ -447,7 +447,7 @@ func TestOverLengthRefusedBeforeData(t *testing.T) {
 		t.Fatalf("no answer while the data is unsent: %v", err)
 	}
 	b, _ := io.ReadAll(resp.Body)
-	if string(b) != `{"answer":10002,"error":"format error"}` {
+	if string(b) != `{"answer":10002,"error":"format error","detail":"length: at most 1048576 bytes on this server"}` {
 		t.Fatalf("answer %s", b)
 	}
 	// At the limit it is taken.

@@ -25,8 +25,10 @@ type Outbox interface {
 	DeletePush(ctx context.Context, id int64) error
 	RetryPush(ctx context.Context, id int64, attempts int, due time.Time) error
 	// UnbindToken unbinds the numbers still bound to token, unless the
-	// device logged in again after notAfter (compare and clear).
-	UnbindToken(ctx context.Context, token string, notAfter time.Time) (int, error)
+	// device logged in again after the push was made: its login count is
+	// above login, the push's store.Push.Login (compare and clear). A
+	// count, not a time, so a login in the same second as the push stands.
+	UnbindToken(ctx context.Context, token string, login int64) (int, error)
 	OutboxDepth(ctx context.Context) (int, error)
 }
 
@@ -358,7 +360,7 @@ func (d *Dispatcher) deliver(prov provider, p store.Push) {
 	}
 	switch {
 	case f.Dead:
-		n, err := d.out.UnbindToken(bg, p.Token, p.Created)
+		n, err := d.out.UnbindToken(bg, p.Token, p.Login)
 		if err != nil {
 			log.Warn("push: unbinding a dead token", "err", err)
 		}

@@ -326,6 +326,61 @@ func TestDeadTokenAfterReloginKeepsBinding(t *testing.T) {
 	f.wait(t)
 }
 
+// TestDeadTokenSameSecondRelogin: a webhook receiver answers 410 (the
+// device is gone) for a push made just before the device logged in again
+// with the same token, all within one second of the server's clock. The
+// stale answer must not unbind the fresh login: the store compares login
+// counts, which never tie, where a time in seconds would.
+func TestDeadTokenSameSecondRelogin(t *testing.T) {
+	arrived := make(chan string, 10)
+	answer := make(chan int, 10)
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		arrived <- string(b)
+		select {
+		case code := <-answer:
+			w.WriteHeader(code)
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(hook.Close)
+	e := start(t, push.Config{Apps: map[string]push.App{
+		"desktop": {Webhook: &push.WebhookConfig{URL: hook.URL, Secret: "s3cret"}},
+	}}, nil)
+	// The clock stands still: the push and the re-login fall in one second.
+	e.Clock.Set(time.Unix(1_900_000_000, 0))
+	alice := e.User(t, "Alice")
+	bob := e.device(t, "Bob", "desktop", "desktop-token-7")
+	if a := e.Send(t, alice, bob.Number, "made before the re-login"); a.Code() != 10000 {
+		t.Fatalf("send: %v", a)
+	}
+	select {
+	case <-arrived: // the push is in flight, its answer held
+	case <-time.After(10 * time.Second):
+		t.Fatal("no webhook call")
+	}
+	e.Must(t, map[string]any{"req": "login", "appid": "desktop", "build": "1.1", "name": "Bob", "locale": "en_US",
+		"token": "desktop-token-7", "uuid": []string{bob.UUID}}, nil)
+	answer <- http.StatusGone
+	eventually(t, "the stale push's end", func() bool {
+		return e.metric(t, `ringd_pushes_failed_total{provider="webhook",reason="dead_token"}`) == "1"
+	})
+	if n, err := e.DB.Number(context.Background(), bob.Number); err != nil || n.Token != "desktop-token-7" {
+		t.Fatalf("a re-login in the second of the push was undone by its stale 410: token %q, %v", n.Token, err)
+	}
+	// Bob still gets messages, and a 410 for a push made after his last
+	// login does unbind him.
+	answer <- http.StatusGone
+	if a := e.Send(t, alice, bob.Number, "made after the re-login"); a.Code() != 10000 {
+		t.Fatalf("send after the re-login: %v", a)
+	}
+	<-arrived
+	eventually(t, "unbinding", func() bool {
+		n, _ := e.DB.Number(context.Background(), bob.Number)
+		return !n.InUse()
+	})
+}
+
 func TestRestartResumesOutbox(t *testing.T) {
 	key := newAPNsKey(t)
 	f := newFakeAPNs(t, key)

@@ -66,11 +66,11 @@ func (s *Server) reserve(ctx context.Context, r *wire.Request) (any, error) {
 		return nil, err
 	}
 	if h.Numbers == nil || len(*h.Numbers) == 0 || len(*h.Numbers) > maxReserve {
-		return nil, wire.Errorf(wire.FormatError, "numbers")
+		return nil, wire.Invalidf("numbers", "required, an array of 1 to %d numbers, each %s", maxReserve, wire.RuleNumber)
 	}
 	for _, n := range *h.Numbers {
 		if !wire.IsNumber(n) {
-			return nil, wire.Errorf(wire.FormatError, "numbers")
+			return nil, wire.Invalidf("numbers", "required, an array of 1 to %d numbers, each %s", maxReserve, wire.RuleNumber)
 		}
 	}
 	if err := s.store.Reserve(ctx, *h.Numbers); err != nil {
@@ -87,9 +87,9 @@ func (s *Server) credit(ctx context.Context, r *wire.Request) (any, error) {
 	}
 	switch {
 	case h.Number == nil || !wire.IsNumber(*h.Number):
-		return nil, wire.Errorf(wire.FormatError, "number")
+		return nil, wire.Invalid("number", wire.RuleNumber)
 	case h.Seconds == nil || *h.Seconds <= 0 || *h.Seconds > 1e9:
-		return nil, wire.Errorf(wire.FormatError, "seconds")
+		return nil, wire.Invalid("seconds", "required, a whole number from 1 to 1000000000")
 	}
 	bal, err := s.store.Credit(ctx, *h.Number, *h.Seconds)
 	if errors.Is(err, store.ErrNotFound) {

@@ -61,7 +61,7 @@ func (s *Server) aicall(ctx context.Context, r *wire.Request) (any, error) {
 		return nil, err
 	}
 	if h.CallerName != nil && !wire.Text(*h.CallerName, 2, 32) {
-		return nil, wire.Errorf(wire.FormatError, "caller_name")
+		return nil, wire.Invalid("caller_name", wire.RuleText(2, 32))
 	}
 	data, err := callData(r, h.Length)
 	if err != nil {

@@ -141,13 +141,13 @@ func newCallID() string {
 // checkCallID: a callid that cannot be one is 10012, like an unknown one.
 func checkCallID(id *string) (string, error) {
 	if id == nil {
-		return "", wire.Errorf(wire.FormatError, "callid")
+		return "", wire.Invalid("callid", wire.RuleString)
 	}
 	if len(*id) != 32 {
-		return "", wire.Errorf(wire.CallIDError, "malformed callid")
+		return "", wire.Tell(wire.CallIDError, "callid: not a callid (32 hex digits)")
 	}
 	if _, err := hex.DecodeString(*id); err != nil {
-		return "", wire.Errorf(wire.CallIDError, "malformed callid")
+		return "", wire.Tell(wire.CallIDError, "callid: not a callid (32 hex digits)")
 	}
 	return *id, nil
 }
@@ -158,16 +158,19 @@ func checkCallID(id *string) (string, error) {
 func callData(r *wire.Request, length *int64) ([]byte, error) {
 	if length == nil {
 		if r.HasData {
-			return nil, wire.Errorf(wire.FormatError, "data without length")
+			return nil, wire.Invalid("length", "required when data follows the head")
 		}
 		return nil, nil
 	}
 	if *length < 0 || *length > maxCallData {
-		return nil, wire.Errorf(wire.FormatError, "call data length %d", *length)
+		return nil, wire.Invalidf("length", "a whole number from 0 to %d", maxCallData)
 	}
 	b, err := io.ReadAll(r.Data(*length))
 	if err != nil {
-		return nil, wire.Wrap(wire.FormatError, err, "call data")
+		if errors.Is(err, wire.ErrShortData) || errors.Is(err, wire.ErrLongData) {
+			return nil, wire.Wrap(wire.FormatError, err, "call data") // its cause tells the lengths
+		}
+		return nil, &wire.Error{Code: wire.FormatError, Public: "length: does not match the data sent", Err: err}
 	}
 	return b, nil
 }
@@ -178,7 +181,7 @@ func waitOf(w *int64) (time.Duration, error) {
 		return 0, nil
 	}
 	if *w < 0 {
-		return 0, wire.Errorf(wire.FormatError, "wait")
+		return 0, wire.Invalid("wait", wire.RuleNotNeg)
 	}
 	return time.Duration(min(*w, maxWait)) * time.Second, nil
 }
@@ -186,7 +189,7 @@ func waitOf(w *int64) (time.Duration, error) {
 // party resolves the acting number's uuid (10002 missing, 10004 bad).
 func (s *Server) party(ctx context.Context, uuid *string) (store.Number, error) {
 	if uuid == nil {
-		return store.Number{}, wire.Errorf(wire.FormatError, "uuid")
+		return store.Number{}, wire.Invalid("uuid", wire.RuleString)
 	}
 	hash, err := hashUUID(*uuid)
 	if err != nil {
@@ -208,11 +211,11 @@ func (s *Server) call(ctx context.Context, r *wire.Request) (any, error) {
 	}
 	switch {
 	case h.UUID == nil:
-		return nil, wire.Errorf(wire.FormatError, "uuid")
+		return nil, wire.Invalid("uuid", wire.RuleString)
 	case h.Callee == nil || !wire.IsNumber(*h.Callee):
-		return nil, wire.Errorf(wire.FormatError, "callee")
+		return nil, wire.Invalid("callee", wire.RuleNumber)
 	case h.CallerName != nil && !wire.Text(*h.CallerName, 2, 32):
-		return nil, wire.Errorf(wire.FormatError, "caller_name")
+		return nil, wire.Invalid("caller_name", wire.RuleText(2, 32))
 	}
 	data, err := callData(r, h.Length)
 	if err != nil {
@@ -438,7 +441,7 @@ func callRef(r *wire.Request, takesData bool) (callHead, string, error) {
 		}
 	}
 	if h.UUID == nil {
-		return h, "", wire.Errorf(wire.FormatError, "uuid")
+		return h, "", wire.Invalid("uuid", wire.RuleString)
 	}
 	id, err := checkCallID(h.CallID)
 	return h, id, err

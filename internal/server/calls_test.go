@@ -50,8 +50,16 @@ func want(t *testing.T, s *ringtest.Server, code int, head map[string]any, data 
 	if a.Code() != code {
 		t.Fatalf("%v: answer %v, want %d", head, a, code)
 	}
-	if code != 10000 && code != 10020 && len(a) != 2 {
-		t.Fatalf("%v: error answer %v must be exactly answer and error", head, a)
+	if code != 10000 && code != 10020 {
+		// The order of the keys is TestDetailTexts' to check.
+		detail, hasDetail := a["detail"].(string)
+		raw := fmt.Sprintf(`{"answer":%d,"error":%q}`, code, a["error"])
+		if hasDetail {
+			raw = fmt.Sprintf(`{"answer":%d,"error":%q,"detail":%q}`, code, a["error"], detail)
+		}
+		if p := errAnswerProblem([]byte(raw), code); p != "" || len(a) != 2+len(detail[:min(len(detail), 1)]) {
+			t.Fatalf("%v: error answer %v: %s", head, a, p)
+		}
 	}
 	return a, d
 }

@@ -60,7 +60,7 @@ func (s *Server) lookup(ctx context.Context, r *wire.Request) (any, error) {
 		return nil, err
 	}
 	if h.Number == nil || !wire.IsNumber(*h.Number) {
-		return nil, wire.Errorf(wire.FormatError, "number")
+		return nil, wire.Invalid("number", wire.RuleNumber)
 	}
 	return lookupNumber(ctx, s.store, *h.Number, s.clock.Now().Add(-getWindow), s.cfg.MaxGet)
 }

@@ -38,13 +38,13 @@ func (s *Server) fetch(ctx context.Context, r *wire.Request) (any, error) {
 	}
 	switch {
 	case h.UUID == nil:
-		return nil, wire.Errorf(wire.FormatError, "uuid")
+		return nil, wire.Invalid("uuid", wire.RuleString)
 	case h.MsgID == nil:
-		return nil, wire.Errorf(wire.FormatError, "msgid")
+		return nil, wire.Invalid("msgid", wire.RuleString)
 	case h.Offset != nil && *h.Offset < 0:
-		return nil, wire.Errorf(wire.FormatError, "offset")
+		return nil, wire.Invalid("offset", wire.RuleNotNeg)
 	case h.Limit != nil && *h.Limit < 0:
-		return nil, wire.Errorf(wire.FormatError, "limit")
+		return nil, wire.Invalid("limit", wire.RuleNotNeg)
 	}
 	m, err := s.ownMessage(ctx, *h.UUID, *h.MsgID, true)
 	if err != nil {
@@ -55,7 +55,7 @@ func (s *Server) fetch(ctx context.Context, r *wire.Request) (any, error) {
 		offset = *h.Offset
 	}
 	if offset > m.Length {
-		return nil, wire.Errorf(wire.FormatError, "offset past the end")
+		return nil, wire.Invalidf("offset", "past the end of the data (%d bytes)", m.Length)
 	}
 	n := m.Length - offset
 	if h.Limit != nil && *h.Limit < n {

@@ -50,7 +50,7 @@ func (s *Server) getQuery(ctx context.Context, r *wire.Request) (store.GetQuery,
 		return q, nil, err
 	}
 	if h.UUID == nil || len(*h.UUID) == 0 {
-		return q, nil, wire.Errorf(wire.FormatError, "uuid")
+		return q, nil, wire.Invalid("uuid", "required, a non-empty array of uuid strings")
 	}
 	hashes, err := hashUUIDs(*h.UUID)
 	if err != nil {

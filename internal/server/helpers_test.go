@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -156,19 +157,67 @@ func rawResponse(t testing.TB, method, u string, body io.Reader) (int, []byte, h
 func errBody(code int) string {
 	text := map[int]string{
 		10001: "server error", 10002: "format error", 10003: "number not available",
-		10004: "uuid error", 10009: "server busy, try again", 10010: "caller number not in use",
-		10011: "callee number not in use", 10013: "msgid error", 10061: "auth error",
+		10004: "uuid error", 10005: "link data existed", 10009: "server busy, try again",
+		10010: "caller number not in use", 10011: "callee number not in use", 10012: "callid error",
+		10013: "msgid error", 10031: "service not available", 10032: "balance not enough",
+		10061: "auth error",
 	}[code]
 	return fmt.Sprintf(`{"answer":%d,"error":%q}`, code, text)
 }
 
-// wantError posts body and checks the answer is exactly code's error body.
+// wantError posts body and checks the answer is code's error answer
+// (errAnswerProblem).
 func wantError(t testing.TB, s *ringtest.Server, body []byte, code int) {
 	t.Helper()
 	status, got, _ := rawResponse(t, http.MethodPost, s.URL, bytes.NewReader(body))
-	if status != http.StatusOK || string(got) != errBody(code) {
-		t.Fatalf("answer %d %s, want 200 %s", status, got, errBody(code))
+	if p := errAnswerProblem(got, code); status != http.StatusOK || p != "" {
+		t.Fatalf("answer %d %s, want 200 %s: %s", status, got, errBody(code), p)
 	}
+}
+
+// errAnswerProblem says what is wrong with got as the error answer of code,
+// or "" when nothing is: it must be exactly errBody(code), or that with a
+// "detail" string last, {"answer":code,"error":text,"detail":"…"}; a 10002
+// must have one. A detail names the field first ("callee: …") and holds no
+// Go or encoding/json text and no secret from the request (a uuid, a
+// token).
+func errAnswerProblem(got []byte, code int) string {
+	want := errBody(code)
+	if string(got) == want {
+		if code == 10002 {
+			return "a 10002 answer without a detail"
+		}
+		return ""
+	}
+	prefix := want[:len(want)-1] + `,"detail":`
+	rest, ok := strings.CutPrefix(string(got), prefix)
+	if !ok || !strings.HasSuffix(rest, "}") {
+		return "not " + want + " nor that with a detail last"
+	}
+	var detail string
+	if err := json.Unmarshal([]byte(rest[:len(rest)-1]), &detail); err != nil {
+		return "detail is not one JSON string"
+	}
+	return detailProblem(detail)
+}
+
+// detailPattern is a detail's shape: a field name, a colon, a rule.
+var detailPattern = regexp.MustCompile(`^[a-z_]+: [^ ]`)
+
+// detailLeaks match what a detail must never hold: encoding/json's or
+// Go's words, and the uuids and tokens the tests send.
+var detailLeaks = regexp.MustCompile(`(?i)json:|unmarshal|struct|int64|\*string|\[\]|wire\.|store\.|reflect|go value|[0-9a-f]{8}-[0-9a-f]{4}-|token-[0-9]`)
+
+func detailProblem(detail string) string {
+	switch {
+	case detail == "":
+		return "empty detail"
+	case !detailPattern.MatchString(detail):
+		return fmt.Sprintf("detail %q does not start with a field name", detail)
+	case detailLeaks.MatchString(detail):
+		return fmt.Sprintf("detail %q holds internals or a secret", detail)
+	}
+	return ""
 }
 
 // headOnly sends an HTTP request whose Content-Length promises the whole

@@ -118,8 +118,8 @@ func TestUnprintableTextRefused(t *testing.T) {
 			t.Run(f.req+" "+f.field+" "+what, func(t *testing.T) {
 				before := hygieneState(t, db, s)
 				status, got, _ := rawResponse(t, http.MethodPost, s.URL, bytes.NewReader(b))
-				if status != http.StatusOK || string(got) != errBody(10002) {
-					t.Fatalf("answer %d %s, want 200 %s", status, got, errBody(10002))
+				if p := errAnswerProblem(got, 10002); status != http.StatusOK || p != "" {
+					t.Fatalf("answer %d %s, want 200 %s: %s", status, got, errBody(10002), p)
 				}
 				if after := hygieneState(t, db, s); after != before {
 					t.Fatalf("a refused request changed the store:\nbefore:\n%s\nafter:\n%s", before, after)

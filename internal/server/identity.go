@@ -36,7 +36,7 @@ func newUUID() string {
 // hash under which its number is stored. A malformed uuid is 10004.
 func hashUUID(s string) (store.UUIDHash, error) {
 	if len(s) != 36 {
-		return store.UUIDHash{}, wire.Errorf(wire.UUIDError, "malformed uuid")
+		return store.UUIDHash{}, wire.Tell(wire.UUIDError, uuidRule)
 	}
 	var canon [36]byte
 	for i := 0; i < 36; i++ {
@@ -44,7 +44,7 @@ func hashUUID(s string) (store.UUIDHash, error) {
 		switch i {
 		case 8, 13, 18, 23:
 			if c != '-' {
-				return store.UUIDHash{}, wire.Errorf(wire.UUIDError, "malformed uuid")
+				return store.UUIDHash{}, wire.Tell(wire.UUIDError, uuidRule)
 			}
 		default:
 			switch {
@@ -52,7 +52,7 @@ func hashUUID(s string) (store.UUIDHash, error) {
 			case c >= 'A' && c <= 'F':
 				c += 'a' - 'A'
 			default:
-				return store.UUIDHash{}, wire.Errorf(wire.UUIDError, "malformed uuid")
+				return store.UUIDHash{}, wire.Tell(wire.UUIDError, uuidRule)
 			}
 		}
 		canon[i] = c
@@ -106,7 +106,7 @@ func (s *Server) register(ctx context.Context, r *wire.Request) (any, error) {
 		return nil, err
 	}
 	if h.Number != nil && !wire.IsNumber(*h.Number) {
-		return nil, wire.Errorf(wire.FormatError, "number is not 3-15 digits")
+		return nil, wire.Invalid("number", wire.RuleNumber)
 	}
 	if s.cfg.RegisterKey != "" {
 		if h.Auth == nil || !secretEqual(*h.Auth, s.cfg.RegisterKey) {
@@ -177,17 +177,17 @@ func (s *Server) login(ctx context.Context, r *wire.Request) (any, error) {
 	}
 	switch {
 	case h.AppID == nil || !wire.Text(*h.AppID, 2, 32):
-		return nil, wire.Errorf(wire.FormatError, "appid")
+		return nil, wire.Invalid("appid", wire.RuleText(2, 32))
 	case h.Build == nil || !wire.Text(*h.Build, 2, 16):
-		return nil, wire.Errorf(wire.FormatError, "build")
+		return nil, wire.Invalid("build", wire.RuleText(2, 16))
 	case h.Name == nil || !wire.Text(*h.Name, 2, 32):
-		return nil, wire.Errorf(wire.FormatError, "name")
+		return nil, wire.Invalid("name", wire.RuleText(2, 32))
 	case h.Locale == nil || !wire.Text(*h.Locale, 2, 6):
-		return nil, wire.Errorf(wire.FormatError, "locale")
+		return nil, wire.Invalid("locale", wire.RuleText(2, 6))
 	case h.Token == nil || !wire.Text(*h.Token, 8, 228):
-		return nil, wire.Errorf(wire.FormatError, "token")
+		return nil, wire.Invalid("token", wire.RuleText(8, 228))
 	case h.UUID == nil:
-		return nil, wire.Errorf(wire.FormatError, "uuid")
+		return nil, wire.Invalid("uuid", wire.RuleUUIDs)
 	}
 	hashes, err := hashUUIDs(*h.UUID)
 	if err != nil {
@@ -201,3 +201,6 @@ func (s *Server) login(ctx context.Context, r *wire.Request) (any, error) {
 	s.numbers.renamed(hashes, dev.Name)
 	return loginAnswer{Answer: wire.OK, Numbers: numbers}, nil
 }
+
+// uuidRule is the detail of a uuid that cannot be one.
+const uuidRule = "uuid: not a uuid (36 characters: hex digits in groups of 8-4-4-4-12)"

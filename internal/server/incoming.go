@@ -65,12 +65,12 @@ func (s *Server) incoming(ctx context.Context, r *wire.Request) (any, error) {
 		return nil, err
 	}
 	if h.UUID == nil || len(*h.UUID) == 0 {
-		return nil, wire.Errorf(wire.FormatError, "uuid")
+		return nil, wire.Invalid("uuid", "required, a non-empty array of uuid strings")
 	}
 	var seen []string
 	if h.Seen != nil {
 		if seen = *h.Seen; len(seen) > maxSeen {
-			return nil, wire.Errorf(wire.FormatError, "seen")
+			return nil, wire.Invalidf("seen", "an array of at most %d callids", maxSeen)
 		}
 	}
 	wait, err := waitOf(h.Wait)

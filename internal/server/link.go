@@ -27,7 +27,7 @@ func (s *Server) link(ctx context.Context, r *wire.Request) (any, error) {
 		return nil, err
 	}
 	if h.Data == nil || !wire.Text(*h.Data, 1, 1024) {
-		return nil, wire.Errorf(wire.FormatError, "data")
+		return nil, wire.Invalid("data", "required, "+wire.RuleText(1, 1024))
 	}
 	me, err := s.party(ctx, h.UUID)
 	if err != nil {

@@ -65,7 +65,7 @@ var badLogin = body(obj{"req": "login", "appid": "test.app", "build": "1.0", "na
 func wantAllowed(t *testing.T, s *ringtest.Server, xff string, n int) {
 	t.Helper()
 	for i := range n {
-		if got, _ := postFrom(t, s, xff, badLogin); got != errBody(10004) {
+		if got, _ := postFrom(t, s, xff, badLogin); errAnswerProblem([]byte(got), 10004) != "" {
 			t.Fatalf("request %d from %q: %s", i+1, xff, got)
 		}
 	}
@@ -258,8 +258,8 @@ func TestForwardedForHeadersJoin(t *testing.T) {
 		}
 		b, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		if want := []string{errBody(10004), errBody(10009)}[i]; string(b) != want {
-			t.Fatalf("request %d with %q: %s, want %s", i, hs, b, want)
+		if want := []int{10004, 10009}[i]; errAnswerProblem(b, want) != "" {
+			t.Fatalf("request %d with %q: %s, want %s", i, hs, b, errBody(want))
 		}
 	}
 }

@@ -27,10 +27,10 @@ func (s *Server) receipt(ctx context.Context, r *wire.Request) (store.Number, []
 		return store.Number{}, nil, err
 	}
 	if h.UUID == nil {
-		return store.Number{}, nil, wire.Errorf(wire.FormatError, "uuid")
+		return store.Number{}, nil, wire.Invalid("uuid", wire.RuleString)
 	}
 	if h.MsgID == nil || len(*h.MsgID) == 0 || len(*h.MsgID) > s.cfg.MaxGet {
-		return store.Number{}, nil, wire.Errorf(wire.FormatError, "msgid")
+		return store.Number{}, nil, wire.Invalidf("msgid", "required, an array of 1 to %d msgid strings", s.cfg.MaxGet)
 	}
 	hash, err := hashUUID(*h.UUID)
 	if err != nil {

@@ -46,7 +46,7 @@ func (s *Server) send(ctx context.Context, r *wire.Request) (any, error) {
 		return nil, err
 	}
 	if h.Callee == nil || !wire.IsNumber(*h.Callee) {
-		return nil, wire.Errorf(wire.FormatError, "callee")
+		return nil, wire.Invalid("callee", wire.RuleNumber)
 	}
 	res, err := s.store1(ctx, r, &h, []string{*h.Callee})
 	if err != nil {
@@ -85,13 +85,13 @@ func (s *Server) sends(ctx context.Context, r *wire.Request) (any, error) {
 		return nil, err
 	}
 	if h.Callees == nil || len(*h.Callees) == 0 || len(*h.Callees) > s.cfg.MaxCallees {
-		return nil, wire.Errorf(wire.FormatError, "callees")
+		return nil, wire.Invalidf("callees", "required, an array of 1 to %d numbers", s.cfg.MaxCallees)
 	}
 	callees := make([]string, 0, len(*h.Callees))
 	seen := make(map[string]bool, len(*h.Callees))
 	for _, c := range *h.Callees {
 		if !wire.IsNumber(c) {
-			return nil, wire.Errorf(wire.FormatError, "callee")
+			return nil, wire.Invalid("callee", wire.RuleNumber)
 		}
 		if !seen[c] {
 			seen[c] = true
@@ -116,22 +116,22 @@ func (s *Server) store1(ctx context.Context, r *wire.Request, h *sendHead, calle
 	var none store.SendResult
 	switch {
 	case h.UUID == nil:
-		return none, wire.Errorf(wire.FormatError, "uuid")
+		return none, wire.Invalid("uuid", wire.RuleString)
 	case h.Length == nil || *h.Length < 0:
-		return none, wire.Errorf(wire.FormatError, "length")
+		return none, wire.Invalid("length", "required, "+wire.RuleNotNeg)
 	case *h.Length > s.cfg.MaxLength:
-		return none, wire.Errorf(wire.FormatError, "length %d over the limit", *h.Length)
+		return none, wire.Invalidf("length", "at most %d bytes on this server", s.cfg.MaxLength)
 	case h.CallerName != nil && !wire.Text(*h.CallerName, 2, 32):
-		return none, wire.Errorf(wire.FormatError, "caller_name")
+		return none, wire.Invalid("caller_name", wire.RuleText(2, 32))
 	case h.Fname != nil && !validFname(*h.Fname):
-		return none, wire.Errorf(wire.FormatError, "fname")
+		return none, wire.Invalid("fname", wire.RuleText(2, 100)+", without / or \\")
 	case h.CID != nil && !wire.Chars(*h.CID, 1, 64):
-		return none, wire.Errorf(wire.FormatError, "cid")
+		return none, wire.Invalid("cid", "a string of 1 to 64 characters")
 	}
 	length := *h.Length
 	isText := h.Fname == nil
 	if isText && length == 0 {
-		return none, wire.Errorf(wire.FormatError, "empty text")
+		return none, wire.Invalid("length", "a text message (no fname) is at least 1 byte")
 	}
 	hash, err := hashUUID(*h.UUID)
 	if err != nil {
@@ -289,9 +289,12 @@ func (s *Server) dropIfUnused(hash string) {
 // (short, long, not UTF-8) is 10002, anything else 10001.
 func dataErr(err error) error {
 	switch {
-	case errors.Is(err, wire.ErrShortData), errors.Is(err, wire.ErrLongData),
-		errors.Is(err, errBadUTF8), errors.Is(err, io.ErrUnexpectedEOF):
-		return wire.Wrap(wire.FormatError, err, "data")
+	case errors.Is(err, wire.ErrShortData), errors.Is(err, wire.ErrLongData):
+		return wire.Wrap(wire.FormatError, err, "data") // its cause tells the lengths
+	case errors.Is(err, errBadUTF8):
+		return &wire.Error{Code: wire.FormatError, Public: "data: a text message (no fname) must be valid UTF-8", Err: err}
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return &wire.Error{Code: wire.FormatError, Public: "length: does not match the data sent", Err: err}
 	}
 	var we *wire.Error
 	if errors.As(err, &we) {
@@ -310,11 +313,11 @@ func formatID(id int64) string { return strconv.FormatInt(id, 10) }
 // parseID parses a msgid; anything that is not one is 10013.
 func parseID(s string) (int64, error) {
 	if s == "" || len(s) > 19 || strings.TrimLeft(s, "0123456789") != "" {
-		return 0, wire.Errorf(wire.MsgIDError, "malformed msgid")
+		return 0, wire.Tell(wire.MsgIDError, "msgid: not a msgid (a string of digits)")
 	}
 	id, err := strconv.ParseInt(s, 10, 64)
 	if err != nil || id <= 0 {
-		return 0, wire.Errorf(wire.MsgIDError, "malformed msgid")
+		return 0, wire.Tell(wire.MsgIDError, "msgid: not a msgid (a string of digits)")
 	}
 	return id, nil
 }

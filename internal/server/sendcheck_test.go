@@ -34,8 +34,8 @@ func TestSmallSendSenderCheckedFirst(t *testing.T) {
 		{obj{"req": "send", "uuid": alice.UUID, "callee": bob.Number, "length": 3}, []byte("hi"), 10002},
 	} {
 		status, got, _ := rawResponse(t, "POST", s.URL, bytes.NewReader(body(c.head, c.data)))
-		if status != 200 || string(got) != errBody(c.code) {
-			t.Errorf("%v %q: answer %d %s, want %s", c.head, c.data, status, got, errBody(c.code))
+		if p := errAnswerProblem(got, c.code); status != 200 || p != "" {
+			t.Errorf("%v %q: answer %d %s, want %s: %s", c.head, c.data, status, got, errBody(c.code), p)
 		}
 	}
 	if after := snapshot(t, db, s); after != before {
@@ -77,8 +77,8 @@ func TestArenaSendSenderCheckedFirst(t *testing.T) {
 		{obj{"req": "send", "uuid": alice.UUID, "callee": bob.Number, "length": len(good) + 1}, good, 10002},
 	} {
 		status, got, _ := rawResponse(t, "POST", s.URL, bytes.NewReader(body(c.head, c.data)))
-		if status != 200 || string(got) != errBody(c.code) {
-			t.Errorf("%v: answer %d %s, want %s", c.head, status, got, errBody(c.code))
+		if p := errAnswerProblem(got, c.code); status != 200 || p != "" {
+			t.Errorf("%v: answer %d %s, want %s: %s", c.head, status, got, errBody(c.code), p)
 		}
 	}
 	if after := snapshot(t, db, s); after != before {

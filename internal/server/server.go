@@ -275,7 +275,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if r.URL.Path != s.cfg.Path {
-		http.NotFound(w, r)
+		wire.WriteNotFound(w)
 		return
 	}
 	if !s.limits.allowRequest(w, r) {
@@ -283,7 +283,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
-		wire.WriteError(w, http.StatusMethodNotAllowed, wire.FormatError)
+		wire.WriteErrorDetail(w, http.StatusMethodNotAllowed, wire.FormatError, "method: requests are POSTed")
 		return
 	}
 	start := time.Now()
@@ -292,7 +292,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		code := s.codeOf(err)
 		s.logError(req, code, err)
 		setRetryAfter(w, err)
-		wire.WriteError(w, http.StatusOK, code)
+		wire.WriteErrorDetail(w, http.StatusOK, code, publicDetail(err, code))
 		s.observe(req, code, start)
 		return
 	}
@@ -322,7 +322,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, start time.Time) 
 	}
 	h, ok := s.handlers[rq.Req]
 	if !ok {
-		return "unknown", nil, wire.Errorf(wire.FormatError, "unknown req")
+		return "unknown", nil, wire.Invalid("req", "not a request this server knows")
 	}
 	if rq.Req == "register" {
 		if err := s.limits.allowRegister(r); err != nil {
@@ -382,4 +382,36 @@ func (s *Server) logError(req string, code wire.Code, err error) {
 		return
 	}
 	s.log.Debug("request refused", "req", req, "answer", int(code), "err", err)
+}
+
+// publicDetail is the detail an error answer of code tells the client:
+// the one the error carries (wire.Error.Public), else the meaning of the
+// store's refusal. It never holds the request's values, so no secret.
+func publicDetail(err error, code wire.Code) string {
+	if d := wire.PublicDetail(err, code); d != "" {
+		return d
+	}
+	for _, r := range refusalDetails {
+		if errors.Is(err, r.err) && code == r.code {
+			return r.detail
+		}
+	}
+	return ""
+}
+
+// refusalDetails say what the store's refusals mean to the client.
+var refusalDetails = []struct {
+	err    error
+	code   wire.Code
+	detail string
+}{
+	{store.ErrUnknownUUID, wire.UUIDError, "uuid: no number has this uuid"},
+	{store.ErrCallerNotInUse, wire.CallerNotInUse, "uuid: your number is not logged in on a device"},
+	{store.ErrCalleeNotInUse, wire.CalleeNotInUse, "callee: not registered, or not logged in on a device"},
+	{store.ErrBadMsgID, wire.MsgIDError, "msgid: not a message to or from you, or expired"},
+	{store.ErrBadCallID, wire.CallIDError, "callid: no such call, or not one you may do this on"},
+	{store.ErrCallState, wire.CallIDError, "callid: the call's state does not allow this"},
+	{store.ErrTaken, wire.NumberNotAvailable, "number: taken"},
+	{store.ErrReserved, wire.NumberNotAvailable, "number: reserved"},
+	{store.ErrNoBalance, wire.BalanceNotEnough, "number: no AI-call seconds left"},
 }

@@ -41,6 +41,11 @@ type Push struct {
 	Expires  time.Time
 	Due      time.Time // next attempt
 	Attempts int       // attempts made so far
+	// Login is the login count of the device (Token) when the push was
+	// made. Every login takes a count above every earlier one, so a dead
+	// token reported for this push unbinds the device only if it has not
+	// logged in since (Outbox.UnbindToken), even within the same second.
+	Login int64
 }
 
 // PreviewChars is how many characters of a text a message push shows.

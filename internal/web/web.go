@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/ringd/ringd/clients/typescript"
+	"github.com/ringd/ringd/internal/wire"
 )
 
 // static holds the pages: plain HTML, CSS and ES modules, served as they
@@ -199,7 +200,7 @@ func (h *handler) servePage(w http.ResponseWriter, r *http.Request) {
 	}
 	f, ok := h.files[r.URL.Path]
 	if !ok {
-		http.Error(w, "404 page not found", http.StatusNotFound)
+		wire.WriteNotFound(w) // as every other path ringd does not serve
 		return
 	}
 	hd.Set("Content-Type", f.ctype)

@@ -86,9 +86,9 @@ func TestPagesServedSafely(t *testing.T) {
 			t.Errorf("GET %s: %d to %q, want 301 to %s/", p, resp.StatusCode, resp.Header.Get("Location"), p)
 		}
 	}
-	resp, _ := do(t, "GET", base+"/app/nothing.js", nil, nil)
-	if resp.StatusCode != 404 {
-		t.Errorf("GET a missing file: %d", resp.StatusCode)
+	resp, body := do(t, "GET", base+"/app/nothing.js", nil, nil)
+	if resp.StatusCode != 404 || string(body) != `{"error":"not found"}` || resp.Header.Get("Content-Type") != "application/json" {
+		t.Errorf("GET a missing file: %d %q %q, want 404 and ringd's JSON", resp.StatusCode, resp.Header.Get("Content-Type"), body)
 	}
 	checkSecurityHeaders(t, "a missing file", resp.Header)
 	resp, _ = do(t, "POST", base+"/app/", []byte(`{"req":"register"}`), nil)
@@ -222,7 +222,7 @@ func TestCORS(t *testing.T) {
 	for _, origin := range []string{"https://evil.example.com", "https://app.example.com.evil.com", "null"} {
 		pf := map[string]string{"Origin": origin, "Access-Control-Request-Method": "POST"}
 		resp, body := do(t, "OPTIONS", base+"/", nil, pf)
-		if resp.StatusCode != http.StatusMethodNotAllowed || string(body) != `{"answer":10002,"error":"format error"}` {
+		if resp.StatusCode != http.StatusMethodNotAllowed || string(body) != `{"answer":10002,"error":"format error","detail":"method: requests are POSTed"}` {
 			t.Errorf("preflight of %s: %d %q", origin, resp.StatusCode, body)
 		}
 		resp, _ = do(t, "POST", base+"/", []byte(`{"req":"register"}`), map[string]string{"Origin": origin})

@@ -22,9 +22,12 @@ type DataAnswer struct {
 	Close func() error
 }
 
+// errorBody is an error answer: {"answer":code,"error":text} and, when the
+// server can say what was wrong, "detail" last.
 type errorBody struct {
 	Answer Code   `json:"answer"`
 	Error  string `json:"error"`
+	Detail string `json:"detail,omitempty"`
 }
 
 // WriteJSON writes a protocol answer: HTTP 200 and v as JSON.
@@ -100,7 +103,14 @@ func WriteData(w http.ResponseWriter, a *DataAnswer) error {
 // 10009 carries Retry-After: the one the caller set (a rate limit's wait),
 // else 1 second.
 func WriteError(w http.ResponseWriter, status int, code Code) {
-	b, _ := json.Marshal(errorBody{Answer: code, Error: code.Text()})
+	WriteErrorDetail(w, status, code, "")
+}
+
+// WriteErrorDetail is WriteError with the detail the client is told:
+// {"answer":code,"error":text,"detail":detail}, or WriteError's answer when
+// detail is empty.
+func WriteErrorDetail(w http.ResponseWriter, status int, code Code, detail string) {
+	b, _ := json.Marshal(errorBody{Answer: code, Error: code.Text(), Detail: detail})
 	h := w.Header()
 	h["Content-Type"] = jsonType
 	h["Content-Length"] = contentLength(len(b))
@@ -109,4 +119,20 @@ func WriteError(w http.ResponseWriter, status int, code Code) {
 	}
 	w.WriteHeader(status)
 	w.Write(b)
+}
+
+// notFoundBody is the answer to a path ringd does not serve. It has no
+// "answer": it is not a protocol answer, and a client that reads one has
+// the wrong URL.
+var notFoundBody = []byte(`{"error":"not found"}`)
+
+// WriteNotFound answers a path ringd does not serve: HTTP 404 and
+// {"error":"not found"}, JSON like every other answer. It does not say
+// where the API is: its path may be the operator's to keep.
+func WriteNotFound(w http.ResponseWriter) {
+	h := w.Header()
+	h["Content-Type"] = jsonType
+	h["Content-Length"] = contentLength(len(notFoundBody))
+	w.WriteHeader(http.StatusNotFound)
+	w.Write(notFoundBody)
 }

@@ -65,18 +65,27 @@ func Codes() []Code {
 		ServiceUnavailable, BalanceNotEnough, AuthError}
 }
 
-// Error is an error answer. Code and its fixed text are what the client sees;
-// Detail is what the server logs, and never reaches the client, so a storage
-// error or a parse position can be logged without leaking into the protocol.
-// Detail must never hold a secret (a uuid, a token, a key).
+// Error is an error answer. It keeps what the client is told apart from what
+// is logged, as tailscale's tsweb.HTTPError does: Code, its fixed text and
+// Public are the answer; Detail and Err are for the server's log only, so a
+// storage error or a parse position never leaks into the protocol.
+//
+// Public is the answer's "detail": the field and the rule it broke, in plain
+// words for a client developer ("callee: a string of 3 to 15 digits"). Every
+// 10002 has one. Neither Public nor Detail may hold a secret (a uuid, a
+// token, a key), nor Public a Go type name or other internals.
 type Error struct {
 	Code   Code
+	Public string
 	Detail string
 	Err    error // the cause, for logs and errors.Is
 }
 
 func (e *Error) Error() string {
 	s := fmt.Sprintf("%d %s", e.Code, e.Code.Text())
+	if e.Public != "" {
+		s += ": " + e.Public
+	}
 	if e.Detail != "" {
 		s += ": " + e.Detail
 	}
@@ -88,7 +97,7 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
-// Errorf makes an error answer with a detail for the log.
+// Errorf makes an error answer with a detail for the log only.
 func Errorf(code Code, format string, args ...any) *Error {
 	return &Error{Code: code, Detail: fmt.Sprintf(format, args...)}
 }
@@ -96,6 +105,55 @@ func Errorf(code Code, format string, args ...any) *Error {
 // Wrap makes an error answer whose cause is err.
 func Wrap(code Code, err error, detail string) *Error {
 	return &Error{Code: code, Detail: detail, Err: err}
+}
+
+// Invalid is the 10002 answer for a field that broke its rule: the client
+// is told "field: rule". Use the rules below where they fit, so one rule
+// reads the same everywhere.
+func Invalid(field, rule string) *Error {
+	return &Error{Code: FormatError, Public: field + ": " + rule}
+}
+
+// Tell is an answer of code whose detail tells the client public.
+func Tell(code Code, public string) *Error {
+	return &Error{Code: code, Public: public}
+}
+
+// The rules of the request fields, as Public details name them.
+const (
+	RuleNumber   = "a string of 3 to 15 digits"
+	RuleRequired = "required"
+	RuleString   = "required, a string"
+	RuleUUIDs    = "required, an array of uuid strings"
+	RuleMsgIDs   = "required, an array of msgid strings"
+	RuleNotNeg   = "a whole number, 0 or more"
+)
+
+// RuleText is the rule of a text field of min to max characters
+// (Text): printable, counted in Unicode characters.
+func RuleText(min, max int) string {
+	return fmt.Sprintf("a string of %d to %d printable characters", min, max)
+}
+
+// PublicDetail is what the client is told about err besides its code: the
+// Public of the outermost *Error in its chain that has one and the same
+// code as the answer, so a cause's detail never labels another code's
+// answer.
+func PublicDetail(err error, code Code) string {
+	for err != nil {
+		var e *Error
+		if !errors.As(err, &e) {
+			return ""
+		}
+		if e.Code != code {
+			return ""
+		}
+		if e.Public != "" {
+			return e.Public
+		}
+		err = e.Err
+	}
+	return ""
 }
 
 // CodeOf is the answer code for err: the code of a *Error in its chain, or
@@ -109,4 +167,9 @@ func CodeOf(err error) Code {
 		return e.Code
 	}
 	return ServerError
+}
+
+// Invalidf is Invalid with a rule formatted as fmt.Sprintf does.
+func Invalidf(field, format string, args ...any) *Error {
+	return Invalid(field, fmt.Sprintf(format, args...))
 }

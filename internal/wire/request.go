@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"unicode/utf8"
 )
@@ -58,15 +59,20 @@ func ReadRequestSize(body io.Reader, size int64) (*Request, error) {
 	br := bufio.NewReaderSize(body, n)
 	head, hasData, err := readHead(br)
 	if err != nil {
-		return nil, Wrap(FormatError, err, "reading head")
+		e := Wrap(FormatError, err, "reading head")
+		e.Public = "head: could not be read"
+		if errors.Is(err, ErrHeadTooLarge) {
+			e.Public = "head: over 1 MiB before the NUL or the end of the body"
+		}
+		return nil, e
 	}
 	if !isObject(head) {
-		return nil, Errorf(FormatError, "head is not a JSON object")
+		return nil, Invalid("head", "not a JSON object")
 	}
 	// JSON is UTF-8. encoding/json would decode each invalid byte in a
 	// string as U+FFFD, silently storing a name other than the one sent.
 	if !utf8.Valid(head) {
-		return nil, Errorf(FormatError, "head is not UTF-8")
+		return nil, Invalid("head", "not valid UTF-8")
 	}
 	if req, ok := plainReq(head); ok {
 		return &Request{Req: req, Head: head, HasData: hasData, rest: br, valid: true}, nil
@@ -75,10 +81,13 @@ func ReadRequestSize(body io.Reader, size int64) (*Request, error) {
 		Req *string `json:"req"`
 	}
 	if err := json.Unmarshal(exactKeys(head, &r), &r); err != nil {
-		return nil, Wrap(FormatError, err, "decoding head")
+		if errors.As(err, new(*json.UnmarshalTypeError)) {
+			return nil, &Error{Code: FormatError, Public: "req: " + RuleString, Err: err}
+		}
+		return nil, decodeError(err, &r, "head")
 	}
 	if r.Req == nil {
-		return nil, Errorf(FormatError, "no req")
+		return nil, Invalid("req", RuleString)
 	}
 	return &Request{Req: *r.Req, Head: head, HasData: hasData, rest: br}, nil
 }
@@ -164,7 +173,7 @@ func (r *Request) Decode(v any) error {
 		return nil
 	}
 	if err := json.Unmarshal(exactKeys(r.Head, v), v); err != nil {
-		return Wrap(FormatError, err, "decoding "+r.Req)
+		return decodeError(err, v, r.Req)
 	}
 	return nil
 }
@@ -173,7 +182,7 @@ func (r *Request) Decode(v any) error {
 // none must not be sent a NUL.
 func (r *Request) NoData() error {
 	if r.HasData {
-		return Errorf(FormatError, "%s takes no data", r.Req)
+		return Invalid("data", "this request takes none (nothing may follow the head)")
 	}
 	return nil
 }
@@ -187,9 +196,9 @@ func (r *Request) Data(length int64) io.Reader {
 		if length == 0 {
 			return &exactReader{r: bytes.NewReader(nil)}
 		}
-		return &exactReader{err: ErrShortData}
+		return &exactReader{err: lengthError(ErrShortData, length, 0)}
 	}
-	return &exactReader{r: r.rest, left: length}
+	return &exactReader{r: r.rest, left: length, length: length}
 }
 
 var (
@@ -200,9 +209,23 @@ var (
 )
 
 type exactReader struct {
-	r    io.Reader
-	left int64
-	err  error
+	r      io.Reader
+	left   int64
+	length int64 // declared
+	err    error
+}
+
+// lengthError is the 10002 answer for data of another size than the length
+// declared: sentinel (ErrShortData or ErrLongData) is its cause, for
+// errors.Is, and got the bytes the body held (at least, for ErrLongData).
+func lengthError(sentinel error, length, got int64) *Error {
+	e := &Error{Code: FormatError, Err: sentinel}
+	if sentinel == ErrLongData {
+		e.Public = fmt.Sprintf("length: does not match the data sent (more than %d bytes)", length)
+	} else {
+		e.Public = fmt.Sprintf("length: does not match the data sent (got %d bytes)", got)
+	}
+	return e
 }
 
 func (e *exactReader) Read(p []byte) (int, error) {
@@ -215,7 +238,7 @@ func (e *exactReader) Read(p []byte) (int, error) {
 		n, err := io.ReadFull(e.r, one[:])
 		switch {
 		case n > 0:
-			e.err = ErrLongData
+			e.err = lengthError(ErrLongData, e.length, e.length+1)
 		case err == io.EOF || err == io.ErrUnexpectedEOF:
 			e.err = io.EOF
 		default:
@@ -230,7 +253,7 @@ func (e *exactReader) Read(p []byte) (int, error) {
 	e.left -= int64(n)
 	if err == io.EOF {
 		if e.left > 0 {
-			e.err = ErrShortData
+			e.err = lengthError(ErrShortData, e.length, e.length-e.left)
 			return n, e.err
 		}
 		err = nil

@@ -2,7 +2,7 @@ package wire
 
 import (
 	"encoding/json"
-	"errors"
+	"reflect"
 )
 
 // Strings is a JSON array of strings for request heads. encoding/json
@@ -11,8 +11,6 @@ import (
 // msgid. The protocol says a null where a string is required is a format
 // error, in an array as in a field, so Strings refuses it.
 type Strings []string
-
-var errNullElement = errors.New("null element in a string array")
 
 // UnmarshalJSON decodes an array of strings, refusing null elements. A null
 // array is never seen here: a *Strings field stays nil for it.
@@ -24,7 +22,8 @@ func (s *Strings) UnmarshalJSON(b []byte) error {
 	out := make(Strings, len(ps))
 	for i, p := range ps {
 		if p == nil {
-			return errNullElement
+			// As encoding/json's own: it names the field for decodeError.
+			return &json.UnmarshalTypeError{Value: "null", Type: reflect.TypeFor[string]()}
 		}
 		out[i] = *p
 	}

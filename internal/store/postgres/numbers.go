@@ -138,9 +138,11 @@ func (tx *wtx) login(ctx context.Context, dev store.Device, numbers []string, no
 	if len(numbers) == 0 {
 		_, err = tx.Exec(ctx, `SELECT 1 FROM devices WHERE token = $1 FOR UPDATE`, dev.Token)
 	} else {
-		_, err = tx.Exec(ctx, `INSERT INTO devices(token, appid, build, name, locale, updated) VALUES($1, $2, $3, $4, $5, $6)
+		// login: a count above every earlier login's (Push.Login).
+		_, err = tx.Exec(ctx, `INSERT INTO devices(token, appid, build, name, locale, updated, login)
+			VALUES($1, $2, $3, $4, $5, $6, nextval('login_count'))
 			ON CONFLICT(token) DO UPDATE SET appid = excluded.appid, build = excluded.build,
-			name = excluded.name, locale = excluded.locale, updated = excluded.updated`,
+			name = excluded.name, locale = excluded.locale, updated = excluded.updated, login = excluded.login`,
 			dev.Token, dev.AppID, dev.Build, dev.Name, dev.Locale, now.Unix())
 	}
 	if err != nil {

@@ -22,7 +22,7 @@ func (tx *wtx) queuePushes(ctx context.Context, ps []store.Push) error {
 	}
 	var cols struct {
 		kind, token, appid, caller, callerName, body, callid, reason []string
-		msgid, created, expires, due                                 []int64
+		msgid, created, expires, due, login                          []int64
 	}
 	for _, p := range ps {
 		if !(*f)(p.AppID) {
@@ -44,16 +44,17 @@ func (tx *wtx) queuePushes(ctx context.Context, ps []store.Push) error {
 		cols.created = append(cols.created, ms(p.Created))
 		cols.expires = append(cols.expires, ms(p.Expires))
 		cols.due = append(cols.due, ms(due))
+		cols.login = append(cols.login, p.Login)
 	}
 	if len(cols.kind) == 0 {
 		return nil
 	}
 	_, err := tx.Exec(ctx, `INSERT INTO outbox(kind, token, appid, caller, caller_name, body, callid, reason,
-		msgid, created, expires, due)
+		msgid, created, expires, due, login)
 		SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-			$8::text[], $9::bigint[], $10::bigint[], $11::bigint[], $12::bigint[])`,
+			$8::text[], $9::bigint[], $10::bigint[], $11::bigint[], $12::bigint[], $13::bigint[])`,
 		cols.kind, cols.token, cols.appid, cols.caller, cols.callerName, cols.body, cols.callid, cols.reason,
-		cols.msgid, cols.created, cols.expires, cols.due)
+		cols.msgid, cols.created, cols.expires, cols.due, cols.login)
 	if err == nil {
 		tx.pushed = true
 	}
@@ -61,10 +62,11 @@ func (tx *wtx) queuePushes(ctx context.Context, ps []store.Push) error {
 }
 
 // queuePushTo queues p for the device number is bound to, filling in its
-// token and appid; it queues nothing (false) when the number is not in use.
+// token, appid and login count; it queues nothing (false) when the number
+// is not in use.
 func (tx *wtx) queuePushTo(ctx context.Context, number string, p store.Push) (bool, error) {
-	err := tx.QueryRow(ctx, `SELECT n.token, d.appid FROM numbers n JOIN devices d ON d.token = n.token
-		WHERE n.number = $1`, number).Scan(&p.Token, &p.AppID)
+	err := tx.QueryRow(ctx, `SELECT n.token, d.appid, d.login FROM numbers n JOIN devices d ON d.token = n.token
+		WHERE n.number = $1`, number).Scan(&p.Token, &p.AppID, &p.Login)
 	if notFound(err) {
 		return false, nil
 	}
@@ -83,7 +85,7 @@ func (db *DB) DuePushes(ctx context.Context, now time.Time, limit int, skip map[
 		skipped = append(skipped, id)
 	}
 	rows, err := db.pool.Query(ctx, `SELECT id, kind, token, appid, caller, caller_name, body, msgid, callid, reason,
-		created, expires, due, attempts FROM outbox
+		created, expires, due, attempts, login FROM outbox
 		WHERE due <= $1 AND claimed_until <= $1 AND id <> ALL($2) ORDER BY due, id LIMIT $3`,
 		ms(now), skipped, limit)
 	if err != nil {
@@ -94,7 +96,7 @@ func (db *DB) DuePushes(ctx context.Context, now time.Time, limit int, skip map[
 	var kind string
 	var created, expires, due int64
 	err = forEach(rows, []any{&p.ID, &kind, &p.Token, &p.AppID, &p.Caller, &p.CallerName, &p.Body, &p.MsgID,
-		&p.CallID, &p.Reason, &created, &expires, &due, &p.Attempts}, func() {
+		&p.CallID, &p.Reason, &created, &expires, &due, &p.Attempts, &p.Login}, func() {
 		p.Kind = store.PushKind(kind)
 		p.Created, p.Expires, p.Due = fromMS(created), fromMS(expires), fromMS(due)
 		out = append(out, p)
@@ -128,19 +130,20 @@ func (db *DB) RetryPush(ctx context.Context, id int64, attempts int, due time.Ti
 // UnbindToken handles a token the provider called dead: compare and clear.
 // The numbers still bound to token are unbound, the device forgotten, and
 // its waiting pushes dropped, but only if the device has not logged in
-// again since the push was made (notAfter): a login in between, with a new
-// token or the same one, stands. It reports how many numbers it unbound.
+// again since the push was made: its login count is above login, the
+// push's. A login in between, with a new token or the same one, stands. It
+// reports how many numbers it unbound.
 //
 // It locks what it changes in login's order (the device, then the
 // token's numbers by number), so the two queue rather than deadlock, and
 // a login either commits first, and is seen, or waits and comes after.
-func (db *DB) UnbindToken(ctx context.Context, token string, notAfter time.Time) (int, error) {
+func (db *DB) UnbindToken(ctx context.Context, token string, login int64) (int, error) {
 	var n int
 	err := db.write(ctx, func(tx *wtx) error {
 		n = 0
-		var updated int64
-		err := tx.QueryRow(ctx, `SELECT updated FROM devices WHERE token = $1 FOR UPDATE`, token).Scan(&updated)
-		if err == nil && updated > notAfter.Unix() {
+		var current int64
+		err := tx.QueryRow(ctx, `SELECT login FROM devices WHERE token = $1 FOR UPDATE`, token).Scan(&current)
+		if err == nil && current > login {
 			return nil // logged in again after the push was made
 		}
 		if err != nil && !notFound(err) {

@@ -142,18 +142,23 @@ func TestOutboxDueRetryDelete(t *testing.T) {
 }
 
 // UnbindToken unbinds a dead token's numbers, forgets its device and drops
-// its pushes, unless the device logged in after the push was made.
+// its pushes, unless the device logged in after the push was made: its
+// login count is above the push's.
 func TestOutboxUnbindToken(t *testing.T) {
 	p := newCallParties(t)
 	p.db.SetPushFilter(func(string) bool { return true })
 	p.ring(t, 2)
-	if n, err := p.db.UnbindToken(t.Context(), p.calleeDev.Token, t0.Add(-time.Minute)); err != nil || n != 0 {
+	ring := due(t, p.db, 2, 10, nil)[0]
+	if ring.Login == 0 {
+		t.Fatalf("a push without its device's login count: %+v", ring)
+	}
+	if n, err := p.db.UnbindToken(t.Context(), p.calleeDev.Token, ring.Login-1); err != nil || n != 0 {
 		t.Fatalf("unbind of a token logged in since the push: %d %v", n, err)
 	}
 	if n, err := p.db.Number(t.Context(), p.callee); err != nil || n.Token != p.calleeDev.Token || depth(t, p.db) != 1 {
 		t.Fatalf("after a refused unbind: %+v %v, %d pushes", n, err, depth(t, p.db))
 	}
-	if n, err := p.db.UnbindToken(t.Context(), p.calleeDev.Token, t0.Add(2*time.Second)); err != nil || n != 1 {
+	if n, err := p.db.UnbindToken(t.Context(), p.calleeDev.Token, ring.Login); err != nil || n != 1 {
 		t.Fatalf("unbind: %d %v, want 1", n, err)
 	}
 	n, err := p.db.Number(t.Context(), p.callee)
@@ -165,6 +170,24 @@ func TestOutboxUnbindToken(t *testing.T) {
 	}
 }
 
+// A push made before a re-login in the same second cannot unbind the
+// device: login counts never tie, as times in seconds do.
+func TestOutboxUnbindTokenSameSecondRelogin(t *testing.T) {
+	p := newCallParties(t)
+	p.db.SetPushFilter(func(string) bool { return true })
+	p.ring(t, 2)
+	ring := due(t, p.db, 2, 10, nil)[0]
+	if _, err := p.db.Login(t.Context(), p.calleeDev, []store.UUIDHash{uuid(1)}, t0.Add(2*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := p.db.UnbindToken(t.Context(), p.calleeDev.Token, ring.Login); err != nil || n != 0 {
+		t.Fatalf("unbind for a push made in the second of a later re-login: %d %v", n, err)
+	}
+	if n, err := p.db.Number(t.Context(), p.callee); err != nil || n.Token != p.calleeDev.Token {
+		t.Fatalf("after a stale unbind: %+v %v", n, err)
+	}
+}
+
 // A push deleted with its token (while the dispatcher still held it) lends
 // its id to no later push: the dispatcher's late delete and retry of it
 // leave the new push alone.
@@ -173,7 +196,7 @@ func TestOutboxIDsNotReused(t *testing.T) {
 	p.db.SetPushFilter(func(string) bool { return true })
 	p.ring(t, 2)
 	held := due(t, p.db, 2, 10, nil)[0]
-	if _, err := p.db.UnbindToken(t.Context(), p.calleeDev.Token, t0.Add(2*time.Second)); err != nil {
+	if _, err := p.db.UnbindToken(t.Context(), p.calleeDev.Token, held.Login); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := p.db.Login(t.Context(), dev("token-callee-2", "Bob"), []store.UUIDHash{uuid(1)}, t0.Add(3*time.Second)); err != nil {

@@ -14,6 +14,17 @@ import (
 var steps = []step{
 	// 1: the schema the engine started with.
 	statements(schemaV1...),
+	// 2: login counts on devices and pushes, as SQLite's step 2: every
+	// login takes the next value of login_count into its device's row, and
+	// every push carries its device's count when it was made, so a "token
+	// dead" answer to a push made before a re-login cannot unbind the
+	// device (UnbindToken), even within the same second. A sequence never
+	// hands out a value twice, whatever transactions roll back.
+	statements(
+		`CREATE SEQUENCE login_count`,
+		`ALTER TABLE devices ADD COLUMN login bigint NOT NULL DEFAULT 0`,
+		`ALTER TABLE outbox ADD COLUMN login bigint NOT NULL DEFAULT 0`,
+	),
 }
 
 // statements is a step that runs qs in order.

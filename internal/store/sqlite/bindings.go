@@ -35,6 +35,7 @@ type senderRow struct {
 
 type calleeRow struct {
 	token, appid string // token "" if the number is unknown or idle
+	login        int64  // the device's login count (store.Push.Login)
 	numberArg    any    // the number as a statement argument, boxed once
 }
 
@@ -87,14 +88,15 @@ func (tx *wtx) callee(number string) (calleeRow, error) {
 		return c, nil
 	}
 	var tok, appid sql.NullString
-	// The device's appid comes with the token in the same lookup, so
-	// queueing the push costs Send only its INSERT.
-	err := tx.queryRow(`SELECT n.token, d.appid FROM numbers n LEFT JOIN devices d ON d.token = n.token
-		WHERE n.number = ?`, number).Scan(&tok, &appid)
+	var login sql.NullInt64
+	// The device's appid and login count come with the token in the same
+	// lookup, so queueing the push costs Send only its INSERT.
+	err := tx.queryRow(`SELECT n.token, d.appid, d.login FROM numbers n LEFT JOIN devices d ON d.token = n.token
+		WHERE n.number = ?`, number).Scan(&tok, &appid, &login)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return calleeRow{}, err
 	}
-	c := calleeRow{token: tok.String, appid: appid.String, numberArg: number}
+	c := calleeRow{token: tok.String, appid: appid.String, login: login.Int64, numberArg: number}
 	if len(b.callees) >= maxBindings {
 		clear(b.callees)
 	}

@@ -9,3 +9,10 @@ func SetSyncHook(db *DB, f func() error) {
 // WALJoinCounts returns the writes the WAL write joiners took from SQLite
 // and made to files, in this process so far.
 func WALJoinCounts() (in, out int64) { return walJoinCounts() }
+
+// DeviceLogin returns the login count of the device of token.
+func DeviceLogin(db *DB, token string) (int64, error) {
+	var n int64
+	err := db.read.QueryRow(`SELECT login FROM devices WHERE token = ?`, token).Scan(&n)
+	return n, err
+}

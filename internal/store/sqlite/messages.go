@@ -77,7 +77,7 @@ func (db *DB) Send(ctx context.Context, m store.NewMessages) (store.SendResult, 
 			}
 			res.MsgIDs[c] = 0
 			live = append(live, c)
-			devs = append(devs, pushDevice{token: dev.token, appid: dev.appid})
+			devs = append(devs, pushDevice{token: dev.token, appid: dev.appid, login: dev.login})
 			liveArgs = append(liveArgs, dev.numberArg)
 		}
 		if len(live) == 0 {
@@ -176,7 +176,7 @@ func (db *DB) Send(ctx context.Context, m store.NewMessages) (store.SendResult, 
 						Body: messagePreview(m), Created: m.Now}
 					pushes = make([]store.Push, 0, len(live)-i)
 				}
-				push.Token, push.AppID, push.MsgID = devs[i].token, devs[i].appid, id
+				push.Token, push.AppID, push.MsgID, push.Login = devs[i].token, devs[i].appid, id, devs[i].login
 				pushes = append(pushes, push)
 			}
 		}

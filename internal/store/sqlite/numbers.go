@@ -100,9 +100,15 @@ func (db *DB) Login(ctx context.Context, dev store.Device, uuids []store.UUIDHas
 				return err
 			}
 		}
-		_, err := tx.exec(`INSERT INTO devices(token, appid, build, name, locale, updated) VALUES(?, ?, ?, ?, ?, ?)
+		// The count only grows, and never goes back to a device: a push
+		// made before this login holds a lower one (Push.Login).
+		if _, err := tx.exec(`UPDATE login_count SET n = n + 1`); err != nil {
+			return err
+		}
+		_, err := tx.exec(`INSERT INTO devices(token, appid, build, name, locale, updated, login)
+			VALUES(?, ?, ?, ?, ?, ?, (SELECT n FROM login_count))
 			ON CONFLICT(token) DO UPDATE SET appid = excluded.appid, build = excluded.build,
-			name = excluded.name, locale = excluded.locale, updated = excluded.updated`,
+			name = excluded.name, locale = excluded.locale, updated = excluded.updated, login = excluded.login`,
 			dev.Token, dev.AppID, dev.Build, dev.Name, dev.Locale, now.Unix())
 		return err
 	})

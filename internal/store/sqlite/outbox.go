@@ -15,7 +15,10 @@ import (
 // reschedules and deletes them through the DB methods below.
 
 // pushDevice is a callee's device as Send sees it.
-type pushDevice struct{ token, appid string }
+type pushDevice struct {
+	token, appid string
+	login        int64 // the device's login count (store.Push.Login)
+}
 
 // messagePreview is the push body of a new message.
 func messagePreview(m store.NewMessages) string {
@@ -56,7 +59,7 @@ func (tx *wtx) queuePush(p store.Push) error {
 // its pushes in a few statements rather than one per callee.
 const pushChunk = 64
 
-const pushColumns = 13
+const pushColumns = 14
 
 // queuePushes writes ps to the outbox in tx, leaving out those whose appid
 // has no provider.
@@ -70,8 +73,8 @@ func (tx *wtx) queuePushes(ps []store.Push) error {
 		if rows == 0 {
 			return nil
 		}
-		q := `INSERT INTO outbox(id, kind, token, appid, caller, caller_name, body, msgid, callid, reason, created, expires, due) VALUES ` +
-			strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?), ", rows), ", ")
+		q := `INSERT INTO outbox(id, kind, token, appid, caller, caller_name, body, msgid, callid, reason, created, expires, due, login) VALUES ` +
+			strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?), ", rows), ", ")
 		_, err := tx.exec(q, args...)
 		args = args[:0]
 		tx.pushed = true
@@ -94,7 +97,7 @@ func (tx *wtx) queuePushes(ps []store.Push) error {
 		id := tx.db.outboxNext
 		tx.db.outboxNext++
 		args = append(args, id, string(p.Kind), p.Token, p.AppID, p.Caller, p.CallerName, p.Body, p.MsgID, p.CallID,
-			p.Reason, millis(p.Created), millis(p.Expires), millis(due))
+			p.Reason, millis(p.Created), millis(p.Expires), millis(due), p.Login)
 		if rows++; rows == pushChunk {
 			if err := flush(rows); err != nil {
 				return err
@@ -129,15 +132,16 @@ func (tx *wtx) pushWanted(devs []pushDevice) bool {
 //		Caller: caller, CallerName: name, Created: now, Expires: now.Add(ringTimeout)})
 func (tx *wtx) queuePushTo(number string, p store.Push) (bool, error) {
 	var tok, appid sql.NullString
-	err := tx.queryRow(`SELECT n.token, d.appid FROM numbers n JOIN devices d ON d.token = n.token
-		WHERE n.number = ?`, number).Scan(&tok, &appid)
+	var login int64
+	err := tx.queryRow(`SELECT n.token, d.appid, d.login FROM numbers n JOIN devices d ON d.token = n.token
+		WHERE n.number = ?`, number).Scan(&tok, &appid, &login)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil
 	}
 	if err != nil {
 		return false, err
 	}
-	p.Token, p.AppID = tok.String, appid.String
+	p.Token, p.AppID, p.Login = tok.String, appid.String, login
 	return true, tx.queuePush(p)
 }
 
@@ -145,7 +149,7 @@ func (tx *wtx) queuePushTo(number string, p store.Push) (bool, error) {
 // out those whose id is in skip (being sent).
 func (db *DB) DuePushes(ctx context.Context, now time.Time, limit int, skip map[int64]bool) ([]store.Push, error) {
 	rows, err := db.rquery(ctx, `SELECT id, kind, token, appid, caller, caller_name, body, msgid, callid, reason,
-		created, expires, due, attempts FROM outbox WHERE due <= ? ORDER BY due, id LIMIT ?`,
+		created, expires, due, attempts, login FROM outbox WHERE due <= ? ORDER BY due, id LIMIT ?`,
 		now.UnixMilli(), limit+len(skip))
 	if err != nil {
 		return nil, err
@@ -157,7 +161,7 @@ func (db *DB) DuePushes(ctx context.Context, now time.Time, limit int, skip map[
 		var kind string
 		var created, expires, due int64
 		if err := rows.Scan(&p.ID, &kind, &p.Token, &p.AppID, &p.Caller, &p.CallerName, &p.Body, &p.MsgID,
-			&p.CallID, &p.Reason, &created, &expires, &due, &p.Attempts); err != nil {
+			&p.CallID, &p.Reason, &created, &expires, &due, &p.Attempts, &p.Login); err != nil {
 			return nil, err
 		}
 		if skip[p.ID] {
@@ -200,15 +204,16 @@ func (db *DB) RetryPush(ctx context.Context, id int64, attempts int, due time.Ti
 // UnbindToken handles a token the provider called dead: compare and clear.
 // The numbers still bound to token are unbound, the device forgotten, and
 // its waiting pushes dropped, but only if the device has not logged in
-// again since the push was made (notAfter): a login in between, with a new
-// token or the same one, stands. It reports how many numbers it unbound.
-func (db *DB) UnbindToken(ctx context.Context, token string, notAfter time.Time) (int, error) {
+// again since the push was made: its login count is above login, the
+// push's. A login in between, with a new token or the same one, stands. It
+// reports how many numbers it unbound.
+func (db *DB) UnbindToken(ctx context.Context, token string, login int64) (int, error) {
 	var n int
 	err := db.write(ctx, func(tx *wtx) error {
 		n = 0
-		var updated int64
-		err := tx.queryRow(`SELECT updated FROM devices WHERE token = ?`, token).Scan(&updated)
-		if err == nil && updated > notAfter.Unix() {
+		var current int64
+		err := tx.queryRow(`SELECT login FROM devices WHERE token = ?`, token).Scan(&current)
+		if err == nil && current > login {
 			return nil // logged in again after the push was made
 		}
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/ringd/ringd/internal/store"
+	"github.com/ringd/ringd/internal/store/sqlite"
 )
 
 var allApps = func(string) bool { return true }
@@ -78,11 +79,15 @@ func TestUnbindTokenCompareAndClear(t *testing.T) {
 	}
 	login("old", t0, hashes[1], hashes[2])
 	login("new", t0.Add(time.Second), hashes[2]) // numbers[2] moved to a new token
+	oldLogin, err := sqlite.DeviceLogin(db, "old")
+	if err != nil || oldLogin == 0 {
+		t.Fatalf("login count of a device: %d %v", oldLogin, err)
+	}
 	// The device logged in again after the push: nothing changes.
-	if n, err := db.UnbindToken(ctx, "old", t0.Add(-time.Minute)); err != nil || n != 0 || inUse(numbers[1]) != "old" {
+	if n, err := db.UnbindToken(ctx, "old", oldLogin-1); err != nil || n != 0 || inUse(numbers[1]) != "old" {
 		t.Fatalf("newer login undone: %d %v %q", n, err, inUse(numbers[1]))
 	}
-	n, err := db.UnbindToken(ctx, "old", t0)
+	n, err := db.UnbindToken(ctx, "old", oldLogin)
 	if err != nil || n != 1 {
 		t.Fatalf("unbind: %d %v", n, err)
 	}
@@ -201,7 +206,7 @@ func TestPushIDsNotReused(t *testing.T) {
 		return ps[0]
 	}
 	held := send()
-	if _, err := db.UnbindToken(ctx, held.Token, now.Add(time.Hour)); err != nil {
+	if _, err := db.UnbindToken(ctx, held.Token, held.Login); err != nil {
 		t.Fatal(err)
 	}
 	dev := store.Device{Token: "new-token", AppID: "bench", Build: "1.0", Name: "Bench", Locale: "en"}

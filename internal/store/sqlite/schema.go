@@ -9,6 +9,49 @@ import "context"
 var steps = []step{
 	// 1: the schema as it stood when versions began.
 	baseline,
+	// 2: login counts on devices and pushes.
+	loginCounts,
+}
+
+// loginCounts is step 2: every login takes the next count of login_count
+// into its device's row, and every push carries its device's count when
+// it was made (outbox.login), so a "token dead" answer to a push made
+// before a re-login cannot unbind the device (UnbindToken). A time in
+// seconds, as devices.updated is, ties when both fall in one second.
+// Devices and pushes from before have count 0: any login after the
+// upgrade is above them.
+func loginCounts(ctx context.Context, w *wconn) error {
+	// Idempotent, as the baseline is: a test may set a database's version
+	// back to 0 to play one made before versions.
+	for _, col := range []struct{ table, name, decl string }{
+		{"devices", "login", "INTEGER NOT NULL DEFAULT 0"},
+		{"outbox", "login", "INTEGER NOT NULL DEFAULT 0"},
+	} {
+		if err := addColumn(ctx, w, col.table, col.name, col.decl); err != nil {
+			return err
+		}
+	}
+	for _, q := range []string{
+		`CREATE TABLE IF NOT EXISTS login_count(n INTEGER NOT NULL)`,
+		`INSERT INTO login_count(n) SELECT coalesce(max(login), 0) FROM devices
+			WHERE NOT EXISTS (SELECT 1 FROM login_count)`,
+	} {
+		if err := w.run(ctx, q); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// addColumn adds a column to table unless it has one of that name: ALTER
+// TABLE ADD COLUMN has no IF NOT EXISTS.
+func addColumn(ctx context.Context, w *wconn, table, name, decl string) error {
+	var n int
+	err := w.queryRow(ctx, `SELECT count(*) FROM pragma_table_info(?) WHERE name = ?`, table, name).Scan(&n)
+	if err != nil || n > 0 {
+		return err
+	}
+	return w.run(ctx, `ALTER TABLE `+table+` ADD COLUMN `+name+` `+decl)
 }
 
 // baseline is step 1. Its statements are idempotent, as before versions

@@ -27,6 +27,7 @@ var outboxCases = []testCase{
 	{"DueRetryDelete", testDueRetryDelete},
 	{"CallPushes", testCallPushes},
 	{"UnbindTokenCompareAndClear", testUnbindToken},
+	{"UnbindTokenSameSecondRelogin", testUnbindTokenSameSecond},
 	{"IDsNotReused", testPushIDsNotReused},
 }
 

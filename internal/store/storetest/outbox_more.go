@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -56,7 +57,7 @@ func testCallPushes(t *testing.T, f *fixture) {
 
 // UnbindToken unbinds the numbers still bound to a dead token, forgets its
 // device and drops its pushes, unless the device logged in after the push
-// was made.
+// was made: its login count is above the push's (store.Push.Login).
 func testUnbindToken(t *testing.T, f *fixture) {
 	o := f.outbox()
 	o.SetPushFilter(func(string) bool { return true })
@@ -66,14 +67,18 @@ func testUnbindToken(t *testing.T, f *fixture) {
 	f.login(fresh, at(1), c) // c moved to a new token
 	f.sendText(a, b.Number, "to the old token", at(2))
 	f.sendText(a, c.Number, "to the new token", at(2))
+	toOld, toNew := pushTo(t, f.due(o, at(2)), old.Token), pushTo(t, f.due(o, at(2)), fresh.Token)
+	if toOld.Login >= toNew.Login {
+		t.Fatalf("push login counts %d (old token) and %d (logged in later): the later login must count higher", toOld.Login, toNew.Login)
+	}
 	devices := f.stats().Devices
-	if n, err := o.UnbindToken(f.ctx, old.Token, at(-60)); err != nil || n != 0 {
-		t.Fatalf("unbind of a token logged in since the push: %d %v", n, err)
+	if n, err := o.UnbindToken(f.ctx, old.Token, toOld.Login-1); err != nil || n != 0 {
+		t.Fatalf("unbind for a push made before the device's last login: %d %v", n, err)
 	}
 	if got := f.boundTo(b, c); got[0] != old.Token || got[1] != fresh.Token || f.depth(o) != 2 {
 		t.Fatalf("after a refused unbind: bindings %q, %d pushes", got, f.depth(o))
 	}
-	if n, err := o.UnbindToken(f.ctx, old.Token, at(2)); err != nil || n != 1 {
+	if n, err := o.UnbindToken(f.ctx, old.Token, toOld.Login); err != nil || n != 1 {
 		t.Fatalf("unbind: %d %v, want 1", n, err)
 	}
 	if got := f.boundTo(a, b, c); got[0] != a.Dev.Token || got[1] != "" || got[2] != fresh.Token {
@@ -88,12 +93,65 @@ func testUnbindToken(t *testing.T, f *fixture) {
 	}
 	// The same token logs in again: a push made before that cannot undo it.
 	f.login(old, at(20), b)
-	if n, err := o.UnbindToken(f.ctx, old.Token, at(10)); err != nil || n != 0 {
+	if n, err := o.UnbindToken(f.ctx, old.Token, toOld.Login); err != nil || n != 0 {
 		t.Fatalf("unbind of a token that logged in again: %d %v", n, err)
 	}
 	if got := f.boundTo(b); got[0] != old.Token {
 		t.Fatalf("b after a stale unbind: %q", got[0])
 	}
+}
+
+// A push made before a re-login in the same second (a message's, a call's)
+// cannot unbind the device either: login counts, unlike times in seconds,
+// never tie. One made after the last login does.
+func testUnbindTokenSameSecond(t *testing.T, f *fixture) {
+	o := f.outbox()
+	o.SetPushFilter(func(string) bool { return true })
+	a, b := f.online("Alice"), f.register()
+	old := device("token-old-0002", "Old")
+	f.login(old, at(20), b)
+	f.sendText(a, b.Number, "just before the re-login", at(30))
+	f.ring(a, b, callID(7), at(30))
+	var before []store.Push
+	for _, p := range f.due(o, at(30)) {
+		if p.Token == old.Token {
+			before = append(before, p)
+		}
+	}
+	if len(before) != 2 {
+		t.Fatalf("pushes to the old token before the re-login: %+v, want a message's and a call's", before)
+	}
+	f.login(old, at(30), b)
+	for _, p := range before {
+		if n, err := o.UnbindToken(f.ctx, old.Token, p.Login); err != nil || n != 0 {
+			t.Fatalf("unbind for a %s push made in the second of a later re-login: %d %v", p.Kind, n, err)
+		}
+	}
+	if got := f.boundTo(b); got[0] != old.Token {
+		t.Fatalf("b after a stale unbind: %q", got[0])
+	}
+	// A push made after the last login does unbind.
+	f.sendText(a, b.Number, "after the re-login", at(31))
+	last := pushTo(t, f.due(o, at(31)), old.Token, "after")
+	if n, err := o.UnbindToken(f.ctx, old.Token, last.Login); err != nil || n != 1 {
+		t.Fatalf("unbind for a push made after the last login: %d %v, want 1", n, err)
+	}
+}
+
+// pushTo is the last of ps to token, whose body (if given) starts with
+// prefix.
+func pushTo(t *testing.T, ps []store.Push, token string, prefix ...string) store.Push {
+	t.Helper()
+	var found *store.Push
+	for i, p := range ps {
+		if p.Token == token && (len(prefix) == 0 || strings.HasPrefix(p.Body, prefix[0])) {
+			found = &ps[i]
+		}
+	}
+	if found == nil {
+		t.Fatalf("no push to %s in %+v", token, ps)
+	}
+	return *found
 }
 
 // A push id names one push for good: a push deleted while the dispatcher
@@ -105,7 +163,7 @@ func testPushIDsNotReused(t *testing.T, f *fixture) {
 	a, b := f.online("Alice"), f.online("Bob")
 	f.sendText(a, b.Number, "one", at(1))
 	held := f.pushOf(f.due(o, at(1)), store.PushMessage)
-	if _, err := o.UnbindToken(f.ctx, held.Token, at(1)); err != nil {
+	if _, err := o.UnbindToken(f.ctx, held.Token, held.Login); err != nil {
 		t.Fatal(err)
 	}
 	f.login(device("token-next-0001", "Bob"), at(2), b)
