@@ -13,8 +13,8 @@ import (
 )
 
 // TestWebhookReusesConnections: many pushes, the default 16 workers at
-// once, reach a real webhook receiver over at most one connection per
-// worker (and a small margin), not a connection for most pushes.
+// once, reach a real webhook receiver over about one connection per
+// worker, not a connection for most pushes.
 func TestWebhookReusesConnections(t *testing.T) {
 	const devices, rounds = 40, 10
 	var mu sync.Mutex // guards ports and hits
@@ -47,8 +47,11 @@ func TestWebhookReusesConnections(t *testing.T) {
 	if hits != devices*rounds {
 		t.Errorf("the webhook got %d pushes, want %d", hits, devices*rounds)
 	}
+	// A worker may ask for a connection a moment before another worker's
+	// goes back to the pool, and dial one more then; a default transport,
+	// which keeps two idle connections, needs one for most pushes instead.
 	const workers = 16 // the default
-	if len(ports) > workers+2 {
+	if len(ports) > 2*workers {
 		t.Errorf("%d pushes came over %d connections: more than the %d workers need", hits, len(ports), workers)
 	}
 }
