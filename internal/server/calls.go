@@ -183,7 +183,7 @@ func (s *Server) party(ctx context.Context, uuid *string) (store.Number, error) 
 	if err != nil {
 		return store.Number{}, err
 	}
-	n, err := s.store.NumbersByUUID(ctx, []store.UUIDHash{hash})
+	n, err := s.ids.NumbersByUUID(ctx, []store.UUIDHash{hash})
 	if err != nil {
 		return store.Number{}, err
 	}
@@ -219,7 +219,7 @@ func (s *Server) call(ctx context.Context, r *wire.Request) (any, error) {
 	if h.CallerName != nil {
 		nc.CallerName = *h.CallerName
 	}
-	c, err := s.store.CreateCall(ctx, nc)
+	c, err := s.callStore.CreateCall(ctx, nc)
 	if err != nil {
 		return nil, err
 	}
@@ -248,7 +248,7 @@ func (s *Server) callinfo(ctx context.Context, r *wire.Request) (any, error) {
 		w = s.calls.hub.subscribe(callKey(id))
 		defer s.calls.hub.cancel(w)
 	}
-	c, err := s.store.Call(ctx, id)
+	c, err := s.callStore.Call(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -269,7 +269,7 @@ func (s *Server) callinfo(ctx context.Context, r *wire.Request) (any, error) {
 			if !woken {
 				break
 			}
-			if c, err = s.store.Call(ctx, id); err != nil {
+			if c, err = s.callStore.Call(ctx, id); err != nil {
 				return nil, err
 			}
 		}
@@ -304,7 +304,7 @@ func (s *Server) answer(ctx context.Context, r *wire.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := s.store.AnswerCall(ctx, id, me.Number, data, s.clock.Now(), s.cfg.MaxCallLength); err != nil {
+	if _, err := s.callStore.AnswerCall(ctx, id, me.Number, data, s.clock.Now(), s.cfg.MaxCallLength); err != nil {
 		return nil, err
 	}
 	s.calls.hub.notify(callKey(id))
@@ -322,14 +322,14 @@ func (s *Server) hangup(ctx context.Context, r *wire.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	c, err := s.store.EndCall(ctx, store.CallEnd{ID: id, By: me.Number, Now: s.clock.Now()})
+	c, err := s.callStore.EndCall(ctx, store.CallEnd{ID: id, By: me.Number, Now: s.clock.Now()})
 	if err != nil {
 		return nil, err
 	}
 	s.callEnded(c, true)
 	a := hangupAnswer{Answer: wire.OK, State: c.State.String(), Reason: c.Reason}
 	if c.AI {
-		bal, err := s.store.Balance(ctx, c.Caller)
+		bal, err := s.callStore.Balance(ctx, c.Caller)
 		if err != nil {
 			return nil, err
 		}
@@ -380,7 +380,7 @@ func (s *Server) callTimer() {
 		case <-s.calls.wake:
 		}
 		s.endDueCalls(ctx)
-		next, ok, err := s.store.NextDeadline(ctx)
+		next, ok, err := s.callStore.NextDeadline(ctx)
 		switch {
 		case err != nil:
 			s.log.Warn("call timer", "err", err)
@@ -396,13 +396,13 @@ func (s *Server) callTimer() {
 
 func (s *Server) endDueCalls(ctx context.Context) {
 	now := s.clock.Now()
-	ids, err := s.store.DueCalls(ctx, now)
+	ids, err := s.callStore.DueCalls(ctx, now)
 	if err != nil {
 		s.log.Warn("call timer", "err", err)
 		return
 	}
 	for _, id := range ids {
-		c, err := s.store.EndCall(ctx, store.CallEnd{ID: id, Now: now})
+		c, err := s.callStore.EndCall(ctx, store.CallEnd{ID: id, Now: now})
 		if errors.Is(err, store.ErrCallState) {
 			continue // a hangup got there first
 		}

@@ -1,7 +1,21 @@
 package server
 
-// SetFetchHook makes fetch call hook at its stages (Server.fetchHook).
-func SetFetchHook(s *Server, hook func(stage string)) { s.fetchHook.Store(&hook) }
+import "sync/atomic"
+
+// SetFetchHook makes the fetches of s call hook before they look the data
+// up ("lookup") and once it is open ("read"); one server of the test
+// binary at a time has one.
+func SetFetchHook(s *Server, hook func(stage string)) {
+	testHooks.fetch.Store(&fetchHook{s: s, fn: hook})
+}
+
+// heldReads counts the connection reads that waited for a release.
+var heldReads atomic.Int64
+
+func init() {
+	count := func() { heldReads.Add(1) }
+	testHooks.heldRead.Store(&count)
+}
 
 // HeldReads is how many connection reads have waited for a release
 // (conn.go), by every server of the test binary.

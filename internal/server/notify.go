@@ -90,13 +90,13 @@ func (s *Server) arrived(res store.SendResult) {
 // commits (a send, a missed call), the wait ends, the server closes, or
 // newer long-polls of the numbers take its place (longpoll.go). It
 // subscribes before it looks, so a message that commits in between wakes it.
-func (s *Server) takeWaiting(ctx context.Context, q store.GetQuery, wait *int64) ([]store.Message, bool, error) {
+func (s *Server) takeWaiting(ctx context.Context, q store.GetQuery, wait *int64, dst []store.Message) ([]store.Message, bool, error) {
 	d, err := waitOf(wait)
 	if err != nil || d == 0 {
 		if err != nil {
 			return nil, false, err
 		}
-		return s.store.TakeUndelivered(ctx, q)
+		return s.msgs.TakeUndelivered(ctx, q, dst)
 	}
 	keys := make([]string, len(q.Callees))
 	for i, c := range q.Callees {
@@ -108,7 +108,7 @@ func (s *Server) takeWaiting(ctx context.Context, q store.GetQuery, wait *int64)
 	defer t.Stop()
 	var p *longPoll
 	for {
-		msgs, more, err := s.store.TakeUndelivered(ctx, q)
+		msgs, more, err := s.msgs.TakeUndelivered(ctx, q, dst)
 		if err != nil || len(msgs) > 0 {
 			return msgs, more, err
 		}
