@@ -90,7 +90,7 @@ func (s *Server) resolveNumbers(ctx context.Context, hashes []store.UUIDHash) ([
 	}
 	out := make([]string, 0, len(numbers))
 	for i, n := range numbers {
-		s.numbers.put(hashes[i], n.Number, n.Name)
+		s.numbers.put(hashes[i], n.Number)
 		if !contains(out, n.Number) {
 			out = append(out, n.Number)
 		}
