@@ -172,6 +172,7 @@ type Server struct {
 	disk *diskSpace // room left for sends on the data filesystem (disk.go)
 
 	numbers numberCache // get's uuid hash → number (numcache.go)
+	renders renderCache // get's renderings of sends (getcache.go)
 }
 
 // New makes a server over st. Call Start to run its background work and
