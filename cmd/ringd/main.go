@@ -189,14 +189,20 @@ func main() {
 	}
 }
 
-// heldPerNumber is the store's HeldPerNumber for a server answering at
-// most maxGet messages a get (0: the default): one more, to tell there
-// are more.
-func heldPerNumber(maxGet int) int {
+// openStore opens the SQLite store of o's data directory. srv is the
+// server it will serve, made once the store is open: only sends ask it
+// for room, and they come once it serves.
+func openStore(o *options, srv **server.Server) (*sqlite.DB, error) {
+	maxGet := o.cfg.MaxGet
 	if maxGet <= 0 {
 		maxGet = server.DefaultMaxGet
 	}
-	return maxGet + 1
+	return sqlite.Open(filepath.Join(o.data, "ringd.db"), sqlite.Options{
+		HeldPerNumber: maxGet + 1, // what a get answers, and one to tell there are more
+		Arena:         blob.ArenaOptions{Reserve: o.cfg.DiskReserve},
+		ArenaMax:      o.arenaMax,
+		FileRoom:      func(n int64) error { return (*srv).RoomForFile(n) },
+	})
 }
 
 func run(o *options, log *slog.Logger) error {
@@ -209,14 +215,8 @@ func run(o *options, log *slog.Logger) error {
 		return err
 	}
 	defer dataDir.removeUnlessServed(log) // runs last: after the store and the arena close
-	var srv *server.Server                // made below, once the store is open
-	db, err := sqlite.Open(filepath.Join(o.data, "ringd.db"), sqlite.Options{
-		HeldPerNumber: heldPerNumber(o.cfg.MaxGet),
-		Arena:         blob.ArenaOptions{Reserve: o.cfg.DiskReserve},
-		ArenaMax:      o.arenaMax,
-		// Asked by sends only, which come once srv serves.
-		FileRoom: func(n int64) error { return srv.RoomForFile(n) },
-	})
+	var srv *server.Server
+	db, err := openStore(o, &srv)
 	if err != nil {
 		return err
 	}
