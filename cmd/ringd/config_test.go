@@ -117,10 +117,10 @@ func TestConfigRefusesMistakes(t *testing.T) {
 // -arena-max is refused below 64 KiB and above a chunk of the arena.
 func TestArenaMaxFlag(t *testing.T) {
 	o, err := parseFlags(nil)
-	if err != nil || o.cfg.ArenaMax != 1<<20 {
+	if err != nil || o.arenaMax != 1<<20 {
 		t.Fatalf("default: %v, %+v", err, o)
 	}
-	if o, err := parseFlags([]string{"-arena-max", "65536"}); err != nil || o.cfg.ArenaMax != 65536 {
+	if o, err := parseFlags([]string{"-arena-max", "65536"}); err != nil || o.arenaMax != 65536 {
 		t.Fatalf("64 KiB: %v", err)
 	}
 	for _, v := range []string{"65535", "0", "67108865"} {

@@ -26,13 +26,14 @@ import (
 )
 
 type options struct {
-	listen  string
-	data    string
-	cfg     server.Config
-	debug   bool
-	version bool         // -version: print the version and exit
-	config  string       // -config: the configuration file
-	push    *push.Config // its push section; nil: no pushes
+	listen   string
+	data     string
+	cfg      server.Config
+	debug    bool
+	arenaMax int64        // -arena-max: the store's ArenaMax
+	version  bool         // -version: print the version and exit
+	config   string       // -config: the configuration file
+	push     *push.Config // its push section; nil: no pushes
 
 	adminListen string // -admin-listen: the operator's endpoints (admin.go); "": none
 
@@ -59,7 +60,7 @@ func parseFlags(args []string) (*options, error) {
 	fs.StringVar(&o.cfg.AdminToken, "admin-token", "", "token of operator requests (none: they are refused)")
 	fs.DurationVar(&o.cfg.RingTimeout, "ring-timeout", server.DefaultRingTimeout, "how long a call rings before it is missed")
 	rateFlags(fs, &o.cfg.RateConfig)
-	fs.Int64Var(&o.cfg.ArenaMax, "arena-max", server.DefaultArenaMax, "largest data kept in the preallocated arena (data/arena), in bytes, at least 64 KiB; larger data is a file of its own under data/blobs")
+	fs.Int64Var(&o.arenaMax, "arena-max", sqlite.DefaultArenaMax, "largest data kept in the preallocated arena (data/arena), in bytes, at least 64 KiB; larger data is a file of its own under data/blobs")
 	fs.Int64Var(&o.cfg.DiskReserve, "disk-reserve", server.DefaultDiskReserve, "free space, in bytes, that sends leave on the data directory's filesystem for the database and the janitor: data to write is refused (10001) when it would leave less, texts when less than half is left")
 	fs.IntVar(&o.cfg.MaxInFlight, "max-inflight", server.DefaultMaxInFlight, "requests worked on at once (not those waiting for their client, nor waiting long-polls); past it the server answers 10009")
 	fs.DurationVar(&o.cfg.ReadTimeout, "read-timeout", server.DefaultReadTimeout, "a request's headers and the start of its body must arrive within this of its first byte")
@@ -113,8 +114,8 @@ func parseFlags(args []string) (*options, error) {
 	if o.cfg.Retention < server.DefaultRetention {
 		return nil, fmt.Errorf("-retention %v: no shorter than %v", o.cfg.Retention, server.DefaultRetention)
 	}
-	if o.cfg.ArenaMax < server.MinArenaMax || o.cfg.ArenaMax > blob.DefaultArenaChunk {
-		return nil, fmt.Errorf("-arena-max %d: from %d to %d", o.cfg.ArenaMax, server.MinArenaMax, blob.DefaultArenaChunk)
+	if o.arenaMax < sqlite.MinArenaMax || o.arenaMax > blob.DefaultArenaChunk {
+		return nil, fmt.Errorf("-arena-max %d: from %d to %d", o.arenaMax, sqlite.MinArenaMax, blob.DefaultArenaChunk)
 	}
 	if o.cfg.DiskReserve < 1<<20 {
 		return nil, fmt.Errorf("-disk-reserve %d: at least %d", o.cfg.DiskReserve, 1<<20)
@@ -191,6 +192,22 @@ func main() {
 	}
 }
 
+// openStore opens the SQLite store of o's data directory. srv is the
+// server it will serve, made once the store is open: only sends ask it
+// for room, and they come once it serves.
+func openStore(o *options, srv **server.Server) (*sqlite.DB, error) {
+	maxGet := o.cfg.MaxGet
+	if maxGet <= 0 {
+		maxGet = server.DefaultMaxGet
+	}
+	return sqlite.Open(filepath.Join(o.data, "ringd.db"), sqlite.Options{
+		HeldPerNumber: maxGet + 1, // what a get answers, and one to tell there are more
+		Arena:         blob.ArenaOptions{Reserve: o.cfg.DiskReserve},
+		ArenaMax:      o.arenaMax,
+		FileRoom:      func(n int64) error { return (*srv).RoomForFile(n) },
+	})
+}
+
 func run(o *options, log *slog.Logger) error {
 	cert, err := loadTLS(o, log) // before anything is made: a bad pair leaves no trace
 	if err != nil {
@@ -201,22 +218,12 @@ func run(o *options, log *slog.Logger) error {
 		return err
 	}
 	defer dataDir.removeUnlessServed(log) // runs last: after the store and the arena close
-	db, err := sqlite.Open(filepath.Join(o.data, "ringd.db"), sqlite.Options{HeldPerNumber: o.cfg.HeldPerNumber()})
+	var srv *server.Server
+	db, err := openStore(o, &srv)
 	if err != nil {
 		return err
 	}
-	defer db.Close()
-	blobs, err := blob.NewDisk(filepath.Join(o.data, "blobs"))
-	if err != nil {
-		return err
-	}
-	arena, err := blob.OpenArena(filepath.Join(o.data, "arena"), blob.ArenaOptions{Reserve: o.cfg.DiskReserve},
-		func(use func(off, length int64) error) error { return db.ArenaBlobs(context.Background(), use) })
-	if err != nil {
-		return err
-	}
-	defer arena.Close() // after the server, before the store
-	o.cfg.Arena = arena
+	defer db.Close() // after the server
 	o.cfg.DataDir = o.data
 	o.cfg.Logger = log
 	if o.push != nil {
@@ -231,7 +238,7 @@ func run(o *options, log *slog.Logger) error {
 		defer d.Close() // before the store closes
 		log.Info("push configured", "apps", len(o.push.Apps))
 	}
-	srv := server.New(o.cfg, db, blobs)
+	srv = server.New(o.cfg, db)
 	srv.Start()
 	defer srv.Close()
 	stopAdmin, err := startAdmin(o, srv, log)

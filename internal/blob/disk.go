@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 )
 
 var _ Store = (*Disk)(nil)
@@ -95,9 +96,31 @@ func (d *Disk) path(hash string) string {
 }
 
 func (d *Disk) Put(ctx context.Context, r io.Reader, n int64) (string, error) {
+	h := sha256.New()
+	var hash string
+	err := d.put(io.TeeReader(r, h), n, func() string {
+		hash = hex.EncodeToString(h.Sum(nil))
+		return hash
+	})
+	return hash, err
+}
+
+// PutNamed is Put of data named by the caller rather than by its SHA-256:
+// name must look like one (64 hex digits), and must be the name of these
+// bytes alone, as the data under a name already stored is kept.
+func (d *Disk) PutNamed(ctx context.Context, name string, r io.Reader, n int64) error {
+	if !validHash(name) {
+		return fmt.Errorf("blob: bad name %q", name)
+	}
+	return d.put(r, n, func() string { return name })
+}
+
+// put writes exactly n bytes from r durably under the name that name
+// returns once they are all read.
+func (d *Disk) put(r io.Reader, n int64, name func() string) error {
 	f, tmp, err := d.create()
 	if err != nil {
-		return "", err
+		return err
 	}
 	keep := false
 	defer func() {
@@ -108,59 +131,54 @@ func (d *Disk) Put(ctx context.Context, r io.Reader, n int64) (string, error) {
 			}
 		}
 	}()
-	h := sha256.New()
 	bp := copyBufs.Get().(*[]byte)
 	// Copy exactly what the reader yields: the caller's reader enforces the
 	// declared length and fails on short or long data.
-	written, err := io.CopyBuffer(io.MultiWriter(f, h), r, *bp)
+	written, err := io.CopyBuffer(f, r, *bp)
 	copyBufs.Put(bp)
 	if err != nil {
-		return "", err
+		return err
 	}
 	if written != n {
-		return "", fmt.Errorf("blob: got %d bytes, want %d", written, n)
+		return fmt.Errorf("blob: got %d bytes, want %d", written, n)
 	}
-	hash := hex.EncodeToString(h.Sum(nil))
-	final := d.path(hash)
+	final := d.path(name())
 	sub := filepath.Dir(final)
 	if _, err := os.Stat(final); err == nil {
-		// Stored already: the same bytes, by their hash. The Put that named
-		// it may not have synced its directory yet, so sync it before this
-		// Put's caller may answer.
-		return hash, syncDir(sub)
+		// Stored already: the same bytes, by their name. The put that
+		// named it may not have synced its directory yet, so sync it
+		// before this one's caller may answer.
+		return syncDir(sub)
 	}
 	if err := f.Sync(); err != nil {
-		return "", err
+		return err
 	}
 	if err := d.mkdir(sub); err != nil {
-		return "", err
+		return err
 	}
 	if tmp == "" {
 		err := linkTmpfile(f, final)
 		if errors.Is(err, os.ErrExist) {
-			// A concurrent Put of the same bytes named it first.
-			return hash, syncDir(sub)
+			// A concurrent put of the same bytes named it first.
+			return syncDir(sub)
 		}
 		if err != nil {
-			return "", err
+			return err
 		}
 		keep = true
 		if err := f.Close(); err != nil {
-			return "", err
+			return err
 		}
 	} else {
 		if err := f.Close(); err != nil {
-			return "", err
+			return err
 		}
 		if err := os.Rename(tmp, final); err != nil {
-			return "", err
+			return err
 		}
 		keep = true
 	}
-	if err := syncDir(sub); err != nil {
-		return "", err
-	}
-	return hash, nil
+	return syncDir(sub)
 }
 
 func (d *Disk) mkdir(sub string) error {
@@ -223,6 +241,12 @@ var _ Lister = (*Disk)(nil)
 
 // List calls fn with the hash of every stored data.
 func (d *Disk) List(ctx context.Context, fn func(hash string) error) error {
+	return d.ListOlder(ctx, time.Time{}, fn)
+}
+
+// ListOlder calls fn with the name of every stored data last written
+// before t; all of them when t is zero.
+func (d *Disk) ListOlder(ctx context.Context, t time.Time, fn func(hash string) error) error {
 	subs, err := os.ReadDir(d.dir)
 	if err != nil {
 		return err
@@ -239,7 +263,7 @@ func (d *Disk) List(ctx context.Context, fn func(hash string) error) error {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			if validHash(e.Name()) {
+			if validHash(e.Name()) && (t.IsZero() || writtenBefore(e, t)) {
 				if err := fn(e.Name()); err != nil {
 					return err
 				}
@@ -247,4 +271,11 @@ func (d *Disk) List(ctx context.Context, fn func(hash string) error) error {
 		}
 	}
 	return nil
+}
+
+// writtenBefore reports whether the file of e was last written before t;
+// one gone meanwhile was not.
+func writtenBefore(e os.DirEntry, t time.Time) bool {
+	info, err := e.Info()
+	return err == nil && info.ModTime().Before(t)
 }

@@ -6,7 +6,6 @@ package ringtest
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -15,6 +14,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -65,8 +65,7 @@ type Server struct {
 	Clock  *Clock
 	Server *server.Server
 	DB     *sqlite.DB
-	Blobs  *blob.Disk
-	Arena  *blob.Arena // data from store.InlineMax to cfg.ArenaMax (1 MiB)
+	Arena  *blob.Arena // the store's: data from store.TextMax to ArenaMax
 	HTTP   *httptest.Server
 	Push   *push.Dispatcher // nil unless started by NewPushAt
 	// MetricsURL is GET /metrics on Admin, which serves the server's
@@ -74,6 +73,10 @@ type Server struct {
 	MetricsURL string
 	Admin      *httptest.Server
 }
+
+// ArenaMax is the largest data a test server keeps in its arena; larger
+// data is a file of its own.
+const ArenaMax = sqlite.DefaultArenaMax
 
 // TestArenaChunk is the chunk size of a test server's arena.
 const TestArenaChunk = 4 << 20
@@ -117,23 +120,21 @@ func NewPushAt(t testing.TB, cfg server.Config, dir string, p *Push) *Server {
 	if cfg.Logger == nil {
 		cfg.Logger = testLogger(t)
 	}
-	db, err := sqlite.Open(filepath.Join(dir, "ringd.db"), sqlite.Options{HeldPerNumber: cfg.HeldPerNumber()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	blobs, err := blob.NewDisk(filepath.Join(dir, "blobs"))
-	if err != nil {
-		t.Fatal(err)
+	var srv *server.Server // made below, once the store is open
+	maxGet := cfg.MaxGet
+	if maxGet <= 0 {
+		maxGet = server.DefaultMaxGet
 	}
 	// Chunks of 4 MiB, made on the first send of a file: a test server
 	// does not write ringd's 64 MiB of zeros.
-	arena, err := blob.OpenArena(filepath.Join(dir, "arena"), blob.ArenaOptions{ChunkSize: TestArenaChunk},
-		func(use func(off, length int64) error) error { return db.ArenaBlobs(context.Background(), use) })
+	db, err := sqlite.Open(filepath.Join(dir, "ringd.db"), sqlite.Options{
+		HeldPerNumber: maxGet + 1,
+		Arena:         blob.ArenaOptions{ChunkSize: TestArenaChunk},
+		FileRoom:      func(n int64) error { return srv.RoomForFile(n) },
+	})
 	if err != nil {
-		db.Close()
 		t.Fatal(err)
 	}
-	cfg.Arena = arena
 	if cfg.DataDir == "" {
 		cfg.DataDir = dir // as ringd: sends watch the room left there
 	}
@@ -141,13 +142,12 @@ func NewPushAt(t testing.TB, cfg server.Config, dir string, p *Push) *Server {
 	if p != nil {
 		disp, err = push.New(p.Config, db, push.Options{Clock: clock, Logger: cfg.Logger, HTTPClient: p.HTTPClient})
 		if err != nil {
-			arena.Close()
 			db.Close()
 			t.Fatal(err)
 		}
 		cfg.Pusher = disp
 	}
-	srv := server.New(cfg, db, blobs)
+	srv = server.New(cfg, db)
 	if disp != nil {
 		disp.Start()
 	}
@@ -161,7 +161,7 @@ func NewPushAt(t testing.TB, cfg server.Config, dir string, p *Push) *Server {
 	hs.Config.ReadTimeout = srv.ReadTimeout() // the pace of request bodies (server/pace.go)
 	hs.Start()
 	admin := httptest.NewServer(srv.AdminHandler())
-	s := &Server{URL: hs.URL + "/", Dir: dir, Clock: clock, Server: srv, DB: db, Blobs: blobs, Arena: arena, HTTP: hs, Push: disp,
+	s := &Server{URL: hs.URL + "/", Dir: dir, Clock: clock, Server: srv, DB: db, Arena: db.Arena(), HTTP: hs, Push: disp,
 		MetricsURL: admin.URL + "/metrics", Admin: admin}
 	t.Cleanup(s.Close)
 	return s
@@ -180,7 +180,6 @@ func (s *Server) Close() {
 	if s.Push != nil {
 		s.Push.Close() // before the store it writes to
 	}
-	s.Arena.Close()
 	s.DB.Close()
 }
 
@@ -333,4 +332,33 @@ func Messages(a Answer) []map[string]any {
 		out[i], _ = m.(map[string]any)
 	}
 	return out
+}
+
+// ArenaSpace is the bytes of the store's arena and those free in it, as
+// /metrics shows them.
+func (s *Server) ArenaSpace(t testing.TB) (size, free int64) {
+	t.Helper()
+	resp, err := http.Get(s.MetricsURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	size, free = -1, -1
+	for _, line := range strings.Split(string(b), "\n") {
+		var v float64
+		if _, err := fmt.Sscanf(line, "ringd_arena_size_bytes %g", &v); err == nil {
+			size = int64(v)
+		}
+		if _, err := fmt.Sscanf(line, "ringd_arena_free_bytes %g", &v); err == nil {
+			free = int64(v)
+		}
+	}
+	if size < 0 || free < 0 {
+		t.Fatal("no arena gauges on /metrics")
+	}
+	return size, free
 }

@@ -73,7 +73,7 @@ func (s *Server) reserve(ctx context.Context, r *wire.Request) (any, error) {
 			return nil, wire.Invalidf("numbers", "required, an array of 1 to %d numbers, each %s", maxReserve, wire.RuleNumber)
 		}
 	}
-	if err := s.store.Reserve(ctx, *h.Numbers); err != nil {
+	if err := s.callStore.Reserve(ctx, *h.Numbers); err != nil {
 		return nil, err
 	}
 	return wire.Ack{Answer: wire.OK}, nil
@@ -91,7 +91,7 @@ func (s *Server) credit(ctx context.Context, r *wire.Request) (any, error) {
 	case h.Seconds == nil || *h.Seconds <= 0 || *h.Seconds > 1e9:
 		return nil, wire.Invalid("seconds", "required, a whole number from 1 to 1000000000")
 	}
-	bal, err := s.store.Credit(ctx, *h.Number, *h.Seconds)
+	bal, err := s.callStore.Credit(ctx, *h.Number, *h.Seconds)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, wire.Errorf(wire.CalleeNotInUse, "credit to an unregistered number")
 	}
@@ -106,7 +106,7 @@ func (s *Server) stats(ctx context.Context, r *wire.Request) (any, error) {
 	if _, err := s.admin(r); err != nil {
 		return nil, err
 	}
-	st, err := s.store.Stats(ctx)
+	st, err := s.callStore.Stats(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -79,7 +79,7 @@ func (s *Server) aicall(ctx context.Context, r *wire.Request) (any, error) {
 	}
 	// Checked before the service is bothered; the store checks again when
 	// it stores the call.
-	if bal, err := s.store.Balance(ctx, me.Number); err != nil {
+	if bal, err := s.callStore.Balance(ctx, me.Number); err != nil {
 		return nil, err
 	} else if bal <= 0 {
 		return nil, store.ErrNoBalance
@@ -95,7 +95,7 @@ func (s *Server) aicall(ctx context.Context, r *wire.Request) (any, error) {
 	}
 	hash, _ := hashUUID(*h.UUID)
 	now := s.clock.Now()
-	c, err := s.store.CreateCall(ctx, store.NewCall{ID: id, CallerHash: hash, CallerName: name, Offer: data,
+	c, err := s.callStore.CreateCall(ctx, store.NewCall{ID: id, CallerHash: hash, CallerName: name, Offer: data,
 		Now: now, MaxLength: s.cfg.MaxCallLength, AnswerData: answer})
 	if err != nil {
 		// The service thinks a call began; tell it that it did not.
@@ -179,7 +179,7 @@ func (s *Server) balance(ctx context.Context, r *wire.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	bal, err := s.store.Balance(ctx, me.Number)
+	bal, err := s.callStore.Balance(ctx, me.Number)
 	if err != nil {
 		return nil, err
 	}

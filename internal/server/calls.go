@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/ringd/ringd/internal/notify"
 	"github.com/ringd/ringd/internal/store"
 	"github.com/ringd/ringd/internal/wire"
 )
@@ -54,16 +55,13 @@ func (c *CallConfig) setDefaults() {
 
 // calls is the server's call machinery.
 type calls struct {
-	hub  hub
-	wake chan struct{} // kicks the call timer when a new deadline is stored
-	ai   *http.Client
+	ai *http.Client
 	// ringing lists the calls ringing to numbers, for incoming
 	// (incoming.go); nil when the store cannot.
 	ringing ringingLister
 }
 
 func (s *Server) initCalls() {
-	s.calls.wake = make(chan struct{}, 1)
 	s.calls.ai = &http.Client{Timeout: s.cfg.AITimeout}
 	for name, h := range map[string]handler{
 		"call":     s.call,
@@ -82,7 +80,7 @@ func (s *Server) initCalls() {
 	} {
 		s.handlers[name] = h
 	}
-	if rl, ok := s.store.(ringingLister); ok {
+	if rl, ok := s.st.(ringingLister); ok {
 		s.calls.ringing = rl
 		s.handlers["incoming"] = s.incoming
 	}
@@ -195,7 +193,7 @@ func (s *Server) party(ctx context.Context, uuid *string) (store.Number, error) 
 	if err != nil {
 		return store.Number{}, err
 	}
-	n, err := s.store.NumbersByUUID(ctx, []store.UUIDHash{hash})
+	n, err := s.ids.NumbersByUUID(ctx, []store.UUIDHash{hash})
 	if err != nil {
 		return store.Number{}, err
 	}
@@ -231,11 +229,11 @@ func (s *Server) call(ctx context.Context, r *wire.Request) (any, error) {
 	if h.CallerName != nil {
 		nc.CallerName = *h.CallerName
 	}
-	c, err := s.store.CreateCall(ctx, nc)
+	c, err := s.callStore.CreateCall(ctx, nc)
 	if err != nil {
 		return nil, err
 	}
-	s.calls.hub.notify(ringKey(c.Callee)) // incoming's long-polls (incoming.go)
+	s.notifier.Notify(notify.Ringing(c.Callee)) // incoming's long-polls (incoming.go)
 	s.kickCallTimer()
 	return callAnswer{Answer: wire.OK, CallID: c.ID}, nil
 }
@@ -256,12 +254,13 @@ func (s *Server) callinfo(ctx context.Context, r *wire.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	var w *waiter
+	var woke <-chan struct{}
 	if wait > 0 {
-		w = s.calls.hub.subscribe(callKey(id))
-		defer s.calls.hub.cancel(w)
+		var cancel func()
+		woke, cancel = s.notifier.Subscribe(notify.Call(id))
+		defer cancel()
 	}
-	c, err := s.store.Call(ctx, id)
+	c, err := s.callStore.Call(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -275,14 +274,14 @@ func (s *Server) callinfo(ctx context.Context, r *wire.Request) (any, error) {
 		t := time.NewTimer(wait)
 		defer t.Stop()
 		for c.State == first {
-			woken, err := s.await(ctx, w, p, t)
+			woken, err := s.await(ctx, woke, p, t)
 			if err != nil {
 				return nil, err
 			}
 			if !woken {
 				break
 			}
-			if c, err = s.store.Call(ctx, id); err != nil {
+			if c, err = s.callStore.Call(ctx, id); err != nil {
 				return nil, err
 			}
 		}
@@ -317,10 +316,10 @@ func (s *Server) answer(ctx context.Context, r *wire.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := s.store.AnswerCall(ctx, id, me.Number, data, s.clock.Now(), s.cfg.MaxCallLength); err != nil {
+	if _, err := s.callStore.AnswerCall(ctx, id, me.Number, data, s.clock.Now(), s.cfg.MaxCallLength); err != nil {
 		return nil, err
 	}
-	s.calls.hub.notify(callKey(id))
+	s.notifier.Notify(notify.Call(id))
 	return wire.Ack{Answer: wire.OK}, nil
 }
 
@@ -335,14 +334,14 @@ func (s *Server) hangup(ctx context.Context, r *wire.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	c, err := s.store.EndCall(ctx, store.CallEnd{ID: id, By: me.Number, Now: s.clock.Now()})
+	c, err := s.callStore.EndCall(ctx, store.CallEnd{ID: id, By: me.Number, Now: s.clock.Now()})
 	if err != nil {
 		return nil, err
 	}
 	s.callEnded(c, true)
 	a := hangupAnswer{Answer: wire.OK, State: c.State.String(), Reason: c.Reason}
 	if c.AI {
-		bal, err := s.store.Balance(ctx, c.Caller)
+		bal, err := s.callStore.Balance(ctx, c.Caller)
 		if err != nil {
 			return nil, err
 		}
@@ -355,9 +354,9 @@ func (s *Server) hangup(ctx context.Context, r *wire.Request) (any, error) {
 // callee's long-polls) and tells the AI service its call is over. The
 // pushes were queued in the ending transaction.
 func (s *Server) callEnded(c store.Call, sync bool) {
-	s.calls.hub.notify(callKey(c.ID))
+	s.notifier.Notify(notify.Call(c.ID))
 	if c.MissedMsgID != 0 {
-		s.calls.hub.notify(numberKey(c.Callee))
+		s.notifier.Notify(notify.Messages(c.Callee))
 	}
 	if c.AI {
 		if sync {
@@ -370,10 +369,7 @@ func (s *Server) callEnded(c store.Call, sync bool) {
 
 // kickCallTimer makes the timer look again for the earliest deadline.
 func (s *Server) kickCallTimer() {
-	select {
-	case s.calls.wake <- struct{}{}:
-	default:
-	}
+	s.notifier.Notify(notify.Deadlines)
 }
 
 // callTimer ends calls whose deadline has passed: unanswered past the ring
@@ -390,10 +386,10 @@ func (s *Server) callTimer() {
 		case <-s.stop:
 			return
 		case <-t.C:
-		case <-s.calls.wake:
+		case <-s.deadlines:
 		}
 		s.endDueCalls(ctx)
-		next, ok, err := s.store.NextDeadline(ctx)
+		next, ok, err := s.callStore.NextDeadline(ctx)
 		switch {
 		case err != nil:
 			s.log.Warn("call timer", "err", err)
@@ -409,13 +405,13 @@ func (s *Server) callTimer() {
 
 func (s *Server) endDueCalls(ctx context.Context) {
 	now := s.clock.Now()
-	ids, err := s.store.DueCalls(ctx, now)
+	ids, err := s.callStore.DueCalls(ctx, now)
 	if err != nil {
 		s.log.Warn("call timer", "err", err)
 		return
 	}
 	for _, id := range ids {
-		c, err := s.store.EndCall(ctx, store.CallEnd{ID: id, Now: now})
+		c, err := s.callStore.EndCall(ctx, store.CallEnd{ID: id, Now: now})
 		if errors.Is(err, store.ErrCallState) {
 			continue // a hangup got there first
 		}

@@ -62,7 +62,7 @@ func (s *Server) lookup(ctx context.Context, r *wire.Request) (any, error) {
 	if h.Number == nil || !wire.IsNumber(*h.Number) {
 		return nil, wire.Invalid("number", wire.RuleNumber)
 	}
-	return lookupNumber(ctx, s.store, *h.Number, s.clock.Now().Add(-getWindow), s.cfg.MaxGet)
+	return lookupNumber(ctx, s.st, *h.Number, s.clock.Now().Add(-getWindow), s.cfg.MaxGet)
 }
 
 func lookupNumber(ctx context.Context, st numberLookup, number string, since time.Time, page int) (lookupAnswer, error) {

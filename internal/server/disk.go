@@ -65,6 +65,11 @@ func newDiskSpace(dir string, reserve int64, log *slog.Logger) *diskSpace {
 // roomForRows checks that a send that adds only database rows may.
 func (d *diskSpace) roomForRows() error { return d.room(d.reserve/2, false) }
 
+// RoomForFile checks that a send may write n bytes into a file of their
+// own: the store asks it (sqlite.Options.FileRoom) when it puts data
+// there.
+func (s *Server) RoomForFile(n int64) error { return s.disk.roomForFile(n) }
+
 // roomForFile checks that a send may write n bytes into a file of their own.
 func (d *diskSpace) roomForFile(n int64) error { return d.room(n+d.reserve, true) }
 

@@ -1,7 +1,25 @@
 package server
 
-// SetFetchHook makes fetch call hook at its stages (Server.fetchHook).
-func SetFetchHook(s *Server, hook func(stage string)) { s.fetchHook.Store(&hook) }
+import (
+	"sync/atomic"
+
+	"github.com/ringd/ringd/internal/notify"
+)
+
+// SetFetchHook makes the fetches of s call hook before they look the data
+// up ("lookup") and once it is open ("read"); one server of the test
+// binary at a time has one.
+func SetFetchHook(s *Server, hook func(stage string)) {
+	testHooks.fetch.Store(&fetchHook{s: s, fn: hook})
+}
+
+// heldReads counts the connection reads that waited for a release.
+var heldReads atomic.Int64
+
+func init() {
+	count := func() { heldReads.Add(1) }
+	testHooks.heldRead.Store(&count)
+}
 
 // HeldReads is how many connection reads have waited for a release
 // (conn.go), by every server of the test binary.
@@ -16,7 +34,5 @@ func LongPolls(s *Server) int { return s.polls.count() }
 // Waiters is how many requests wait in s for a message to number (a get
 // with wait).
 func Waiters(s *Server, number string) int {
-	s.calls.hub.mu.Lock()
-	defer s.calls.hub.mu.Unlock()
-	return len(s.calls.hub.waiters[numberKey(number)])
+	return s.notifier.(*notify.Local).Subscribers(notify.Messages(number))
 }

@@ -1,13 +1,10 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"errors"
-	"io"
 	"strings"
 
-	"github.com/ringd/ringd/internal/blob"
 	"github.com/ringd/ringd/internal/store"
 	"github.com/ringd/ringd/internal/wire"
 )
@@ -50,16 +47,9 @@ func (s *Server) fetch(ctx context.Context, r *wire.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	var offset int64
-	if h.Offset != nil {
-		offset = *h.Offset
-	}
-	if offset > m.Length {
-		return nil, wire.Invalidf("offset", "past the end of the data (%d bytes)", m.Length)
-	}
-	n := m.Length - offset
-	if h.Limit != nil && *h.Limit < n {
-		n = *h.Limit
+	offset, n, err := fetchRange(&h, m.Length)
+	if err != nil {
+		return nil, err
 	}
 	head := fetchAnswer{Answer: wire.OK, Length: n, Total: m.Length, Fname: m.Fname}
 	if n == 0 || m.URI == store.MissedCallURI {
@@ -70,41 +60,33 @@ func (s *Server) fetch(ctx context.Context, r *wire.Request) (any, error) {
 		// A text the store returned with its message: no second read.
 		return &wire.DataAnswer{Head: head, Length: n, Data: strings.NewReader((*m.Text)[offset : offset+n])}, nil
 	}
-	if hook := s.fetchHook.Load(); hook != nil {
-		(*hook)("lookup")
-	}
-	if m.InArena {
-		// A file to one number: its extent is in its own row.
-		data, err := s.ownArenaData(ctx, m, offset, n)
-		if err != nil {
-			return nil, err
-		}
-		if hook := s.fetchHook.Load(); hook != nil {
-			(*hook)("read")
-		}
-		return &wire.DataAnswer{Head: head, Length: n, Data: data, Close: data.Close}, nil
-	}
-	b, arenaData, err := s.blobData(ctx, m.URI, offset, n)
-	if err != nil {
-		return nil, err
-	}
-	if arenaData != nil {
-		if hook := s.fetchHook.Load(); hook != nil {
-			(*hook)("read")
-		}
-		return &wire.DataAnswer{Head: head, Length: n, Data: arenaData, Close: arenaData.Close}, nil
-	}
-	if b.Inline != nil {
-		return &wire.DataAnswer{Head: head, Length: n, Data: bytes.NewReader(b.Inline[offset : offset+n])}, nil
-	}
-	rc, err := s.blobs.Open(ctx, m.URI, offset)
-	if errors.Is(err, blob.ErrNotFound) {
+	s.runFetchHook("lookup")
+	data, err := s.data.OpenData(ctx, m, offset, n)
+	if errors.Is(err, store.ErrBadMsgID) {
+		// Expired since the message was read.
 		return nil, wire.Wrap(wire.MsgIDError, err, "data gone")
 	}
 	if err != nil {
 		return nil, err
 	}
-	return &wire.DataAnswer{Head: head, Length: n, Data: io.LimitReader(rc, n), Close: rc.Close}, nil
+	s.runFetchHook("read")
+	return &wire.DataAnswer{Head: head, Length: n, Data: data, Close: data.Close}, nil
+}
+
+// fetchRange is the offset and length of what a fetch of data of total
+// bytes answers.
+func fetchRange(h *fetchHead, total int64) (offset, n int64, err error) {
+	if h.Offset != nil {
+		offset = *h.Offset
+	}
+	if offset > total {
+		return 0, 0, wire.Invalidf("offset", "past the end of the data (%d bytes)", total)
+	}
+	n = total - offset
+	if h.Limit != nil && *h.Limit < n {
+		n = *h.Limit
+	}
+	return offset, n, nil
 }
 
 // ownMessage returns the live message msgid if the number of uuid is its
@@ -115,7 +97,7 @@ func (s *Server) ownMessage(ctx context.Context, uuid, msgid string, senderToo b
 	if err != nil {
 		return store.Message{}, err
 	}
-	nums, err := s.store.NumbersByUUID(ctx, []store.UUIDHash{hash})
+	nums, err := s.ids.NumbersByUUID(ctx, []store.UUIDHash{hash})
 	if err != nil {
 		return store.Message{}, err
 	}
@@ -123,7 +105,7 @@ func (s *Server) ownMessage(ctx context.Context, uuid, msgid string, senderToo b
 	if err != nil {
 		return store.Message{}, err
 	}
-	m, err := s.store.Message(ctx, id)
+	m, err := s.msgs.Message(ctx, id)
 	if err != nil {
 		return m, err
 	}

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"strconv"
 	"sync"
-	"unsafe"
 
 	"github.com/ringd/ringd/internal/store"
 	"github.com/ringd/ringd/internal/wire"
@@ -85,13 +84,13 @@ func (s *Server) numbersOf(ctx context.Context, hashes []store.UUIDHash) ([]stri
 }
 
 func (s *Server) resolveNumbers(ctx context.Context, hashes []store.UUIDHash) ([]string, error) {
-	numbers, err := s.store.NumbersByUUID(ctx, hashes)
+	numbers, err := s.ids.NumbersByUUID(ctx, hashes)
 	if err != nil {
 		return nil, err
 	}
 	out := make([]string, 0, len(numbers))
 	for i, n := range numbers {
-		s.numbers.put(hashes[i], n.Number, n.Name)
+		s.numbers.put(hashes[i], n.Number)
 		if !contains(out, n.Number) {
 			out = append(out, n.Number)
 		}
@@ -110,22 +109,18 @@ func (s *Server) get(ctx context.Context, r *wire.Request) (any, error) {
 	if bp == nil {
 		bp = new([]store.Message)
 	}
-	q.Into = *bp
-	msgs, more, err := s.takeWaiting(ctx, q, h.Wait)
-	if err == nil {
-		var body *encodedAnswer
-		body, err = getBody(msgs, more)
-		if err == nil {
-			defer putMessageBuf(bp, msgs)
-			return body, nil
-		}
+	msgs, more, err := s.takeWaiting(ctx, q, h.Wait, *bp)
+	if err != nil {
+		putMessageBuf(bp, msgs)
+		return nil, err
 	}
+	body := getBody(msgs, more, &s.renders)
 	putMessageBuf(bp, msgs)
-	return nil, err
+	return body, nil
 }
 
-// messageBufs are the slices get takes messages into (store.GetQuery,
-// Into), back once the answer is made: a get of 300 messages took ~48 KB
+// messageBufs are the slices get takes messages into (TakeUndelivered's
+// dst), back once the answer is made: a get of 300 messages took ~48 KB
 // of them, which the garbage collector, with every held message to mark,
 // then ran for.
 var messageBufs sync.Pool // of *[]store.Message
@@ -142,68 +137,6 @@ func putMessageBuf(bp *[]store.Message, msgs []store.Message) {
 	messageBufs.Put(bp)
 }
 
-// rendered is a send's messages as get answers them (messageJSON) but for
-// their msgid and callee, made once per send by its sender (store.Rendered):
-// a message is `{"msgid":"` id `",` mid `,"callee":` "callee" tail. A get of
-// 300 messages encoded them with encoding/json, most of its handler's time.
-type rendered struct {
-	mid, tail []byte
-}
-
-// renderSend renders the messages m will store, from caller named
-// callerName, as encoding/json encodes their messageJSON (its escaping of
-// < > & and all: wire.AppendString), cutting out msgid and callee. It is
-// appended by hand: through encoding/json it was a few per cent of ringd's
-// CPU and a tenth of its allocations under the send load.
-// TestGetBodyIsTheEncoders and TestRenderSendIsMarshal hold it to
-// json.Marshal's bytes.
-func renderSend(caller, callerName string, m *store.NewMessages) *store.Rendered {
-	text := m.Fname == "" && m.Blob.Inline != nil && m.Blob.Length <= store.InlineMax // as messagesJSON
-	n := len(`"caller":,"caller_name":,"time":,"uri":,"length":}`) + 4 + 2*20 +
-		len(caller) + len(callerName) + len(m.Blob.Hash) + 8
-	if m.Fname != "" {
-		n += len(`,"fname":`) + len(m.Fname) + 8
-	}
-	if text {
-		n += len(`,"text":`) + len(m.Blob.Inline) + 8
-	}
-	b := make([]byte, 0, n)
-	b = append(b, `"caller":`...)
-	b = wire.AppendString(b, caller)
-	b = append(b, `,"caller_name":`...)
-	b = wire.AppendString(b, callerName)
-	mid := len(b)
-	b = append(b, `,"time":`...)
-	b = strconv.AppendInt(b, m.Now.Unix(), 10)
-	b = append(b, `,"uri":`...)
-	b = wire.AppendString(b, m.Blob.Hash)
-	b = append(b, `,"length":`...)
-	b = strconv.AppendInt(b, m.Blob.Length, 10)
-	if m.Fname != "" {
-		b = append(b, `,"fname":`...)
-		b = wire.AppendString(b, m.Fname)
-	}
-	if text {
-		b = append(b, `,"text":`...)
-		// AppendString only reads its argument: the text is not copied
-		// into a string first (an allocation per send).
-		b = wire.AppendString(b, unsafe.String(unsafe.SliceData(m.Blob.Inline), len(m.Blob.Inline)))
-	}
-	b = append(b, '}')
-	r := &rendered{mid: b[:mid:mid], tail: b[mid:]}
-	return &store.Rendered{Caller: caller, CallerName: callerName, Form: r,
-		Size: len(r.mid) + len(r.tail)}
-}
-
-// formOf returns m's rendering, if the store handed it back.
-func formOf(m *store.Message) (*rendered, bool) {
-	if m.Rendered == nil {
-		return nil, false
-	}
-	r, ok := m.Rendered.Form.(*rendered)
-	return r, ok
-}
-
 // getStart is how every get answer starts: json.Marshal of a getAnswer
 // with wire.OK, up to its first message.
 var getStart = func() string {
@@ -211,47 +144,102 @@ var getStart = func() string {
 	return `{"answer":` + string(b) + `,"messages":[`
 }()
 
-// getBody is get's answer, the bytes json.Marshal makes of getAnswer, put
-// together from the messages' renderings; a message without one (read
-// from the database, a missed call) is encoded on its own.
-func getBody(msgs []store.Message, more bool) (*encodedAnswer, error) {
+// getBody is get's answer, the bytes json.Marshal makes of getAnswer
+// (TestGetBodyIsTheEncoders), appended by hand: through encoding/json a
+// get of 300 messages spent most of its handler's time in reflection. A
+// message is appended from its send's rendering in c, made by the first
+// get that needs it.
+func getBody(msgs []store.Message, more bool, c *renderCache) *encodedAnswer {
 	n := len(getStart) + len(`],"more":false}`)
 	for i := range msgs {
-		if r, ok := formOf(&msgs[i]); ok {
-			n += len(r.mid) + len(r.tail) + len(msgs[i].Callee) + 48
-		} else {
-			n += 256
-		}
+		n += messageSize(&msgs[i])
 	}
+	fp, _ := foundBufs.Get().(*[]*renderedSend)
+	if fp == nil {
+		fp = new([]*renderedSend)
+	}
+	found := c.lookup(msgs, *fp)
+	var made []*renderedSend
+	var at []int
 	a := getAnswerBuf(n)
 	b := append(a.b, getStart...)
 	for i := range msgs {
-		m := &msgs[i]
 		if i > 0 {
 			b = append(b, ',')
 		}
-		r, ok := formOf(m)
-		if !ok {
-			j, err := json.Marshal(messagesJSON(msgs[i:i+1], false)[0])
-			if err != nil {
-				putAnswerBuf(a)
-				return nil, err
-			}
-			b = append(b, j...)
-			continue
+		m := &msgs[i]
+		r := found[i]
+		if r == nil && m.CallID == "" {
+			r = render(m)
+			made, at = append(made, r), append(at, i)
 		}
-		b = append(b, `{"msgid":"`...)
-		b = strconv.AppendInt(b, m.ID, 10)
-		b = append(b, `",`...)
-		b = append(b, r.mid...)
-		b = append(b, `,"callee":`...)
-		b = wire.AppendString(b, m.Callee)
-		b = append(b, r.tail...)
+		if r != nil {
+			b = appendRendered(b, m, r)
+		} else {
+			b = appendMessage(b, m)
+		}
 	}
 	b = append(b, `],"more":`...)
 	b = strconv.AppendBool(b, more)
 	a.b = append(b, '}')
-	return a, nil
+	if len(made) > 0 {
+		c.keep(made, msgs, at)
+	}
+	clear(found)
+	*fp = found[:0]
+	foundBufs.Put(fp)
+	return a
+}
+
+// foundBufs are getBody's slices of renderings found, back once the
+// answer is made.
+var foundBufs sync.Pool // of *[]*renderedSend
+
+// messageSize is about the bytes appendMessage makes of m, escapes aside.
+func messageSize(m *store.Message) int {
+	n := len(`{"msgid":"","caller":,"caller_name":,"callee":,"time":,"uri":,"length":,"fname":,"text":,"callid":}`) +
+		2*20 + 4*2 + len(m.Caller) + len(m.CallerName) + len(m.Callee) + len(m.URI) + len(m.Fname) + len(m.CallID)
+	if m.Text != nil {
+		n += len(*m.Text)
+	}
+	return n + 16
+}
+
+// appendMessage appends m as json.Marshal encodes its messageJSON without
+// a state (messagesJSON): wire.AppendString escapes as encoding/json does.
+func appendMessage(b []byte, m *store.Message) []byte {
+	b = append(b, `{"msgid":"`...)
+	b = strconv.AppendInt(b, m.ID, 10)
+	b = append(b, `","caller":`...)
+	b = wire.AppendString(b, m.Caller)
+	b = append(b, `,"caller_name":`...)
+	b = wire.AppendString(b, m.CallerName)
+	b = append(b, `,"callee":`...)
+	b = wire.AppendString(b, m.Callee)
+	b = append(b, `,"time":`...)
+	b = strconv.AppendInt(b, m.Time, 10)
+	b = append(b, `,"uri":`...)
+	b = wire.AppendString(b, m.URI)
+	b = append(b, `,"length":`...)
+	b = strconv.AppendInt(b, m.Length, 10)
+	if m.Fname != "" {
+		b = append(b, `,"fname":`...)
+		b = wire.AppendString(b, m.Fname)
+	}
+	if hasText(m) {
+		b = append(b, `,"text":`...)
+		b = wire.AppendString(b, *m.Text)
+	}
+	if m.CallID != "" {
+		b = append(b, `,"callid":`...)
+		b = wire.AppendString(b, m.CallID)
+	}
+	return append(b, '}')
+}
+
+// hasText reports whether get and history answer m with its text.
+func hasText(m *store.Message) bool {
+	return m.Fname == "" && m.Text != nil && m.Length <= store.TextMax
 }
 
 // encodedAnswer is an answer already encoded, as json.Marshal would have
@@ -304,7 +292,7 @@ func (s *Server) history(ctx context.Context, r *wire.Request) (any, error) {
 			return nil, err
 		}
 	}
-	msgs, more, err := s.store.History(ctx, q)
+	msgs, more, err := s.msgs.History(ctx, q)
 	if err != nil {
 		return nil, err
 	}
@@ -326,7 +314,7 @@ func messagesJSON(msgs []store.Message, withState bool) []messageJSON {
 			Fname:      m.Fname,
 			CallID:     m.CallID,
 		}
-		if m.Fname == "" && m.Text != nil && m.Length <= store.InlineMax {
+		if hasText(m) {
 			out[i].Text = m.Text
 		}
 		if withState {

@@ -100,13 +100,13 @@ func TestGetAnswerBytes(t *testing.T) {
 	wantNoLongText(t, got)
 }
 
-// wantNoLongText checks that get answers data over store.InlineMax without
+// wantNoLongText checks that get answers data over store.TextMax without
 // its text (the client fetches it), and shorter texts with theirs.
 func wantNoLongText(t *testing.T, got []encodedMessage) {
 	t.Helper()
 	long := 0
 	for _, m := range got {
-		if m.Length > store.InlineMax {
+		if m.Length > store.TextMax {
 			long++
 			if m.Text != nil {
 				t.Fatalf("a text of %d bytes answered inline: %+v", m.Length, m)

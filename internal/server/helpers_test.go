@@ -3,6 +3,7 @@ package server_test
 import (
 	"bufio"
 	"bytes"
+	"crypto/rand"
 	"database/sql"
 	"encoding/json"
 	"fmt"
@@ -291,4 +292,19 @@ func getAll(t testing.TB, s *ringtest.Server, u ringtest.User) []map[string]any 
 			t.Fatal("more never ends")
 		}
 	}
+}
+
+func randomData(t testing.TB, n int) []byte {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// sendFile sends data as a file and returns its msgid.
+func sendFile(t testing.TB, s *ringtest.Server, from ringtest.User, to string, data []byte) string {
+	t.Helper()
+	a, _ := s.Must(t, obj{"req": "send", "uuid": from.UUID, "callee": to, "length": len(data), "fname": "f.bin"}, data)
+	return a.Str("msgid")
 }

@@ -119,7 +119,7 @@ func (s *Server) register(ctx context.Context, r *wire.Request) (any, error) {
 		return nil, store.ErrReserved
 	}
 	if h.Number != nil {
-		if err := s.store.Register(ctx, *h.Number, hash, s.clock.Now()); err != nil {
+		if err := s.ids.Register(ctx, *h.Number, hash, s.clock.Now()); err != nil {
 			return nil, err
 		}
 		return registerAnswer{Answer: wire.OK, Number: *h.Number, UUID: uuid}, nil
@@ -131,7 +131,7 @@ func (s *Server) register(ctx context.Context, r *wire.Request) (any, error) {
 		if s.reservedByConfig(n) {
 			continue
 		}
-		err := s.store.Register(ctx, n, hash, s.clock.Now())
+		err := s.ids.Register(ctx, n, hash, s.clock.Now())
 		if errors.Is(err, store.ErrTaken) || errors.Is(err, store.ErrReserved) {
 			continue
 		}
@@ -194,11 +194,10 @@ func (s *Server) login(ctx context.Context, r *wire.Request) (any, error) {
 		return nil, err
 	}
 	dev := store.Device{Token: *h.Token, AppID: *h.AppID, Build: *h.Build, Name: *h.Name, Locale: *h.Locale}
-	numbers, err := s.store.Login(ctx, dev, hashes, s.clock.Now())
+	numbers, err := s.ids.Login(ctx, dev, hashes, s.clock.Now())
 	if err != nil {
 		return nil, err
 	}
-	s.numbers.renamed(hashes, dev.Name)
 	return loginAnswer{Answer: wire.OK, Numbers: numbers}, nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/ringd/ringd/internal/notify"
 	"github.com/ringd/ringd/internal/store"
 	"github.com/ringd/ringd/internal/wire"
 )
@@ -40,8 +41,6 @@ type incomingAnswer struct {
 	Answer wire.Code     `json:"answer"`
 	Calls  []ringingCall `json:"calls"`
 }
-
-func ringKey(number string) string { return "ring:" + number }
 
 // incomingPollKeys are the keys an incoming long-poll is counted under.
 func incomingPollKeys(numbers []string) []string {
@@ -101,14 +100,15 @@ func (s *Server) incoming(ctx context.Context, r *wire.Request) (any, error) {
 // subscribes before it reads, so a call committed in between still wakes
 // it.
 func (s *Server) ringingAwait(ctx context.Context, numbers, seen []string, wait time.Duration) ([]store.Call, error) {
-	var w *waiter
+	var woke <-chan struct{}
 	if wait > 0 {
-		keys := make([]string, len(numbers))
+		topics := make([]notify.Topic, len(numbers))
 		for i, n := range numbers {
-			keys[i] = ringKey(n)
+			topics[i] = notify.Ringing(n)
 		}
-		w = s.calls.hub.subscribe(keys...)
-		defer s.calls.hub.cancel(w)
+		var cancel func()
+		woke, cancel = s.notifier.Subscribe(topics...)
+		defer cancel()
 	}
 	calls, err := s.calls.ringing.RingingCalls(ctx, numbers)
 	if err != nil || wait == 0 || unseen(calls, seen) {
@@ -119,7 +119,7 @@ func (s *Server) ringingAwait(ctx context.Context, numbers, seen []string, wait 
 	t := time.NewTimer(wait)
 	defer t.Stop()
 	for !unseen(calls, seen) {
-		woken, err := s.await(ctx, w, p, t)
+		woken, err := s.await(ctx, woke, p, t)
 		if err != nil || !woken {
 			return calls, err
 		}

@@ -33,7 +33,7 @@ func (s *Server) link(ctx context.Context, r *wire.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := s.store.SetLink(ctx, me.Number, *h.Data); err != nil {
+	if err := s.callStore.SetLink(ctx, me.Number, *h.Data); err != nil {
 		return nil, err
 	}
 	return wire.Ack{Answer: wire.OK}, nil
@@ -52,7 +52,7 @@ func (s *Server) linked(ctx context.Context, r *wire.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	data, ok, err := s.store.Link(ctx, me.Number)
+	data, ok, err := s.callStore.Link(ctx, me.Number)
 	if err != nil {
 		return nil, err
 	}

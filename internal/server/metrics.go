@@ -97,23 +97,28 @@ func (s *Server) observe(req string, code wire.Code, start time.Time) {
 	s.metrics.latency.WithLabelValues(req).Observe(time.Since(start).Seconds())
 }
 
-// storeMessages stores a send's messages and counts them.
-// Its data has been read to the end, so the connection's read can be held
-// while the send waits for the disk (conn.go).
-func (s *Server) storeMessages(ctx context.Context, m store.NewMessages) (store.SendResult, error) {
-	hc := holdRead(ctx)
-	res, err := s.store.Send(ctx, m)
+// storeMessages stores a send's messages and counts them. The
+// connection's read is held while the send waits for the disk (conn.go)
+// once the data has been read to its end: at once when body is nil (the
+// data was read before), else when body reaches its end.
+func (s *Server) storeMessages(ctx context.Context, m store.NewMessages, body *dataReader) (store.SendResult, error) {
+	var hc *holdConn
+	if body == nil {
+		hc = holdRead(ctx)
+	}
+	res, err := s.msgs.Send(ctx, m)
 	hc.endHold()
+	body.endHold()
 	if err == nil && !res.Replayed {
 		s.metrics.messages.Add(float64(len(res.MsgIDs)))
-		s.metrics.bytes.Add(float64(m.Blob.Length))
+		s.metrics.bytes.Add(float64(m.Length))
 	}
 	return res, err
 }
 
 // registerSpaceMetrics registers the gauges of space, read at each scrape:
-// the data filesystem's free bytes, whether sends are refused for lack of
-// them, and the arena's size and free bytes inside it.
+// the data filesystem's free bytes, and whether sends are refused for lack
+// of them.
 func (s *Server) registerSpaceMetrics() {
 	if s.cfg.DataDir != "" {
 		s.metrics.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
@@ -127,13 +132,5 @@ func (s *Server) registerSpaceMetrics() {
 			}
 			return 0
 		}))
-	}
-	if s.arena != nil {
-		s.metrics.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Name: "ringd_arena_size_bytes", Help: "Bytes of the data arena's files, allocated ahead of need.",
-		}, func() float64 { size, _ := s.arena.Size(); return float64(size) }))
-		s.metrics.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Name: "ringd_arena_free_bytes", Help: "Bytes of the data arena that no data holds.",
-		}, func() float64 { _, free := s.arena.Size(); return float64(free) }))
 	}
 }

@@ -1,13 +1,7 @@
 package server
 
 import (
-	"io"
-	"strings"
-	"unicode/utf8"
-
 	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/ringd/ringd/internal/store"
 )
 
 // Pusher delivers the pushes the store queues in its outbox
@@ -37,7 +31,7 @@ func (s *Server) initPush() {
 	if p == nil {
 		return
 	}
-	if f, ok := s.store.(pushFilterer); ok {
+	if f, ok := s.st.(pushFilterer); ok {
 		f.SetPushFilter(p.Wants)
 		f.SetPushKick(p.Kick)
 	} else {
@@ -53,28 +47,4 @@ func (s *Server) KickPush() {
 	if s.cfg.Pusher != nil {
 		s.cfg.Pusher.Kick()
 	}
-}
-
-// prefixReader passes data through, keeping its first bytes: enough for
-// the preview of a text too large to be kept inline.
-type prefixReader struct {
-	r    io.Reader
-	head []byte
-}
-
-// prefixMax holds store.PreviewChars characters of up to 4 bytes each.
-const prefixMax = store.PreviewChars * utf8.UTFMax
-
-func (p *prefixReader) Read(b []byte) (int, error) {
-	n, err := p.r.Read(b)
-	if room := prefixMax - len(p.head); room > 0 && n > 0 {
-		p.head = append(p.head, b[:min(n, room)]...)
-	}
-	return n, err
-}
-
-// preview is the first store.PreviewChars characters of what was read,
-// without a character cut at the end.
-func (p *prefixReader) preview() string {
-	return store.Preview(strings.ToValidUTF8(string(p.head), ""))
 }

@@ -36,7 +36,7 @@ func (s *Server) receipt(ctx context.Context, r *wire.Request) (store.Number, []
 	if err != nil {
 		return store.Number{}, nil, err
 	}
-	nums, err := s.store.NumbersByUUID(ctx, []store.UUIDHash{hash})
+	nums, err := s.ids.NumbersByUUID(ctx, []store.UUIDHash{hash})
 	if err != nil {
 		return store.Number{}, nil, err
 	}
@@ -57,7 +57,7 @@ func (s *Server) receipt(ctx context.Context, r *wire.Request) (store.Number, []
 // store still holds them, but to the protocol they are gone (expired: 10013).
 func (s *Server) checkAlive(ctx context.Context, ids []int64) error {
 	for _, id := range ids {
-		m, err := s.store.Message(ctx, id)
+		m, err := s.msgs.Message(ctx, id)
 		if err != nil {
 			return err
 		}
@@ -74,7 +74,7 @@ func (s *Server) read(ctx context.Context, r *wire.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := s.store.MarkRead(ctx, []string{n.Number}, ids); err != nil {
+	if err := s.msgs.MarkRead(ctx, []string{n.Number}, ids); err != nil {
 		return nil, err
 	}
 	return wire.Ack{Answer: wire.OK}, nil
@@ -86,7 +86,7 @@ func (s *Server) status(ctx context.Context, r *wire.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	states, err := s.store.States(ctx, n.Number, ids)
+	states, err := s.msgs.States(ctx, n.Number, ids)
 	if err != nil {
 		return nil, err
 	}

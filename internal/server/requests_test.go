@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/ringd/ringd/internal/ringtest"
-	"github.com/ringd/ringd/internal/server"
 )
 
 var uuidRE = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
@@ -247,21 +246,23 @@ func TestSends(t *testing.T) {
 			t.Fatalf("%d data files, want %d: %v", n, wantFiles, blobFiles(t, s))
 		}
 	}
-	// The same bytes sent again to several are stored once too; sent to
-	// one number they are kept with that message (its own extent, no
-	// blobs row), under a name of its own.
+	// The same bytes sent again (past store.TextMax) are another send's
+	// data, under a name of their own (docs/API.md, uri), stored once for
+	// its callees; sent to one number they are kept with that message
+	// (its own extent, no blobs row).
 	data := bytes.Repeat([]byte("large "), 2000)
 	blobsBefore := count(t, db, `SELECT count(*) FROM blobs`)
+	filesBefore := len(blobFiles(t, s))
 	s.Must(t, obj{"req": "sends", "uuid": bob.UUID, "callees": []string{alice.Number, carol.Number}, "length": len(data), "fname": "again.txt"}, data)
-	if n := len(blobFiles(t, s)); n != 1 {
-		t.Fatalf("%d data files after resending the same data, want 1", n)
+	if n := len(blobFiles(t, s)); n != filesBefore+1 {
+		t.Fatalf("%d data files after resending the same data, want %d", n, filesBefore+1)
 	}
 	a, _ := s.Must(t, obj{"req": "send", "uuid": bob.UUID, "callee": alice.Number, "length": len(data), "fname": "again.txt"}, data)
-	if n := len(blobFiles(t, s)); n != 2 {
-		t.Fatalf("%d data files after sending the same data to one number, want 2", n)
+	if n := len(blobFiles(t, s)); n != filesBefore+2 {
+		t.Fatalf("%d data files after sending the same data to one number, want %d", n, filesBefore+2)
 	}
-	if n := count(t, db, `SELECT count(*) FROM blobs`); n != blobsBefore {
-		t.Fatalf("%d blobs rows after a send to one, want %d", n, blobsBefore)
+	if n := count(t, db, `SELECT count(*) FROM blobs`); n != blobsBefore+1 {
+		t.Fatalf("%d blobs rows after a send to one, want %d", n, blobsBefore+1)
 	}
 	if n := count(t, db, `SELECT count(*) FROM messages WHERE id = ? AND length(uri) = 64 AND uri != ? AND arena_off IS NOT NULL`, a.Str("msgid"), sha(data)); n != 1 {
 		t.Fatalf("the send to one number is not in its row under a name of its own")
@@ -578,7 +579,7 @@ func TestStorageFaults(t *testing.T) {
 		}
 	}
 	before := snapshot(t, db, s)
-	for _, data := range [][]byte{bytes.Repeat([]byte("x"), 10_000), bytes.Repeat([]byte("x"), server.DefaultArenaMax+1)} {
+	for _, data := range [][]byte{bytes.Repeat([]byte("x"), 10_000), bytes.Repeat([]byte("x"), ringtest.ArenaMax+1)} {
 		wantError(t, s, body(obj{"req": "send", "uuid": alice.UUID, "callee": bob.Number, "length": len(data), "fname": "a.bin"}, data), 10001)
 		wantError(t, s, body(obj{"req": "sends", "uuid": alice.UUID, "callees": []string{bob.Number}, "length": len(data), "fname": "a.bin"}, data), 10001)
 	}

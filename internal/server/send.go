@@ -1,16 +1,14 @@
 package server
 
 import (
+	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"io"
 	"strconv"
 	"strings"
 	"unicode/utf8"
 
-	"github.com/ringd/ringd/internal/blob"
 	"github.com/ringd/ringd/internal/store"
 	"github.com/ringd/ringd/internal/wire"
 )
@@ -110,63 +108,39 @@ func (s *Server) sends(ctx context.Context, r *wire.Request) (any, error) {
 	return a, nil
 }
 
-// store1 checks the fields send and sends share, stores the data once, and
-// stores a message per callee in use.
-func (s *Server) store1(ctx context.Context, r *wire.Request, h *sendHead, callees []string) (store.SendResult, error) {
-	var none store.SendResult
+// checkSendHead checks the fields send and sends share.
+func (s *Server) checkSendHead(h *sendHead) error {
 	switch {
 	case h.UUID == nil:
-		return none, wire.Invalid("uuid", wire.RuleString)
+		return wire.Invalid("uuid", wire.RuleString)
 	case h.Length == nil || *h.Length < 0:
-		return none, wire.Invalid("length", "required, "+wire.RuleNotNeg)
+		return wire.Invalid("length", "required, "+wire.RuleNotNeg)
 	case *h.Length > s.cfg.MaxLength:
-		return none, wire.Invalidf("length", "at most %d bytes on this server", s.cfg.MaxLength)
+		return wire.Invalidf("length", "at most %d bytes on this server", s.cfg.MaxLength)
 	case h.CallerName != nil && !wire.Text(*h.CallerName, 2, 32):
-		return none, wire.Invalid("caller_name", wire.RuleText(2, 32))
+		return wire.Invalid("caller_name", wire.RuleText(2, 32))
 	case h.Fname != nil && !validFname(*h.Fname):
-		return none, wire.Invalid("fname", wire.RuleText(2, 100)+", without / or \\")
+		return wire.Invalid("fname", wire.RuleText(2, 100)+", without / or \\")
 	case h.CID != nil && !wire.Chars(*h.CID, 1, 64):
-		return none, wire.Invalid("cid", "a string of 1 to 64 characters")
+		return wire.Invalid("cid", "a string of 1 to 64 characters")
+	case h.Fname == nil && *h.Length == 0:
+		return wire.Invalid("length", "a text message (no fname) is at least 1 byte")
 	}
-	length := *h.Length
-	isText := h.Fname == nil
-	if isText && length == 0 {
-		return none, wire.Invalid("length", "a text message (no fname) is at least 1 byte")
+	return nil
+}
+
+// store1 checks the fields send and sends share, and stores a message per
+// callee in use, with the data once.
+func (s *Server) store1(ctx context.Context, r *wire.Request, h *sendHead, callees []string) (store.SendResult, error) {
+	var none store.SendResult
+	if err := s.checkSendHead(h); err != nil {
+		return none, err
 	}
 	hash, err := hashUUID(*h.UUID)
 	if err != nil {
 		return none, err
 	}
-	// Refuse an unknown or idle sender before reading what may be many
-	// megabytes of data. The store checks again when it commits, and
-	// answers the same (ErrUnknownUUID; ErrCallerNotInUse unless a cid may
-	// replay): so data small enough to be read into memory is read first,
-	// and this check runs only if that data is bad, for its answer to come
-	// first as before. A read on the read pool per send was a tenth of
-	// ringd's CPU under the send load. The same goes for data
-	// the arena takes, from a sender the number cache knows (a uuid known
-	// once is known for good): a refused send from it costs a write into
-	// the arena, freed at once, where the read cost every file send.
-	precheck := func() error {
-		senders, err := s.store.NumbersByUUID(ctx, []store.UUIDHash{hash})
-		if err != nil {
-			return err
-		}
-		s.numbers.put(hash, senders[0].Number, senders[0].Name)
-		if !senders[0].InUse() && h.CID == nil {
-			return store.ErrCallerNotInUse
-		}
-		return nil
-	}
-	toArena := s.arena != nil && length > store.InlineMax && length <= s.cfg.ArenaMax
-	if _, known := s.numbers.get(hash); length > store.InlineMax && !(toArena && known) {
-		if err := precheck(); err != nil {
-			return none, err
-		}
-		precheck = nil // done
-	}
-
-	m := store.NewMessages{SenderHash: hash, Callees: callees, Now: s.clock.Now()}
+	m := store.NewMessages{SenderHash: hash, Callees: callees, Length: *h.Length, Now: s.clock.Now()}
 	if h.CallerName != nil {
 		m.CallerName = *h.CallerName
 	}
@@ -176,112 +150,123 @@ func (s *Server) store1(ctx context.Context, r *wire.Request, h *sendHead, calle
 	if h.CID != nil {
 		m.CID = *h.CID
 	}
-
-	data := r.Data(length)
-	if isText {
+	data := r.Data(m.Length)
+	if h.Fname == nil {
 		data = &utf8Reader{r: data}
 	}
-	if length <= store.InlineMax {
-		buf := make([]byte, length)
-		if _, err := io.ReadFull(data, buf); err != nil {
-			if perr := precheck(); perr != nil {
-				return none, perr
-			}
-			return none, dataErr(err)
-		}
-		if _, err := data.Read(nil); err != io.EOF { // the data must end here
-			if perr := precheck(); perr != nil {
-				return none, perr
-			}
-			return none, dataErr(err)
-		}
-		if err := s.disk.roomForRows(); err != nil {
+	check := &senderCheck{s: s, hash: hash, mayReplay: h.CID != nil}
+	if m.Length <= store.TextMax {
+		return s.storeSmall(ctx, m, data, check)
+	}
+	// Refuse an unknown or idle sender before reading what may be many
+	// megabytes of data, unless the number cache knows it (a uuid known
+	// once is known for good): then a refused send costs storing its data,
+	// freed at once, where the read cost every file send.
+	if _, known := s.numbers.get(hash); !known {
+		if err := check.run(ctx); err != nil {
 			return none, err
 		}
-		sum := sha256.Sum256(buf)
-		m.Blob = store.Blob{Hash: hex.EncodeToString(sum[:]), Length: length, Inline: buf}
-		m.Rendered = s.renderSend(ctx, hash, &m)
-		return s.storeMessages(ctx, m)
 	}
-
-	var head *prefixReader
-	if isText {
-		head = &prefixReader{r: data} // the push's preview
-		data = head
-	}
-	if toArena {
-		res, err := s.storeInArena(ctx, m, data, length, head, precheck)
-		if !errors.Is(err, blob.ErrNoSpace) {
-			return res, err
-		}
-		// The arena has no room and cannot grow: the data, not read yet,
-		// becomes a file of its own, as larger data does.
-		if precheck != nil {
-			if err := precheck(); err != nil {
-				return none, err
-			}
-		}
-	}
-	if err := s.disk.roomForFile(length); err != nil {
+	if err := s.disk.roomForRows(); err != nil {
 		return none, err
 	}
-	// Large data streams into the blob store; the janitor must not take it
-	// away before the message that refers to it is committed.
-	s.blobMu.RLock()
-	sum, err := s.blobs.Put(ctx, data, length)
-	if err != nil {
-		s.blobMu.RUnlock()
-		return none, dataErr(err)
-	}
-	m.Blob = store.Blob{Hash: sum, Length: length}
-	if head != nil {
-		m.Preview = head.preview()
-	}
-	m.Rendered = s.renderSend(ctx, hash, &m)
-	res, err := s.storeMessages(ctx, m)
-	s.blobMu.RUnlock()
-	if err != nil || res.Replayed {
-		s.dropIfUnused(sum)
+	body := &dataReader{r: data, ctx: ctx}
+	m.Data = body
+	res, err := s.storeMessages(ctx, m, body)
+	if body.err != nil {
+		// The data was bad: the sender check comes first, as it would
+		// have, had it run.
+		if cerr := check.run(ctx); cerr != nil {
+			return none, cerr
+		}
+		return none, dataErr(body.err)
 	}
 	return res, err
 }
 
-// renderSend renders m for get (get.go, renderSend) as sent by the number
-// of hash, under the name the cache last saw unless m names the caller. It
-// is a guess the store checks: it keeps the rendering only if the caller
-// and name it commits are the ones rendered. A read on the read pool per
-// send was a tenth of ringd's CPU under the send load, so the
-// sender is looked up only when the cache does not know it.
-func (s *Server) renderSend(ctx context.Context, hash store.UUIDHash, m *store.NewMessages) *store.Rendered {
-	number, name, ok := s.numbers.sender(hash)
-	if !ok {
-		ns, err := s.store.NumbersByUUID(ctx, []store.UUIDHash{hash})
-		if err != nil {
-			return nil // the store answers for the sender
+// storeSmall reads data of at most store.TextMax bytes to its end, then
+// stores it. A refused sender is answered only if the data checks out:
+// the store checks the sender when it commits, and a read on the read pool
+// per send was a tenth of ringd's CPU under the send load.
+func (s *Server) storeSmall(ctx context.Context, m store.NewMessages, data io.Reader, check *senderCheck) (store.SendResult, error) {
+	var none store.SendResult
+	buf := make([]byte, m.Length)
+	_, err := io.ReadFull(data, buf)
+	if err == nil {
+		if _, err = data.Read(nil); err == io.EOF { // the data must end here
+			err = nil
+		} else if err == nil {
+			err = wire.ErrLongData
 		}
-		number, name = ns[0].Number, ns[0].Name
-		s.numbers.put(hash, number, name)
 	}
-	if m.CallerName != "" {
-		name = m.CallerName
+	if err != nil {
+		if cerr := check.run(ctx); cerr != nil {
+			return none, cerr
+		}
+		return none, dataErr(err)
 	}
-	return renderSend(number, name, m)
+	if err := s.disk.roomForRows(); err != nil {
+		return none, err
+	}
+	m.Data = bytes.NewReader(buf)
+	return s.storeMessages(ctx, m, nil)
 }
 
-// dropIfUnused deletes stored data that no message refers to, after a send
-// stored it and then failed (or turned out to be a retry). It holds blobMu
-// exclusively, so no other send is between storing the same data and
-// committing a message for it.
-func (s *Server) dropIfUnused(hash string) {
-	s.blobMu.Lock()
-	defer s.blobMu.Unlock()
-	ctx := context.Background()
-	used, err := s.store.HasBlob(ctx, hash)
-	if err != nil || used {
-		return
+// senderCheck is the check that a send's sender may send, which the store
+// makes again when it commits: the server makes it first only where its
+// answer must come before that of the data.
+type senderCheck struct {
+	s         *Server
+	hash      store.UUIDHash
+	mayReplay bool // a cid: a retry's earlier result is answered, idle or not
+	done      bool
+}
+
+// run makes the check once; a second call answers nil.
+func (c *senderCheck) run(ctx context.Context) error {
+	if c.done {
+		return nil
 	}
-	if err := s.blobs.Delete(ctx, hash); err != nil {
-		s.log.Warn("deleting unused data", "hash", hash, "err", err)
+	c.done = true
+	senders, err := c.s.ids.NumbersByUUID(ctx, []store.UUIDHash{c.hash})
+	if err != nil {
+		return err
+	}
+	c.s.numbers.put(c.hash, senders[0].Number)
+	if !senders[0].InUse() && !c.mayReplay {
+		return store.ErrCallerNotInUse
+	}
+	return nil
+}
+
+// dataReader is a send's data as the store reads it: it keeps the first
+// error reading it gave, which is the client's (or its connection's) and
+// answered as such, and once the data has been read to its end it holds
+// the connection's background read while the send waits (conn.go).
+type dataReader struct {
+	r    io.Reader
+	ctx  context.Context
+	err  error
+	held *holdConn
+}
+
+func (d *dataReader) Read(p []byte) (int, error) {
+	n, err := d.r.Read(p)
+	switch {
+	case err == io.EOF:
+		if d.held == nil {
+			d.held = holdRead(d.ctx)
+		}
+	case err != nil && d.err == nil:
+		d.err = err
+	}
+	return n, err
+}
+
+// endHold ends the hold the read of the data to its end began, if any.
+func (d *dataReader) endHold() {
+	if d != nil {
+		d.held.endHold()
 	}
 }
 

@@ -84,7 +84,7 @@ func TestArenaSendSenderCheckedFirst(t *testing.T) {
 	if after := snapshot(t, db, s); after != before {
 		t.Fatal("a refused send stored something")
 	}
-	if size, free := s.Arena.Size(); free != size {
+	if size, free := s.ArenaSpace(t); free != size {
 		t.Fatalf("arena: %d of %d bytes free after refused sends", free, size)
 	}
 }

@@ -1,6 +1,7 @@
 // Package server owns ringd's protocol: it reads each POST, dispatches it by
 // its "req" to a handler, and writes the answer. One file per group of
-// requests; storage is reached only through store.Store and blob.Store.
+// requests; storage is reached only through the interfaces of
+// internal/store, and no storage engine is known here.
 package server
 
 import (
@@ -10,24 +11,14 @@ import (
 	"net/http"
 	"os"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/ringd/ringd/internal/blob"
+	"github.com/ringd/ringd/internal/notify"
 	"github.com/ringd/ringd/internal/store"
 	"github.com/ringd/ringd/internal/wire"
 )
-
-// HeldPerNumber is the store's sqlite.Options.HeldPerNumber for c: what a
-// get answers at most, and one to tell there are more.
-func (c Config) HeldPerNumber() int {
-	if c.MaxGet <= 0 {
-		return DefaultMaxGet + 1
-	}
-	return c.MaxGet + 1
-}
 
 // Clock tells the time; tests inject a fake one to drive expiry.
 type Clock interface {
@@ -60,11 +51,10 @@ type Config struct {
 	Logger       *slog.Logger
 	// Pusher, when set, delivers the pushes the store queues (push.go).
 	Pusher Pusher
-	// Arena, when set, holds data of more than store.InlineMax bytes up to
-	// ArenaMax (default 1 MiB, at least 64 KiB, at most its chunk size);
-	// larger data goes to the blob store (arena.go).
-	Arena    *blob.Arena
-	ArenaMax int64
+	// Notifier carries the wake-ups of long-polls and the call timer
+	// after commits; default an in-process one (notify.Local). Servers
+	// sharing one store share a Notifier that crosses processes.
+	Notifier notify.Notifier
 	// DataDir, when set, is the directory of the database and the data:
 	// sends are refused (10001) when its filesystem runs out of room, and
 	// its free space is a metric (disk.go).
@@ -86,8 +76,6 @@ const (
 	DefaultMinBodyRate  = 1024
 	DefaultMaxLongPolls = 4
 	DefaultNumberDigits = 8
-	DefaultArenaMax     = 1 << 20
-	MinArenaMax         = 64 << 10
 	DefaultDiskReserve  = 8 << 20
 	// getWindow is how far back get and history look, whatever after says
 	// (seed: "the earliest allowed is 1 day ago").
@@ -131,20 +119,16 @@ func (c *Config) setDefaults() {
 	if c.Clock == nil {
 		c.Clock = realClock{}
 	}
-	if c.ArenaMax <= 0 {
-		c.ArenaMax = DefaultArenaMax
-	}
-	c.ArenaMax = max(c.ArenaMax, MinArenaMax)
 	if c.DiskReserve <= 0 {
 		c.DiskReserve = DefaultDiskReserve
-	}
-	if c.Arena != nil {
-		c.ArenaMax = min(c.ArenaMax, c.Arena.ChunkSize())
 	}
 	c.CallConfig.setDefaults()
 	c.RateConfig.setDefaults()
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	if c.Notifier == nil {
+		c.Notifier = notify.NewLocal()
 	}
 }
 
@@ -157,24 +141,23 @@ type Server struct {
 	cfg      Config
 	log      *slog.Logger
 	clock    Clock
-	store    store.Store
-	blobs    blob.Store
 	handlers map[string]handler
 	slots    slots     // requests worked on, against MaxInFlight (inflight.go)
 	polls    longPolls // long-polls waiting (longpoll.go)
 
-	// blobMu keeps the janitor from deleting a data file that a send has
-	// stored (or found stored) but not yet committed a message for: sends
-	// hold it shared from blob Put to commit, the janitor exclusively while
-	// it drops unreferenced data. A fetch of arena data holds it shared
-	// from looking its extent up to opening it, so the janitor never frees
-	// (and a send never rewrites) an extent being read (arena.go).
-	blobMu sync.RWMutex
-	arena  *blob.Arena // cfg.Arena; nil: all data past InlineMax in blobs
-	// fetchHook, set only by tests, runs in fetch before it looks the
-	// data up ("lookup") and, for arena data, between the lookup and
-	// opening the extent ("open") and once it is open ("read").
-	fetchHook atomic.Pointer[func(stage string)]
+	// The store, by what the handlers need of it (store.Store).
+	ids       store.Identities
+	msgs      store.Messages
+	data      store.Data
+	retention store.Retention
+	callStore store.Calls
+	st        store.Store // all of it: the push outbox, the engine's metrics
+
+	notifier notify.Notifier
+	// deadlines wakes the call timer (callTimer) when a call stores a new
+	// deadline; cancelDeadlines ends that subscription at Close.
+	deadlines       <-chan struct{}
+	cancelDeadlines func()
 
 	stopOnce sync.Once
 	stop     chan struct{} // closed by Close: ends the janitor and long-polls
@@ -189,22 +172,29 @@ type Server struct {
 	disk *diskSpace // room left for sends on the data filesystem (disk.go)
 
 	numbers numberCache // get's uuid hash → number (numcache.go)
+	renders renderCache // get's renderings of sends (getcache.go)
 }
 
-// New makes a server over st and blobs. Call Start to run its background
-// work and Close to stop it.
-func New(cfg Config, st store.Store, blobs blob.Store) *Server {
+// New makes a server over st. Call Start to run its background work and
+// Close to stop it.
+func New(cfg Config, st store.Store) *Server {
 	cfg.setDefaults()
 	s := &Server{
-		cfg:   cfg,
-		log:   cfg.Logger,
-		clock: cfg.Clock,
-		store: st,
-		blobs: blobs,
-		arena: cfg.Arena,
-		stop:  make(chan struct{}),
-		disk:  newDiskSpace(cfg.DataDir, cfg.DiskReserve, cfg.Logger),
+		cfg:       cfg,
+		log:       cfg.Logger,
+		clock:     cfg.Clock,
+		ids:       st,
+		msgs:      st,
+		data:      st,
+		retention: st,
+		callStore: st,
+		st:        st,
+		notifier:  cfg.Notifier,
+		stop:      make(chan struct{}),
+		disk:      newDiskSpace(cfg.DataDir, cfg.DiskReserve, cfg.Logger),
 	}
+	// Subscribed before any request can store a deadline.
+	s.deadlines, s.cancelDeadlines = s.notifier.Subscribe(notify.Deadlines)
 	s.slots.max = int64(cfg.MaxInFlight)
 	s.polls.max = cfg.MaxLongPolls
 	s.handlers = map[string]handler{
@@ -230,26 +220,25 @@ func New(cfg Config, st store.Store, blobs blob.Store) *Server {
 		Name: "ringd_long_polls_waiting",
 		Help: "Long-polls (get and callinfo with wait) waiting now; at most -max-longpolls of each kind per number.",
 	}, func() float64 { return float64(s.polls.count()) }))
-	// How well writes share commits and syncs (group commit), where the
-	// store and the arena count them.
-	if c, ok := st.(interface{ Commits() int64 }); ok {
-		s.metrics.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
-			Name: "ringd_store_commits_total", Help: "Write transactions the store committed; each holds the writes that arrived together.",
-		}, func() float64 { return float64(c.Commits()) }))
-	}
-	if c, ok := st.(interface{ Syncs() int64 }); ok {
-		s.metrics.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
-			Name: "ringd_store_syncs_total", Help: "fdatasyncs of the store's log, each answering every write committed before it.",
-		}, func() float64 { return float64(c.Syncs()) }))
-	}
-	if s.arena != nil {
-		s.metrics.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
-			Name: "ringd_arena_syncs_total", Help: "Sync rounds of the data arena, each shared by the sends waiting.",
-		}, func() float64 { return float64(s.arena.Syncs()) }))
-	}
+	s.registerStoreMetrics()
 	s.registerSpaceMetrics()
 	s.initPush()
 	return s
+}
+
+// registerStoreMetrics shows the engine's own figures, if it keeps any.
+func (s *Server) registerStoreMetrics() {
+	in, ok := s.st.(store.Instrumented)
+	if !ok {
+		return
+	}
+	for _, m := range in.Metrics() {
+		if m.Gauge {
+			s.metrics.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: m.Name, Help: m.Help}, m.Value))
+		} else {
+			s.metrics.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: m.Name, Help: m.Help}, m.Value))
+		}
+	}
 }
 
 // Start runs the server's background work (the janitor).
@@ -266,6 +255,7 @@ func (s *Server) Start() {
 func (s *Server) Close() {
 	s.stopOnce.Do(func() { close(s.stop) })
 	s.wg.Wait()
+	s.cancelDeadlines()
 }
 
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {

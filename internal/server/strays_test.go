@@ -8,28 +8,34 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/ringd/ringd/internal/blob"
 	"github.com/ringd/ringd/internal/ringtest"
-	"github.com/ringd/ringd/internal/server"
 )
 
 // Data stored by a send that crashed before its commit has no record; the
-// janitor's first round deletes it, and keeps data that messages refer to.
+// store deletes it when it opens next, and keeps data that messages refer
+// to.
 func TestDropStraysKeepsReferencedData(t *testing.T) {
-	s := ringtest.New(t, ringtest.NewConfig(t))
+	cfg := ringtest.NewConfig(t)
+	s := ringtest.New(t, cfg)
 	alice, bob := s.User(t, "Alice"), s.User(t, "Bob")
 	// Larger than the arena takes: a file of its own.
-	kept := bytes.Repeat([]byte("k"), server.DefaultArenaMax+1)
+	kept := bytes.Repeat([]byte("k"), ringtest.ArenaMax+1)
 	a, _ := s.Must(t, map[string]any{"req": "send", "uuid": alice.UUID, "callee": bob.Number,
 		"length": len(kept), "fname": "kept.bin"}, kept)
+	uri := messageURI(t, s, bob)
 
-	stray := bytes.Repeat([]byte("s"), 10000)
-	hash, err := s.Blobs.Put(context.Background(), bytes.NewReader(stray), int64(len(stray)))
+	files, err := blob.NewDisk(filepath.Join(s.Dir, "blobs"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Server.DropStrays(context.Background()); err != nil {
+	stray := bytes.Repeat([]byte("s"), 10000)
+	hash, err := files.Put(context.Background(), bytes.NewReader(stray), int64(len(stray)))
+	if err != nil {
 		t.Fatal(err)
 	}
+	s.Close()
+	s = ringtest.NewAt(t, cfg, s.Dir)
 	if _, err := os.Stat(filepath.Join(s.Dir, "blobs", hash[:2], hash)); !os.IsNotExist(err) {
 		t.Fatalf("stray data still there: %v", err)
 	}
@@ -37,7 +43,7 @@ func TestDropStraysKeepsReferencedData(t *testing.T) {
 	if !bytes.Equal(data, kept) {
 		t.Fatalf("referenced data damaged: %d bytes", len(data))
 	}
-	rc, err := s.Blobs.Open(context.Background(), messageURI(t, s, bob), 0)
+	rc, err := files.Open(context.Background(), uri, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ package store
 import (
 	"context"
 	"errors"
+	"io"
 	"time"
 )
 
@@ -88,71 +89,41 @@ type Message struct {
 	Fname      string // "" for a text
 	CallID     string // set on a missed-call notice
 	State      State
-	// Text holds a text's data when it is inline (small enough to be kept in
-	// the database); get returns it so no fetch is needed.
+	// Text holds a text's bytes (no Fname) of at most TextMax bytes: get
+	// answers it with the message, so no fetch is needed.
 	Text *string
-	// InArena says the message holds its own data in the blob arena, at
-	// ArenaOff (Length bytes): a file or long text sent to one number has
-	// no blob record. Otherwise its data is the blob record of URI.
-	InArena  bool
-	ArenaOff int64
-	// Rendered is what its send came with, when the store hands it back
-	// (TakeUndelivered, from memory); nil otherwise.
-	Rendered *Rendered
+	// Data says where the message's bytes are, for OpenData; only the
+	// engine that made it reads it, and it may be empty.
+	Data DataRef
 }
 
-// Rendered is what the server made of a send's messages for its own
-// answers, opaque to the store: a get of them need not encode them again.
-// The store keeps Form with the messages it holds in memory and hands it
-// back in Message.Rendered, but only on messages stored as it was made:
-// from Caller, named CallerName, with the text of the send's Blob.Inline
-// (none for a file).
-type Rendered struct {
-	Caller, CallerName string
-	Form               any
-	Size               int // about the bytes Form holds, for the store's bounds
-}
+// DataRef is an engine's own reference to a message's data: a file name,
+// an object key, an offset. Nothing above the engine looks inside it.
+type DataRef string
 
-// Blob describes a message's data. Data of at most InlineMax bytes is kept in
-// the database (Inline non-nil) so that small messages cost no file and no
-// extra fsync; larger data lives in the blob arena at ArenaOff (InArena),
-// or, when larger still, in the blob store under the same hash.
-type Blob struct {
-	Hash   string // hex SHA-256; the messages' uri
-	Length int64
-	Inline []byte
-	// InArena says the data is in the blob arena (blob.Arena) at ArenaOff;
-	// the database is the arena's index.
-	InArena  bool
-	ArenaOff int64
-}
-
-// InlineMax is the largest data kept inline in the database.
-const InlineMax = 4096
+// TextMax is the largest text whose bytes come with its message (Message.
+// Text, get's "text") and whose uri is its SHA-256.
+const TextMax = 4096
 
 // NewMessages is what send and sends store: one data, several callees.
+//
+// A message's uri (docs/API.md) is the hex SHA-256 of its data for a text
+// (no Fname) of at most TextMax bytes, so the same text is stored once;
+// any other data gets a random name of 64 hex digits, the same for every
+// message of the one send. The engine names the data, and decides where
+// its bytes live.
 type NewMessages struct {
 	SenderHash UUIDHash
 	CallerName string // "" means the sender's stored name
 	Callees    []string
 	Fname      string
-	Blob       Blob
-	CID        string // client's id for idempotent retries; "" for none
-	Now        time.Time
-	// Preview is the body of the push each callee's device gets: the
-	// text's first store.PreviewChars characters. "" means the file name,
-	// or the preview of Blob.Inline for a text.
-	Preview string
-	// Rendered, if set, is handed back on the messages (see Rendered).
-	Rendered *Rendered
-}
-
-// InRow reports whether Send keeps m's data in its message row rather than
-// in a blob record: a text to one number (Inline), or data in the arena to
-// one number. The uri of a text is its SHA-256; that of data in the arena
-// kept in its row is unique to it (server, storeInArena).
-func (m *NewMessages) InRow() bool {
-	return len(m.Callees) == 1 && (m.Blob.InArena || (m.Fname == "" && m.Blob.Inline != nil))
+	// Data yields exactly Length bytes: Send reads it once, before it
+	// commits. An error reading it fails the send, and Send returns it
+	// wrapped (errors.Is finds it).
+	Data   io.Reader
+	Length int64
+	CID    string // client's id for idempotent retries; "" for none
+	Now    time.Time
 }
 
 // SendResult is the outcome of a send: a msgid per callee that got the
@@ -163,20 +134,6 @@ type SendResult struct {
 	Failed []string
 	// Replayed is true when CID matched an earlier send, whose result this is.
 	Replayed bool
-	// BlobExisted is true when the data's blob record was already there (the
-	// same data, stored before): the send's own copy of it, such as its
-	// arena extent, is referenced by nothing.
-	BlobExisted bool
-}
-
-// Expired is what ExpireMessages deleted that the caller may have to free.
-type Expired struct {
-	// URIs are the distinct uris of blob records deleted messages
-	// referred to: DropBlobs deletes those no message refers to any more.
-	URIs []string
-	// Arena are the extents deleted messages held themselves (Message.
-	// InArena), as Blobs with InArena set: nothing else refers to them.
-	Arena []Blob
 }
 
 // GetQuery selects undelivered (or, for history, all) messages to numbers.
@@ -185,17 +142,11 @@ type GetQuery struct {
 	After   int64 // only messages with Time > After
 	AfterID int64 // only messages with ID > AfterID (history paging)
 	Limit   int
-	// Into, if it has room, is where TakeUndelivered may put the messages
-	// it returns (its caller's buffer, reused from get to get).
-	Into []Message
 }
 
-// Store is everything ringd keeps.
-type Store interface {
-	// Calls keeps calls, AI-call balances, link data and reservations
-	// (calls.go).
-	Calls
-
+// Identities are the numbers and the devices they are bound to: what
+// register and login change, and what every request resolves its uuids by.
+type Identities interface {
 	// Register makes number with the given uuid hash. ErrTaken or
 	// ErrReserved when the number cannot be had.
 	Register(ctx context.Context, number string, uuid UUIDHash, now time.Time) error
@@ -210,52 +161,78 @@ type Store interface {
 	// dev.Name. With no uuids it only unbinds (logout) and forgets the
 	// device. ErrUnknownUUID, changing nothing, if any uuid is unknown.
 	Login(ctx context.Context, dev Device, uuids []UUIDHash, now time.Time) ([]string, error)
+}
 
-	// Send stores one message per callee that is in use, all pointing at
-	// one blob record; except that data in the arena (Blob.InArena) sent
-	// to one callee stays with its message (Message.InArena), with no blob
-	// record (see InRow). ErrUnknownUUID, ErrCallerNotInUse, or
-	// ErrCalleeNotInUse when no callee is in use; then nothing is stored.
-	// When CID repeats an earlier send of the sender within the retention
-	// window, the earlier result is returned and nothing is stored.
+// Messages are the messages and their receipts.
+type Messages interface {
+	// Send reads m.Data, stores it once, and stores one message per callee
+	// that is in use, all with the data. ErrUnknownUUID, ErrCallerNotInUse,
+	// or ErrCalleeNotInUse when no callee is in use; then nothing is
+	// stored. When CID repeats an earlier send of the sender within the
+	// retention window, the earlier result is returned and nothing is
+	// stored. ErrDiskFull when there is no room for the data.
 	Send(ctx context.Context, m NewMessages) (SendResult, error)
-	// TakeUndelivered returns the oldest undelivered messages matching q
-	// (at most q.Limit) and marks them delivered in the same transaction;
-	// more reports whether others are left.
-	TakeUndelivered(ctx context.Context, q GetQuery) (msgs []Message, more bool, err error)
+	// TakeUndelivered appends to dst the oldest undelivered messages
+	// matching q (at most q.Limit) and marks them delivered in the same
+	// transaction; more reports whether others are left. What it returns
+	// may share dst's array.
+	TakeUndelivered(ctx context.Context, q GetQuery, dst []Message) (msgs []Message, more bool, err error)
 	// History returns messages matching q whatever their state, marking
 	// nothing.
 	History(ctx context.Context, q GetQuery) (msgs []Message, more bool, err error)
 	// Message returns a live message by id; ErrBadMsgID if there is none.
 	Message(ctx context.Context, id int64) (Message, error)
-	// Blob returns the blob record of a hash; ErrNotFound if none.
-	Blob(ctx context.Context, hash string) (Blob, error)
 	// MarkRead marks messages to one of callees as read. ErrBadMsgID, and
 	// nothing changes, if any id is not a live message to them.
 	MarkRead(ctx context.Context, callees []string, ids []int64) error
 	// States returns the state of messages sent by caller. ErrBadMsgID if
 	// any id is not a live message from caller.
 	States(ctx context.Context, caller string, ids []int64) ([]State, error)
+}
 
-	// ExpireMessages deletes messages and idempotency records older than
-	// before, and returns the distinct uris of the blob records the deleted
-	// messages referred to (the candidates for DropBlobs) and the arena
-	// extents the deleted messages held themselves, for the caller to free:
-	// the deletes are durable when it returns. On an error it still returns
-	// what the part that committed deleted.
-	ExpireMessages(ctx context.Context, before time.Time) (Expired, error)
-	// DropBlobs deletes the blob records among hashes that no message refers
-	// to, and returns those whose data lives outside the database (in the
-	// arena or the blob store), for the caller to free once this returns:
-	// the deletes are then durable.
-	DropBlobs(ctx context.Context, hashes []string) (external []Blob, err error)
-	// HasBlob reports whether a blob record exists for hash.
-	HasBlob(ctx context.Context, hash string) (bool, error)
-	// ArenaInUse reports whether a committed record holds the arena extent
-	// at off for the data of hash: its blob record, or a message stored at
-	// sent (NewMessages.Now) that holds its own data. A failed send asks
-	// before it frees its extent: its commit may have taken effect.
-	ArenaInUse(ctx context.Context, hash string, off int64, sent time.Time) (bool, error)
+// Data reads what messages carry.
+type Data interface {
+	// OpenData returns a reader of n bytes of m's data from offset (offset
+	// + n at most m.Length), m as Send, TakeUndelivered, History or
+	// Message returned it. ErrBadMsgID if the message or its data is gone
+	// (expired) by now: a reader it returns yields m's bytes, even if the
+	// message expires while it reads.
+	OpenData(ctx context.Context, m Message, offset, n int64) (io.ReadCloser, error)
+}
+
+// Retention forgets what is older than the retention window.
+type Retention interface {
+	// Expire deletes the messages and the idempotency records (cids)
+	// stored before before, and the data no message refers to any more.
+	// Data a send is storing is never deleted under it, even by another
+	// process sharing the store: data whose last use is younger than the
+	// engine's grace is kept.
+	Expire(ctx context.Context, before time.Time) error
+}
+
+// Store is everything ringd keeps.
+type Store interface {
+	Identities
+	Messages
+	Data
+	Retention
+	// Calls keeps calls, AI-call balances, link data and reservations
+	// (calls.go).
+	Calls
 	// Close releases the store.
 	Close() error
+}
+
+// Metric is a figure an engine keeps about its own work, for /metrics: a
+// counter, or a gauge when Gauge is set. Value is read at each scrape.
+type Metric struct {
+	Name, Help string
+	Gauge      bool
+	Value      func() float64
+}
+
+// Instrumented is an engine that shows figures of its own work (commits,
+// syncs, the space its data takes) on the server's /metrics.
+type Instrumented interface {
+	Metrics() []Metric
 }

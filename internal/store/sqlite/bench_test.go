@@ -1,9 +1,9 @@
 package sqlite_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"path/filepath"
 	"sync/atomic"
@@ -47,11 +47,9 @@ func benchDBAt(tb testing.TB, path string, n int) (*sqlite.DB, []string, []store
 	return db, numbers, hashes
 }
 
-// text returns a distinct 100-byte text and its blob.
-func textBlob(i int64) store.Blob {
-	data := fmt.Appendf(nil, "%-100d", i)
-	sum := sha256.Sum256(data)
-	return store.Blob{Hash: hex.EncodeToString(sum[:]), Length: int64(len(data)), Inline: data}
+// textBlob returns a distinct 100-byte text.
+func textBlob(i int64) []byte {
+	return fmt.Appendf(nil, "%-100d", i)
 }
 
 // BenchmarkSend is one durable send of a 100-byte text, one at a time: the
@@ -63,7 +61,7 @@ func BenchmarkSend(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		i++
-		_, err := db.Send(ctx, store.NewMessages{SenderHash: hashes[0], Callees: numbers[1:], Blob: textBlob(i), Now: time.Now()})
+		_, err := db.Send(ctx, store.NewMessages{SenderHash: hashes[0], Callees: numbers[1:], Data: bytes.NewReader(textBlob(i)), Length: int64(len(textBlob(i))), Now: time.Now()})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -81,7 +79,7 @@ func BenchmarkSendParallel(b *testing.B) {
 	b.SetParallelism(32)
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			_, err := db.Send(ctx, store.NewMessages{SenderHash: hashes[0], Callees: numbers[1:], Blob: textBlob(seq.Add(1)), Now: time.Now()})
+			_, err := db.Send(ctx, store.NewMessages{SenderHash: hashes[0], Callees: numbers[1:], Data: bytes.NewReader(textBlob(seq.Add(1))), Length: 100, Now: time.Now()})
 			if err != nil {
 				b.Error(err)
 				return
@@ -106,7 +104,7 @@ func BenchmarkSendParallelCallees(b *testing.B) {
 	b.RunParallel(func(pb *testing.PB) {
 		callee := numbers[1+int(next.Add(1)-1)%callees:][:1]
 		for pb.Next() {
-			_, err := db.Send(ctx, store.NewMessages{SenderHash: hashes[0], Callees: callee, Blob: textBlob(seq.Add(1)), Now: time.Now()})
+			_, err := db.Send(ctx, store.NewMessages{SenderHash: hashes[0], Callees: callee, Data: bytes.NewReader(textBlob(seq.Add(1))), Length: 100, Now: time.Now()})
 			if err != nil {
 				b.Error(err)
 				return
@@ -124,7 +122,7 @@ func BenchmarkSendsTo1000(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		i++
-		_, err := db.Send(ctx, store.NewMessages{SenderHash: hashes[0], Callees: numbers[1:], Blob: textBlob(i), Now: time.Now()})
+		_, err := db.Send(ctx, store.NewMessages{SenderHash: hashes[0], Callees: numbers[1:], Data: bytes.NewReader(textBlob(i)), Length: int64(len(textBlob(i))), Now: time.Now()})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -137,7 +135,7 @@ func fill(b *testing.B, db *sqlite.DB, numbers []string, hashes []store.UUIDHash
 	ctx := context.Background()
 	ids := make([]int64, n)
 	for i := range ids {
-		res, err := db.Send(ctx, store.NewMessages{SenderHash: hashes[0], Callees: numbers[1:2], Blob: textBlob(int64(i)), Now: time.Now()})
+		res, err := db.Send(ctx, store.NewMessages{SenderHash: hashes[0], Callees: numbers[1:2], Data: bytes.NewReader(textBlob(int64(i))), Length: int64(len(textBlob(int64(i)))), Now: time.Now()})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -163,17 +161,25 @@ func BenchmarkMessage(b *testing.B) {
 	}
 }
 
-// BenchmarkBlob is fetch's second lookup: the data record of a uri.
-func BenchmarkBlob(b *testing.B) {
+// BenchmarkOpenData is fetch's second lookup: the data of a message.
+func BenchmarkOpenData(b *testing.B) {
 	db, numbers, hashes := benchDB(b, 2)
-	fill(b, db, numbers, hashes, 1)
-	hash := textBlob(0).Hash
 	ctx := context.Background()
+	res, err := db.Send(ctx, store.NewMessages{SenderHash: hashes[0], Callees: numbers[1:], Data: bytes.NewReader(textBlob(0)), Length: 100, Now: time.Now()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	m, err := db.Message(ctx, res.MsgIDs[numbers[1]])
+	if err != nil {
+		b.Fatal(err)
+	}
 	b.ReportAllocs()
 	for b.Loop() {
-		if bl, err := db.Blob(ctx, hash); err != nil || bl.Inline == nil {
-			b.Fatal(bl, err)
+		rc, err := db.OpenData(ctx, m, 0, m.Length)
+		if err != nil {
+			b.Fatal(err)
 		}
+		rc.Close()
 	}
 }
 
@@ -193,7 +199,7 @@ func BenchmarkTakeUndelivered(b *testing.B) {
 					fill(b, db, numbers, hashes, m)
 					b.StartTimer()
 				}
-				msgs, _, err := db.TakeUndelivered(ctx, q)
+				msgs, _, err := db.TakeUndelivered(ctx, q, nil)
 				if err != nil || len(msgs) != m {
 					b.Fatalf("took %d messages, want %d: %v", len(msgs), m, err)
 				}

@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"path/filepath"
@@ -33,7 +34,7 @@ func TestBindingsFollowLogins(t *testing.T) {
 	text := []byte("hi")
 	send := func() error {
 		_, err := db.Send(ctx, store.NewMessages{SenderHash: alice, Callees: []string{"1002"}, Now: now,
-			Blob: store.Blob{Hash: "h", Length: int64(len(text)), Inline: text}})
+			Data: bytes.NewReader(text), Length: int64(len(text))})
 		return err
 	}
 	if err := send(); err != nil { // fills the copy: bob is bound to tb

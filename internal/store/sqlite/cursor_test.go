@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"fmt"
@@ -53,7 +54,7 @@ func (f *cursorFixture) send(at time.Time, callees ...string) map[string]int64 {
 	f.t.Helper()
 	text := []byte(fmt.Sprint("text at ", at.Unix()))
 	r, err := f.db.Send(context.Background(), store.NewMessages{SenderHash: f.sender, Callees: callees,
-		Blob: store.Blob{Hash: fmt.Sprintf("h%d", at.UnixNano()), Length: int64(len(text)), Inline: text}, Now: at})
+		Data: bytes.NewReader(text), Length: int64(len(text)), Now: at})
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -62,7 +63,7 @@ func (f *cursorFixture) send(at time.Time, callees ...string) map[string]int64 {
 
 func (f *cursorFixture) get(after time.Time, limit int, callees ...string) ([]int64, bool) {
 	f.t.Helper()
-	msgs, more, err := f.db.TakeUndelivered(context.Background(), store.GetQuery{Callees: callees, After: after.Unix(), Limit: limit})
+	msgs, more, err := f.db.TakeUndelivered(context.Background(), store.GetQuery{Callees: callees, After: after.Unix(), Limit: limit}, nil)
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -244,7 +245,7 @@ func TestCursorExpiry(t *testing.T) {
 	if got, _ := f.get(old.Add(-time.Hour), 2, bob); !slices.Equal(got, ids[:2]) {
 		t.Fatalf("get: %v", got)
 	}
-	if _, err := f.db.ExpireMessages(ctx, f.now.Add(-24*time.Hour)); err != nil {
+	if _, err := f.db.expireMessages(ctx, f.now.Add(-24*time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	checkWaiting(t, f.db, "after expiry")
@@ -314,7 +315,7 @@ func TestCursorConcurrentGets(t *testing.T) {
 					return
 				default:
 				}
-				msgs, _, err := f.db.TakeUndelivered(context.Background(), store.GetQuery{Callees: []string{bob}, Limit: 7})
+				msgs, _, err := f.db.TakeUndelivered(context.Background(), store.GetQuery{Callees: []string{bob}, Limit: 7}, nil)
 				if err != nil {
 					t.Error(err)
 					return
@@ -339,7 +340,7 @@ func TestCursorConcurrentGets(t *testing.T) {
 	close(done)
 	getters.Wait()
 	for {
-		msgs, _, err := f.db.TakeUndelivered(context.Background(), store.GetQuery{Callees: []string{bob}, Limit: 100})
+		msgs, _, err := f.db.TakeUndelivered(context.Background(), store.GetQuery{Callees: []string{bob}, Limit: 100}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

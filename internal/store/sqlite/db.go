@@ -25,9 +25,9 @@ import (
 
 	"github.com/mattn/go-sqlite3"
 
-	"github.com/ringd/ringd/internal/store"
-
+	"github.com/ringd/ringd/internal/blob"
 	"github.com/ringd/ringd/internal/fsync"
+	"github.com/ringd/ringd/internal/store"
 )
 
 var _ store.Store = (*DB)(nil)
@@ -51,7 +51,31 @@ type Options struct {
 	// about 100 MiB. Nothing is held for a number with nothing waiting, so
 	// an idle server, or one whose clients keep up, holds next to nothing.
 	MaxHeld int
+
+	// DataDir is the directory of the data kept outside the database
+	// (data.go): the arena (arena/) and the files of their own (blobs/).
+	// Default: the database's directory.
+	DataDir string
+	// Arena tunes the arena.
+	Arena blob.ArenaOptions
+	// ArenaMax is the largest data kept in the arena; larger data is a
+	// file of its own. Default DefaultArenaMax, at least MinArenaMax, at
+	// most the arena's chunk size.
+	ArenaMax int64
+	// FileRoom, if set, is asked before data is written to a file of its
+	// own: an error it returns refuses the send.
+	FileRoom func(n int64) error
+	// OrphanGrace is how old a file no row names must be for Expire to
+	// delete it: a send writes its file before it commits its row.
+	// Default 1h.
+	OrphanGrace time.Duration
 }
+
+// Bounds of Options.ArenaMax.
+const (
+	DefaultArenaMax = 1 << 20
+	MinArenaMax     = 64 << 10
+)
 
 // DB is the SQLite store.
 type DB struct {
@@ -71,9 +95,16 @@ type DB struct {
 	wal *walFile
 	// failed is set, for good, by a failed sync (walsync.go).
 	failed atomic.Pointer[error]
-	// syncHook, if set, runs before each sync of the WAL; an error it
-	// returns is taken as the sync's (tests).
-	syncHook atomic.Pointer[func() error]
+
+	// arena and blobs hold the data kept outside the database (data.go).
+	// dataMu is held shared by OpenData from reading a message's row to
+	// opening its data, and exclusively by Expire while it frees data.
+	arena  *blob.Arena
+	blobs  *blob.Disk
+	dataMu sync.RWMutex
+	// lastSweep is when Expire last looked for orphan files, in Unix
+	// nanoseconds.
+	lastSweep atomic.Int64
 
 	ckptStop, ckptDone chan struct{} // the checkpointer's (checkpoint.go)
 
@@ -149,6 +180,9 @@ func Open(path string, opts Options) (_ *DB, err error) {
 		return nil, err
 	}
 	opened.add(db.read.Close)
+	if err := db.openData(&opened); err != nil {
+		return nil, err
+	}
 	db.recount()
 	go db.writer()
 	go db.syncer()
@@ -173,7 +207,37 @@ func (o Options) withDefaults() Options {
 	if o.MaxHeld <= 0 {
 		o.MaxHeld = 256 << 20
 	}
+	if o.ArenaMax <= 0 {
+		o.ArenaMax = DefaultArenaMax
+	}
+	o.ArenaMax = max(o.ArenaMax, MinArenaMax)
+	if o.OrphanGrace <= 0 {
+		o.OrphanGrace = time.Hour
+	}
 	return o
+}
+
+// openData opens the arena, rebuilt from the rows that point into it, and
+// the files of their own, deleting those no row names: no send runs yet.
+func (db *DB) openData(opened *closers) error {
+	dir := db.opts.DataDir
+	if dir == "" {
+		dir = filepath.Dir(db.path)
+	}
+	blobs, err := blob.NewDisk(filepath.Join(dir, "blobs"))
+	if err != nil {
+		return err
+	}
+	db.blobs = blobs
+	arena, err := blob.OpenArena(filepath.Join(dir, "arena"), db.opts.Arena,
+		func(use func(off, length int64) error) error { return db.arenaRows(context.Background(), use) })
+	if err != nil {
+		return err
+	}
+	opened.add(arena.Close)
+	db.arena = arena
+	db.opts.ArenaMax = min(db.opts.ArenaMax, arena.ChunkSize())
+	return db.sweepOrphans(context.Background(), time.Time{})
 }
 
 // newDB returns the DB of the database at path with nothing opened yet.
@@ -325,7 +389,34 @@ func (db *DB) Close() error {
 	if err2 := db.read.Close(); err == nil {
 		err = err2
 	}
+	if err2 := db.arena.Close(); err == nil {
+		err = err2
+	}
 	return err
+}
+
+// Arena is the arena holding data of the store, for tools and tests that
+// look at where data is placed (ringtest); the store's users reach data
+// only through OpenData.
+func (db *DB) Arena() *blob.Arena { return db.arena }
+
+var _ store.Instrumented = (*DB)(nil)
+
+// Metrics are how well writes share commits and syncs (group commit),
+// the arena's sync rounds, and the space it takes.
+func (db *DB) Metrics() []store.Metric {
+	return []store.Metric{
+		{Name: "ringd_store_commits_total", Help: "Write transactions the store committed; each holds the writes that arrived together.",
+			Value: func() float64 { return float64(db.Commits()) }},
+		{Name: "ringd_store_syncs_total", Help: "fdatasyncs of the store's log, each answering every write committed before it.",
+			Value: func() float64 { return float64(db.Syncs()) }},
+		{Name: "ringd_arena_syncs_total", Help: "Sync rounds of the data arena, each shared by the sends waiting.",
+			Value: func() float64 { return float64(db.arena.Syncs()) }},
+		{Name: "ringd_arena_size_bytes", Help: "Bytes of the data arena's files, allocated ahead of need.", Gauge: true,
+			Value: func() float64 { size, _ := db.arena.Size(); return float64(size) }},
+		{Name: "ringd_arena_free_bytes", Help: "Bytes of the data arena that no data holds.", Gauge: true,
+			Value: func() float64 { _, free := db.arena.Size(); return float64(free) }},
+	}
 }
 
 // Commits returns the number of write transactions committed so far.

@@ -3,7 +3,25 @@ package sqlite
 // SetSyncHook makes f run before each sync of the WAL; an error it returns
 // is taken as the sync's.
 func SetSyncHook(db *DB, f func() error) {
-	db.syncHook.Store(&f)
+	setHooks(db, func(h *dbHooks) { h.sync = f })
+}
+
+// SetOpenDataHook makes f run in OpenData between reading a message's row
+// and opening its data in the arena.
+func SetOpenDataHook(db *DB, f func()) {
+	setHooks(db, func(h *dbHooks) { h.openData = f })
+}
+
+// setHooks changes db's hooks by set; tests set them before the work
+// they watch starts.
+func setHooks(db *DB, set func(*dbHooks)) {
+	h := new(dbHooks)
+	if old := hooksOf(db); old != nil {
+		*h = *old
+	}
+	set(h)
+	hooks.Store(db, h)
+	anyHooks.Store(true)
 }
 
 // WALJoinCounts returns the writes the WAL write joiners took from SQLite

@@ -1,6 +1,7 @@
 package sqlite_test
 
 import (
+	"bytes"
 	"context"
 	"sync"
 	"sync/atomic"
@@ -25,7 +26,7 @@ func TestGroupCommit(t *testing.T) {
 			<-start // all at once, so they queue for the writer together
 			for range each {
 				if _, err := db.Send(ctx, store.NewMessages{SenderHash: hashes[0], Callees: numbers[1:],
-					Blob: textBlob(seq.Add(1)), Now: time.Now()}); err != nil {
+					Data: bytes.NewReader(textBlob(seq.Add(1))), Length: 100, Now: time.Now()}); err != nil {
 					t.Error(err)
 					return
 				}
@@ -42,7 +43,7 @@ func TestGroupCommit(t *testing.T) {
 	if commits*4 > sends {
 		t.Errorf("%d sends took %d commits: group commit is not sharing them", sends, commits)
 	}
-	msgs, more, err := db.TakeUndelivered(ctx, store.GetQuery{Callees: numbers[1:], After: time.Now().Add(-time.Hour).Unix(), Limit: 1000})
+	msgs, more, err := db.TakeUndelivered(ctx, store.GetQuery{Callees: numbers[1:], After: time.Now().Add(-time.Hour).Unix(), Limit: 1000}, nil)
 	if err != nil || more || len(msgs) != int(sends) {
 		t.Fatalf("after the sends %d messages wait (more %v, %v), want %d", len(msgs), more, err, sends)
 	}

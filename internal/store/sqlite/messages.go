@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ringd/ringd/internal/blob"
 	"github.com/ringd/ringd/internal/store"
 )
 
@@ -19,192 +20,225 @@ type sendRecord struct {
 	Failed []string         `json:"failed,omitempty"`
 }
 
+// Send places the data (data.go), then commits the messages that refer
+// to it, then frees the data if they do not.
 func (db *DB) Send(ctx context.Context, m store.NewMessages) (store.SendResult, error) {
+	p, err := db.placeData(ctx, &m)
+	if err != nil {
+		db.settle(p, &m, store.SendResult{}, err)
+		return store.SendResult{}, err
+	}
 	var res store.SendResult
 	// write1: the common send, a text to one number without a cid or a
-	// push, writes one row; the others open their savepoint below.
-	err := db.write1(ctx, func(tx *wtx) error {
+	// push, writes one row; the others open their savepoint (tx.send).
+	err = db.write1(ctx, func(tx *wtx) error {
 		res = store.SendResult{}
-		sender, err := tx.sender(m.SenderHash)
-		caller, name := sender.number, sender.name
-		callerArg, callerNameArg := sender.numberArg, sender.nameArg
-		if errors.Is(err, sql.ErrNoRows) {
-			return store.ErrUnknownUUID
-		}
-		if err != nil {
-			return err
-		}
-		if m.CID != "" {
-			var rec string
-			err := tx.queryRow(`SELECT result FROM sends WHERE caller = ? AND cid = ?`, caller, m.CID).Scan(&rec)
-			if err == nil {
-				var r sendRecord
-				if err := json.Unmarshal([]byte(rec), &r); err != nil {
-					return err
-				}
-				res = store.SendResult{Time: r.Time, MsgIDs: r.MsgIDs, Failed: r.Failed, Replayed: true}
-				return nil
-			}
-			if !errors.Is(err, sql.ErrNoRows) {
-				return err
-			}
-		}
-		if !sender.inUse {
-			return store.ErrCallerNotInUse
-		}
-		callerName := m.CallerName
-		if callerName == "" {
-			callerName = name
-		} else {
-			callerNameArg = callerName
-		}
-		res.Time = m.Now.Unix()
-		res.MsgIDs = make(map[string]int64, len(m.Callees))
-		var live []string
-		var devs []pushDevice // of live, in order
-		var liveArgs []any    // of live, in order: as statement arguments
-		for _, c := range m.Callees {
-			if _, dup := res.MsgIDs[c]; dup {
-				continue
-			}
-			dev, err := tx.callee(c)
-			if err != nil {
-				return err
-			}
-			if dev.token == "" {
-				res.Failed = append(res.Failed, c)
-				continue
-			}
-			res.MsgIDs[c] = 0
-			live = append(live, c)
-			devs = append(devs, pushDevice{token: dev.token, appid: dev.appid, login: dev.login})
-			liveArgs = append(liveArgs, dev.numberArg)
-		}
-		if len(live) == 0 {
-			return store.ErrCalleeNotInUse
-		}
-		// A text to one number lives in its message row, and so does the
-		// arena extent of data to one number (schema.go, columns); a
-		// sends to several shares one blobs row, the seed's "stored once".
-		inRow := m.InRow()
-		writes := len(live)
-		if !inRow {
-			writes++ // the blobs row
-		}
-		if m.CID != "" {
-			writes++ // the sends row
-		}
-		if tx.pushWanted(devs) {
-			writes++ // the outbox rows
-		}
-		if writes > 1 {
-			if err := tx.savepoint(); err != nil {
-				return err
-			}
-		}
-		var data, arenaOff any
-		var text *string // as a get reads it back (waiting.go)
-		if inRow && m.Blob.InArena {
-			arenaOff = m.Blob.ArenaOff
-		} else if inRow {
-			data = m.Blob.Inline
-			t := string(m.Blob.Inline)
-			text = &t
-		} else {
-			var arenaOff any
-			if m.Blob.InArena {
-				arenaOff = m.Blob.ArenaOff
-			}
-			r, err := tx.exec(`INSERT INTO blobs(hash, length, inline, arena_off) VALUES(?, ?, ?, ?) ON CONFLICT(hash) DO NOTHING`,
-				m.Blob.Hash, m.Blob.Length, m.Blob.Inline, arenaOff)
-			if err != nil {
-				return err
-			}
-			// A get reads the text from the blobs row; one stored before
-			// is read back, so what get is told is what is there.
-			inline := m.Blob.Inline
-			if n, err := r.RowsAffected(); err != nil {
-				return err
-			} else if n == 0 {
-				res.BlobExisted = true
-				if err := tx.queryRow(`SELECT inline FROM blobs WHERE hash = ?`, m.Blob.Hash).Scan(&inline); err != nil {
-					return err
-				}
-			}
-			if m.Fname == "" && inline != nil {
-				t := string(inline)
-				text = &t
-			}
-		}
-		var fname any
-		if m.Fname != "" {
-			fname = m.Fname
-		}
-		// The server's rendering is kept only if it was made from what is
-		// stored: it learns the sender and its name before the writer
-		// does, and a login may rename it in between.
-		var rendered *store.Rendered
-		if r := m.Rendered; r != nil && r.Caller == caller && r.CallerName == callerName && sameText(text, m) {
-			rendered = r
-		}
-		// The push and its preview are made for the first callee that
-		// wants one: most sends queue none, and building them costs
-		// allocations.
-		var push store.Push
-		var pushes []store.Push
-		timeArg := tx.db.timeArg(res.Time)
-		for i, c := range live {
-			r, err := tx.exec(`INSERT INTO messages(caller, caller_name, callee, time, uri, length, fname, data, arena_off) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-				callerArg, callerNameArg, liveArgs[i], timeArg, m.Blob.Hash, m.Blob.Length, fname, data, arenaOff)
-			if err != nil {
-				return err
-			}
-			id, err := r.LastInsertId()
-			if err != nil {
-				return err
-			}
-			res.MsgIDs[c] = id
-			msg := store.Message{ID: id, Caller: caller, CallerName: callerName, Callee: c, Time: res.Time,
-				URI: m.Blob.Hash, Length: m.Blob.Length, Fname: m.Fname, Text: text, Rendered: rendered}
-			if arenaOff != nil {
-				msg.InArena, msg.ArenaOff = true, m.Blob.ArenaOff
-			}
-			tx.stored(msg, true)
-			if devs[i].appid != "" {
-				if pushes == nil {
-					push = store.Push{Kind: store.PushMessage, Caller: caller, CallerName: callerName,
-						Body: messagePreview(m), Created: m.Now}
-					pushes = make([]store.Push, 0, len(live)-i)
-				}
-				push.Token, push.AppID, push.MsgID, push.Login = devs[i].token, devs[i].appid, id, devs[i].login
-				pushes = append(pushes, push)
-			}
-		}
-		if err := tx.queuePushes(pushes); err != nil {
-			return err
-		}
-		if m.CID != "" {
-			rec, err := json.Marshal(sendRecord{Time: res.Time, MsgIDs: res.MsgIDs, Failed: res.Failed})
-			if err != nil {
-				return err
-			}
-			if _, err := tx.exec(`INSERT INTO sends(caller, cid, time, result) VALUES(?, ?, ?, ?)`,
-				caller, m.CID, res.Time, string(rec)); err != nil {
-				return err
-			}
-		}
-		return nil
+		return tx.send(&m, &p, &res)
 	})
+	db.settle(p, &m, res, err)
 	return res, err
 }
 
-// sameText reports whether text, what a get of m's messages reads, is the
-// text of m.Blob.Inline (none for a file), which its Rendered was made from.
-func sameText(text *string, m store.NewMessages) bool {
-	if m.Fname != "" || m.Blob.Inline == nil {
-		return text == nil
+// sendTo is what a send resolved of its sender and callees.
+type sendTo struct {
+	caller, callerName       string
+	callerArg, callerNameArg any // as statement arguments
+	live                     []string
+	devs                     []pushDevice // of live, in order
+	liveArgs                 []any        // of live, in order: as statement arguments
+}
+
+// send stores m's messages, with the data p holds, into res.
+func (tx *wtx) send(m *store.NewMessages, p *placed, res *store.SendResult) error {
+	to, replayed, err := tx.sendSender(m, res)
+	if err != nil || replayed {
+		return err
 	}
-	return text != nil && *text == string(m.Blob.Inline)
+	res.Time = m.Now.Unix()
+	if err := tx.sendCallees(m, &to, res); err != nil {
+		return err
+	}
+	inRow := p.inRow(m)
+	writes := len(to.live)
+	if !inRow {
+		writes++ // the blobs row
+	}
+	if m.CID != "" {
+		writes++ // the sends row
+	}
+	if tx.pushWanted(to.devs) {
+		writes++ // the outbox rows
+	}
+	if writes > 1 {
+		if err := tx.savepoint(); err != nil {
+			return err
+		}
+	}
+	text, err := tx.sendData(m, p, inRow)
+	if err != nil {
+		return err
+	}
+	if err := tx.sendMessages(m, p, &to, inRow, text, res); err != nil {
+		return err
+	}
+	return tx.recordCID(m, to.caller, res)
+}
+
+// sendSender resolves m's sender, or finds the result of the send m
+// retries (replayed).
+func (tx *wtx) sendSender(m *store.NewMessages, res *store.SendResult) (sendTo, bool, error) {
+	var to sendTo
+	sender, err := tx.sender(m.SenderHash)
+	if errors.Is(err, sql.ErrNoRows) {
+		return to, false, store.ErrUnknownUUID
+	}
+	if err != nil {
+		return to, false, err
+	}
+	to.caller, to.callerArg, to.callerNameArg = sender.number, sender.numberArg, sender.nameArg
+	if m.CID != "" {
+		var rec string
+		err := tx.queryRow(`SELECT result FROM sends WHERE caller = ? AND cid = ?`, to.caller, m.CID).Scan(&rec)
+		if err == nil {
+			var r sendRecord
+			if err := json.Unmarshal([]byte(rec), &r); err != nil {
+				return to, false, err
+			}
+			*res = store.SendResult{Time: r.Time, MsgIDs: r.MsgIDs, Failed: r.Failed, Replayed: true}
+			return to, true, nil
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return to, false, err
+		}
+	}
+	if !sender.inUse {
+		return to, false, store.ErrCallerNotInUse
+	}
+	to.callerName = m.CallerName
+	if to.callerName == "" {
+		to.callerName = sender.name
+	} else {
+		to.callerNameArg = to.callerName
+	}
+	return to, false, nil
+}
+
+// sendCallees sorts m's callees into those in use (to.live) and not
+// (res.Failed).
+func (tx *wtx) sendCallees(m *store.NewMessages, to *sendTo, res *store.SendResult) error {
+	res.MsgIDs = make(map[string]int64, len(m.Callees))
+	for _, c := range m.Callees {
+		if _, dup := res.MsgIDs[c]; dup {
+			continue
+		}
+		dev, err := tx.callee(c)
+		if err != nil {
+			return err
+		}
+		if dev.token == "" {
+			res.Failed = append(res.Failed, c)
+			continue
+		}
+		res.MsgIDs[c] = 0
+		to.live = append(to.live, c)
+		to.devs = append(to.devs, pushDevice{token: dev.token, appid: dev.appid, login: dev.login})
+		to.liveArgs = append(to.liveArgs, dev.numberArg)
+	}
+	if len(to.live) == 0 {
+		return store.ErrCalleeNotInUse
+	}
+	return nil
+}
+
+// sendData writes the blobs row of data not kept in its message's row,
+// and returns the text a get of the messages reads (nil for a file, or a
+// text past TextMax).
+func (tx *wtx) sendData(m *store.NewMessages, p *placed, inRow bool) (*string, error) {
+	if inRow {
+		if p.inline == nil {
+			return nil, nil
+		}
+		t := string(p.inline)
+		return &t, nil
+	}
+	r, err := tx.exec(`INSERT INTO blobs(hash, length, inline, arena_off) VALUES(?, ?, ?, ?) ON CONFLICT(hash) DO NOTHING`,
+		p.uri, p.length, p.inline, p.arenaOff())
+	if err != nil {
+		return nil, err
+	}
+	// A get reads the text from the blobs row; one stored before is read
+	// back, so what get is told is what is there.
+	inline := p.inline
+	if n, err := r.RowsAffected(); err != nil {
+		return nil, err
+	} else if n == 0 {
+		if err := tx.queryRow(`SELECT inline FROM blobs WHERE hash = ?`, p.uri).Scan(&inline); err != nil {
+			return nil, err
+		}
+	}
+	if m.Fname != "" || inline == nil {
+		return nil, nil
+	}
+	t := string(inline)
+	return &t, nil
+}
+
+// sendMessages writes a message row per live callee, and the pushes of
+// those whose devices get one.
+func (tx *wtx) sendMessages(m *store.NewMessages, p *placed, to *sendTo, inRow bool, text *string, res *store.SendResult) error {
+	var data, arenaOff, fname any
+	if inRow {
+		data, arenaOff = p.inline, p.arenaOff()
+		if p.inArena {
+			data = nil
+		}
+	}
+	if m.Fname != "" {
+		fname = m.Fname
+	}
+	// The push and its preview are made for the first callee that wants
+	// one: most sends queue none, and building them costs allocations.
+	var push store.Push
+	var pushes []store.Push
+	timeArg := tx.db.timeArg(res.Time)
+	for i, c := range to.live {
+		r, err := tx.exec(`INSERT INTO messages(caller, caller_name, callee, time, uri, length, fname, data, arena_off) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			to.callerArg, to.callerNameArg, to.liveArgs[i], timeArg, p.uri, p.length, fname, data, arenaOff)
+		if err != nil {
+			return err
+		}
+		id, err := r.LastInsertId()
+		if err != nil {
+			return err
+		}
+		res.MsgIDs[c] = id
+		tx.stored(store.Message{ID: id, Caller: to.caller, CallerName: to.callerName, Callee: c, Time: res.Time,
+			URI: p.uri, Length: p.length, Fname: m.Fname, Text: text}, true)
+		if to.devs[i].appid != "" {
+			if pushes == nil {
+				push = store.Push{Kind: store.PushMessage, Caller: to.caller, CallerName: to.callerName,
+					Body: messagePreview(m, p), Created: m.Now}
+				pushes = make([]store.Push, 0, len(to.live)-i)
+			}
+			push.Token, push.AppID, push.MsgID = to.devs[i].token, to.devs[i].appid, id
+			pushes = append(pushes, push)
+		}
+	}
+	return tx.queuePushes(pushes)
+}
+
+// recordCID keeps the result of a send that carried a cid, for its retries.
+func (tx *wtx) recordCID(m *store.NewMessages, caller string, res *store.SendResult) error {
+	if m.CID == "" {
+		return nil
+	}
+	rec, err := json.Marshal(sendRecord{Time: res.Time, MsgIDs: res.MsgIDs, Failed: res.Failed})
+	if err != nil {
+		return err
+	}
+	_, err = tx.exec(`INSERT INTO sends(caller, cid, time, result) VALUES(?, ?, ?, ?)`,
+		caller, m.CID, res.Time, string(rec))
+	return err
 }
 
 // effectiveState is a message's state as the protocol knows it: one still
@@ -213,11 +247,11 @@ func sameText(text *string, m store.NewMessages) bool {
 const effectiveState = `CASE WHEN m.state = 0 AND m.id <= (SELECT upto FROM cursors WHERE number = m.callee) THEN 1 ELSE m.state END`
 
 const messageColumns = `m.id, m.caller, m.caller_name, m.callee, m.time, m.uri, m.length, m.fname, m.callid, ` + effectiveState + `,
-	CASE WHEN m.fname IS NULL THEN coalesce(m.data, b.inline) END, m.arena_off`
+	CASE WHEN m.fname IS NULL THEN coalesce(m.data, b.inline) END`
 
 // undeliveredColumns are messageColumns for messages known to be waiting.
 const undeliveredColumns = `m.id, m.caller, m.caller_name, m.callee, m.time, m.uri, m.length, m.fname, m.callid, m.state,
-	CASE WHEN m.fname IS NULL THEN coalesce(m.data, b.inline) END, m.arena_off`
+	CASE WHEN m.fname IS NULL THEN coalesce(m.data, b.inline) END`
 
 // afterCursor is the condition of the rows a message UPDATE may take out of
 // the waiting: still 0, and not delivered by cursor.
@@ -233,11 +267,9 @@ func scanMessage(rows interface{ Scan(...any) error }) (store.Message, error) {
 	var m store.Message
 	var fname, callid sql.NullString
 	var inline []byte
-	var arenaOff sql.NullInt64
 	err := rows.Scan(&m.ID, &m.Caller, &m.CallerName, &m.Callee, &m.Time, &m.URI, &m.Length,
-		&fname, &callid, &m.State, &inline, &arenaOff)
+		&fname, &callid, &m.State, &inline)
 	m.Fname, m.CallID = fname.String, callid.String
-	m.InArena, m.ArenaOff = arenaOff.Valid, arenaOff.Int64
 	if inline != nil {
 		t := string(inline)
 		m.Text = &t
@@ -298,33 +330,29 @@ func collect(rows *sql.Rows, limit int) ([]store.Message, bool, error) {
 }
 
 // truncate cuts msgs to n, clearing what it cuts: a get's caller may keep
-// the slice's space for the next get (GetQuery.Into), and what lies past
-// the end must not hold messages it no longer answers for.
+// the slice's space for the next get (TakeUndelivered's dst), and what
+// lies past the end must not hold messages it no longer answers for.
 func truncate(msgs []store.Message, n int) []store.Message {
 	clear(msgs[n:])
 	return msgs[:n]
 }
 
-func (db *DB) TakeUndelivered(ctx context.Context, q store.GetQuery) ([]store.Message, bool, error) {
+func (db *DB) TakeUndelivered(ctx context.Context, q store.GetQuery, dst []store.Message) ([]store.Message, bool, error) {
 	// What waits is read beside the writer: most gets find nothing, and
 	// reading messages is the costly part of the others. "Is anything
 	// waiting" is answered by the writer's exact counts (waiting.go): a get
 	// that finds nothing touches no SQL, and one whose numbers' messages
 	// are held there reads none; the others read on the read pool.
 	//
-	// The writer then only marks them, in the transaction the answer waits
-	// for, and this get keeps just those it marked: a concurrent get of the
-	// same number may have taken some, and a message is delivered once.
-	// One committed after the read is simply one this get came too early
-	// for. When what this get takes of each number is all that waited for
-	// it up to some id, and nothing has taken any of them since it looked
-	// (cut), marking is moving the numbers' cursors: one statement whatever
-	// the count, where marking each row dirties a page of messages and one
-	// of an index per message. Otherwise it marks each row, as before.
+	// The writer then only marks them (mark), in the transaction the
+	// answer waits for, and this get keeps just those it marked: a
+	// concurrent get of the same number may have taken some, and a message
+	// is delivered once. One committed after the read is simply one this
+	// get came too early for.
 	if !db.wait.any(q.Callees) {
 		return nil, false, nil
 	}
-	msgs, more, cuts, held := db.wait.take(q)
+	msgs, more, cuts, held := db.wait.take(q, dst)
 	if !held {
 		query, args := getQuery(q, true)
 		rows, err := db.rquery(ctx, query, args...)
@@ -339,87 +367,115 @@ func (db *DB) TakeUndelivered(ctx context.Context, q store.GetQuery) ([]store.Me
 	if len(msgs) == 0 {
 		return nil, false, nil
 	}
-	var taken map[int64]bool // marked by row
-	byCursor := false
+	var mk marking
 	// One statement either way, so write1: no savepoint of its own.
 	err := db.write1(ctx, func(tx *wtx) error {
-		byCursor = len(cuts) > 0
-		for _, c := range cuts {
-			if tx.touched[c.callee] || !db.wait.unchanged(c.callee, c.gen) {
-				byCursor = false
-				break
-			}
-		}
-		if byCursor {
-			args := make([]any, 0, 2*len(cuts))
-			for _, c := range cuts {
-				args = append(args, c.callee, c.upto)
-			}
-			if _, err := tx.exec(`INSERT INTO cursors(number, upto) VALUES `+
-				strings.TrimSuffix(strings.Repeat("(?, ?), ", len(cuts)), ", ")+
-				` ON CONFLICT(number) DO UPDATE SET upto = max(upto, excluded.upto)`, args...); err != nil {
-				return err
-			}
-			for _, c := range cuts {
-				tx.advanced(c.callee, c.upto, c.n)
-			}
-			return nil
-		}
-		taken = make(map[int64]bool, len(msgs))
-		if len(msgs) == 1 {
-			// The common get of one: whether it was taken is the count
-			// of rows changed, without reading a RETURNING row back.
-			r, err := tx.exec(`UPDATE messages SET state = 1 WHERE id = ? AND `+afterCursor, msgs[0].ID)
-			if err != nil {
-				return err
-			}
-			n, err := r.RowsAffected()
-			if err != nil {
-				return err
-			}
-			taken[msgs[0].ID] = n == 1
-			if n == 1 {
-				tx.taken(msgs[0].Callee, msgs[0].ID)
-			}
-			return nil
-		}
-		ids := make([]any, len(msgs))
-		for i := range msgs {
-			ids[i] = msgs[i].ID
-		}
-		rows, err := tx.query(`UPDATE messages SET state = 1 WHERE id IN (`+inList(len(ids))+`) AND `+afterCursor+` RETURNING id`, ids...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var id int64
-			if err := rows.Scan(&id); err != nil {
-				return err
-			}
-			taken[id] = true
-		}
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		for _, m := range msgs {
-			if taken[m.ID] {
-				tx.taken(m.Callee, m.ID)
-			}
-		}
-		return nil
+		mk = marking{}
+		return tx.mark(msgs, cuts, &mk)
 	})
 	if err != nil {
 		return nil, false, err
 	}
 	kept := msgs[:0]
 	for _, m := range msgs {
-		if byCursor || taken[m.ID] {
+		if mk.byCursor || mk.taken[m.ID] {
 			m.State = store.Delivered
 			kept = append(kept, m)
 		}
 	}
 	return truncate(msgs, len(kept)), more, nil
+}
+
+// marking is how mark marked a get's messages delivered: all of them by
+// moving cursors, or those in taken row by row.
+type marking struct {
+	byCursor bool
+	taken    map[int64]bool
+}
+
+// mark marks msgs delivered. When what the get takes of each number is all
+// that waited for it up to some id, and nothing has taken any of them
+// since it looked (cuts), marking is moving the numbers' cursors: one
+// statement whatever the count, where marking each row dirties a page of
+// messages and one of an index per message. Otherwise it marks each row
+// still waiting.
+func (tx *wtx) mark(msgs []store.Message, cuts []cut, mk *marking) error {
+	mk.byCursor = len(cuts) > 0
+	for _, c := range cuts {
+		if tx.touched[c.callee] || !tx.db.wait.unchanged(c.callee, c.gen) {
+			mk.byCursor = false
+			break
+		}
+	}
+	if mk.byCursor {
+		return tx.markByCursor(cuts)
+	}
+	mk.taken = make(map[int64]bool, len(msgs))
+	if len(msgs) == 1 {
+		// The common get of one: whether it was taken is the count of
+		// rows changed, without reading a RETURNING row back.
+		r, err := tx.exec(`UPDATE messages SET state = 1 WHERE id = ? AND `+afterCursor, msgs[0].ID)
+		if err != nil {
+			return err
+		}
+		n, err := r.RowsAffected()
+		if err != nil {
+			return err
+		}
+		mk.taken[msgs[0].ID] = n == 1
+		if n == 1 {
+			tx.taken(msgs[0].Callee, msgs[0].ID)
+		}
+		return nil
+	}
+	return tx.markRows(msgs, mk.taken)
+}
+
+// markByCursor moves each cut's number's cursor to its last id taken.
+func (tx *wtx) markByCursor(cuts []cut) error {
+	args := make([]any, 0, 2*len(cuts))
+	for _, c := range cuts {
+		args = append(args, c.callee, c.upto)
+	}
+	if _, err := tx.exec(`INSERT INTO cursors(number, upto) VALUES `+
+		strings.TrimSuffix(strings.Repeat("(?, ?), ", len(cuts)), ", ")+
+		` ON CONFLICT(number) DO UPDATE SET upto = max(upto, excluded.upto)`, args...); err != nil {
+		return err
+	}
+	for _, c := range cuts {
+		tx.advanced(c.callee, c.upto, c.n)
+	}
+	return nil
+}
+
+// markRows marks those of msgs still waiting delivered, noting them in
+// taken.
+func (tx *wtx) markRows(msgs []store.Message, taken map[int64]bool) error {
+	ids := make([]any, len(msgs))
+	for i := range msgs {
+		ids[i] = msgs[i].ID
+	}
+	rows, err := tx.query(`UPDATE messages SET state = 1 WHERE id IN (`+inList(len(ids))+`) AND `+afterCursor+` RETURNING id`, ids...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return err
+		}
+		taken[id] = true
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, m := range msgs {
+		if taken[m.ID] {
+			tx.taken(m.Callee, m.ID)
+		}
+	}
+	return nil
 }
 
 func (db *DB) History(ctx context.Context, q store.GetQuery) ([]store.Message, bool, error) {
@@ -437,17 +493,6 @@ func (db *DB) Message(ctx context.Context, id int64) (store.Message, error) {
 		return m, store.ErrBadMsgID
 	}
 	return m, mapErr(err)
-}
-
-func (db *DB) Blob(ctx context.Context, hash string) (store.Blob, error) {
-	b := store.Blob{Hash: hash}
-	var off sql.NullInt64
-	err := db.rqueryRow(ctx, `SELECT length, inline, arena_off FROM blobs WHERE hash = ?`, hash).Scan(&b.Length, &b.Inline, &off)
-	if errors.Is(err, sql.ErrNoRows) {
-		return b, store.ErrNotFound
-	}
-	b.InArena, b.ArenaOff = off.Valid, off.Int64
-	return b, mapErr(err)
 }
 
 func (db *DB) MarkRead(ctx context.Context, callees []string, ids []int64) error {
@@ -494,10 +539,21 @@ func (db *DB) States(ctx context.Context, caller string, ids []int64) ([]store.S
 // never holds the writer for long.
 const expireBatch = 2000
 
-func (db *DB) ExpireMessages(ctx context.Context, before time.Time) (store.Expired, error) {
+// expired is what expireMessages deleted that may have to be freed: the
+// distinct uris of the blobs rows deleted messages referred to (the
+// candidates for dropBlobs), and the extents they held themselves.
+type expired struct {
+	uris  []string
+	arena []blob.Extent
+}
+
+// expireMessages deletes messages and idempotency records older than
+// before. On an error it still returns what the part that committed
+// deleted.
+func (db *DB) expireMessages(ctx context.Context, before time.Time) (expired, error) {
 	cut := before.Unix()
 	seen := map[string]bool{}
-	var out store.Expired
+	var out expired
 	var ex expiredBatch
 	for {
 		err := db.write(ctx, func(tx *wtx) error {
@@ -508,11 +564,11 @@ func (db *DB) ExpireMessages(ctx context.Context, before time.Time) (store.Expir
 			return out, err
 		}
 		// Committed: the extents are the caller's to free.
-		out.Arena = append(out.Arena, ex.arena...)
+		out.arena = append(out.arena, ex.arena...)
 		for _, u := range ex.uris {
 			if !seen[u] {
 				seen[u] = true
-				out.URIs = append(out.URIs, u)
+				out.uris = append(out.uris, u)
 			}
 		}
 		if ex.n < expireBatch {
@@ -527,7 +583,7 @@ func (db *DB) ExpireMessages(ctx context.Context, before time.Time) (store.Expir
 type expiredBatch struct {
 	n     int
 	uris  []string
-	arena []store.Blob
+	arena []blob.Extent
 }
 
 // expire deletes up to expireBatch messages stored before cut, and the
@@ -567,24 +623,22 @@ func (tx *wtx) deleteExpired(cut int64, seen map[string]bool, ex *expiredBatch) 
 	// A message holding its own data leaves nothing to check; one holding
 	// its own extent leaves it to free, once this commits.
 	rows, err := tx.query(`DELETE FROM messages WHERE id IN (SELECT id FROM messages WHERE time < ? LIMIT `+strconv.Itoa(expireBatch)+`)
-		RETURNING CASE WHEN data IS NULL AND arena_off IS NULL THEN uri END, id, callee, `+afterCursor+`, uri, length, arena_off`, cut)
+		RETURNING CASE WHEN data IS NULL AND arena_off IS NULL THEN uri END, id, callee, `+afterCursor+`, length, arena_off`, cut)
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var u sql.NullString
-		var id int64
+		var id, length int64
 		var callee string
 		var undelivered bool
-		var own store.Blob
 		var off sql.NullInt64
-		if err := rows.Scan(&u, &id, &callee, &undelivered, &own.Hash, &own.Length, &off); err != nil {
+		if err := rows.Scan(&u, &id, &callee, &undelivered, &length, &off); err != nil {
 			return err
 		}
 		if off.Valid {
-			own.InArena, own.ArenaOff = true, off.Int64
-			ex.arena = append(ex.arena, own)
+			ex.arena = append(ex.arena, blob.ExtentOf(off.Int64, length))
 		}
 		if undelivered {
 			tx.taken(callee, id)
@@ -600,20 +654,23 @@ func (tx *wtx) deleteExpired(cut int64, seen map[string]bool, ex *expiredBatch) 
 	return rows.Close()
 }
 
-func (db *DB) DropBlobs(ctx context.Context, hashes []string) ([]store.Blob, error) {
-	var external []store.Blob
-	for len(hashes) > 0 {
-		chunk := hashes[:min(len(hashes), expireBatch)]
-		hashes = hashes[len(chunk):]
-		var dropped []store.Blob
+// dropBlobs deletes the blobs rows among uris that no message refers to,
+// and returns those whose data lives outside the database, to be freed
+// once this returns: the deletes are then durable.
+func (db *DB) dropBlobs(ctx context.Context, uris []string) ([]placed, error) {
+	var external []placed
+	for len(uris) > 0 {
+		chunk := uris[:min(len(uris), expireBatch)]
+		uris = uris[len(chunk):]
+		var dropped []placed
 		err := db.write(ctx, func(tx *wtx) error {
 			dropped = dropped[:0]
 			for _, h := range chunk {
 				var ext bool
-				b := store.Blob{Hash: h}
+				var length int64
 				var off sql.NullInt64
 				err := tx.queryRow(`DELETE FROM blobs WHERE hash = ? AND NOT EXISTS (SELECT 1 FROM messages WHERE uri = ? AND data IS NULL AND arena_off IS NULL)
-					RETURNING inline IS NULL, length, arena_off`, h, h).Scan(&ext, &b.Length, &off)
+					RETURNING inline IS NULL, length, arena_off`, h, h).Scan(&ext, &length, &off)
 				if errors.Is(err, sql.ErrNoRows) {
 					continue
 				}
@@ -621,8 +678,8 @@ func (db *DB) DropBlobs(ctx context.Context, hashes []string) ([]store.Blob, err
 					return err
 				}
 				if ext {
-					b.InArena, b.ArenaOff = off.Valid, off.Int64
-					dropped = append(dropped, b)
+					dropped = append(dropped, placed{uri: h, length: length, inArena: off.Valid,
+						ext: blob.ExtentOf(off.Int64, length), file: !off.Valid})
 				}
 			}
 			return nil
@@ -634,24 +691,6 @@ func (db *DB) DropBlobs(ctx context.Context, hashes []string) ([]store.Blob, err
 		external = append(external, dropped...)
 	}
 	return external, nil
-}
-
-func (db *DB) HasBlob(ctx context.Context, hash string) (bool, error) {
-	var one int
-	err := db.rqueryRow(ctx, `SELECT 1 FROM blobs WHERE hash = ?`, hash).Scan(&one)
-	if errors.Is(err, sql.ErrNoRows) {
-		return false, nil
-	}
-	return err == nil, mapErr(err)
-}
-
-func (db *DB) ArenaInUse(ctx context.Context, hash string, off int64, sent time.Time) (bool, error) {
-	// By time: a message holding its extent is in no uri index, and
-	// messages_time narrows it to the second it was stored in.
-	var used bool
-	err := db.rqueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM blobs WHERE hash = ? AND arena_off = ?)
-		OR EXISTS (SELECT 1 FROM messages WHERE time = ? AND arena_off = ?)`, hash, off, sent.Unix(), off).Scan(&used)
-	return used, mapErr(err)
 }
 
 func contains(list []string, s string) bool {

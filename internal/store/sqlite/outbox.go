@@ -21,14 +21,14 @@ type pushDevice struct {
 }
 
 // messagePreview is the push body of a new message.
-func messagePreview(m store.NewMessages) string {
+func messagePreview(m *store.NewMessages, p *placed) string {
 	switch {
-	case m.Preview != "":
-		return store.Preview(m.Preview)
 	case m.Fname != "":
 		return m.Fname
-	case m.Blob.Inline != nil:
-		return store.Preview(strings.ToValidUTF8(string(m.Blob.Inline), ""))
+	case p.preview != "":
+		return p.preview
+	case p.inline != nil:
+		return store.Preview(strings.ToValidUTF8(string(p.inline), ""))
 	}
 	return ""
 }

@@ -1,6 +1,7 @@
 package sqlite_test
 
 import (
+	"bytes"
 	"context"
 	"testing"
 	"time"
@@ -25,7 +26,7 @@ func TestSendQueuesPushes(t *testing.T) {
 		return ps
 	}
 	send := func(callees ...string) error {
-		_, err := db.Send(ctx, store.NewMessages{SenderHash: hashes[0], Callees: callees, Blob: textBlob(1), Now: now})
+		_, err := db.Send(ctx, store.NewMessages{SenderHash: hashes[0], Callees: callees, Data: bytes.NewReader(textBlob(1)), Length: int64(len(textBlob(1))), Now: now})
 		return err
 	}
 	// No filter set (push not configured): nothing is queued.
@@ -38,7 +39,7 @@ func TestSendQueuesPushes(t *testing.T) {
 	}
 	ps := due()
 	if len(ps) != 2 || ps[0].Kind != store.PushMessage || ps[0].Token != "bench-token" || ps[0].AppID != "bench" ||
-		ps[0].Caller != numbers[0] || ps[0].MsgID == 0 || ps[0].Body != store.Preview(string(textBlob(1).Inline)) {
+		ps[0].Caller != numbers[0] || ps[0].MsgID == 0 || ps[0].Body != store.Preview(string(textBlob(1))) {
 		t.Fatalf("pushes %+v", ps)
 	}
 	// A callee not in use: the send fails whole, and queues nothing.
@@ -106,7 +107,7 @@ func BenchmarkSendWithPush(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		i++
-		_, err := db.Send(ctx, store.NewMessages{SenderHash: hashes[0], Callees: numbers[1:], Blob: textBlob(i), Now: time.Now()})
+		_, err := db.Send(ctx, store.NewMessages{SenderHash: hashes[0], Callees: numbers[1:], Data: bytes.NewReader(textBlob(i)), Length: int64(len(textBlob(i))), Now: time.Now()})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -123,7 +124,7 @@ func BenchmarkSendsTo1000WithPush(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		i++
-		_, err := db.Send(ctx, store.NewMessages{SenderHash: hashes[0], Callees: numbers[1:], Blob: textBlob(i), Now: time.Now()})
+		_, err := db.Send(ctx, store.NewMessages{SenderHash: hashes[0], Callees: numbers[1:], Data: bytes.NewReader(textBlob(i)), Length: int64(len(textBlob(i))), Now: time.Now()})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -141,7 +142,7 @@ func TestCommitWithPushKicks(t *testing.T) {
 	db.SetPushFilter(func(string) bool { return wanted })
 	send := func() {
 		t.Helper()
-		if _, err := db.Send(ctx, store.NewMessages{SenderHash: hashes[0], Callees: numbers[1:], Blob: textBlob(1), Now: time.Now()}); err != nil {
+		if _, err := db.Send(ctx, store.NewMessages{SenderHash: hashes[0], Callees: numbers[1:], Data: bytes.NewReader(textBlob(1)), Length: int64(len(textBlob(1))), Now: time.Now()}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -170,11 +171,11 @@ func TestExpireDropsOldPushes(t *testing.T) {
 	ctx := context.Background()
 	t0 := time.Unix(1_800_000_000, 0)
 	for i, at := range []time.Time{t0, t0.Add(2 * time.Hour)} {
-		if _, err := db.Send(ctx, store.NewMessages{SenderHash: hashes[0], Callees: numbers[1:], Blob: textBlob(int64(i)), Now: at}); err != nil {
+		if _, err := db.Send(ctx, store.NewMessages{SenderHash: hashes[0], Callees: numbers[1:], Data: bytes.NewReader(textBlob(int64(i))), Length: int64(len(textBlob(int64(i)))), Now: at}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if _, err := db.ExpireMessages(ctx, t0.Add(time.Hour)); err != nil {
+	if err := db.Expire(ctx, t0.Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	ps, err := db.DuePushes(ctx, t0.Add(1000*time.Hour), 10, nil)
@@ -196,7 +197,7 @@ func TestPushIDsNotReused(t *testing.T) {
 	send := func() store.Push {
 		t.Helper()
 		if _, err := db.Send(ctx, store.NewMessages{SenderHash: hashes[0], Callees: []string{numbers[1]},
-			Blob: textBlob(1), Now: now}); err != nil {
+			Data: bytes.NewReader(textBlob(1)), Length: int64(len(textBlob(1))), Now: now}); err != nil {
 			t.Fatal(err)
 		}
 		ps, err := db.DuePushes(ctx, now.Add(time.Hour), 100, nil)

@@ -1,6 +1,7 @@
 package sqlite_test
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"path/filepath"
@@ -37,7 +38,7 @@ func pagesThroughReopen(t *testing.T, path string, want int) {
 		t.Fatalf("the store opened with pages of %d bytes, want %d", n, want)
 	}
 	ctx := context.Background()
-	res, err := db.Send(ctx, store.NewMessages{SenderHash: hashes[0], Callees: numbers[1:2], Blob: textBlob(1), Now: time.Now()})
+	res, err := db.Send(ctx, store.NewMessages{SenderHash: hashes[0], Callees: numbers[1:2], Data: bytes.NewReader(textBlob(1)), Length: int64(len(textBlob(1))), Now: time.Now()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,8 +50,8 @@ func pagesThroughReopen(t *testing.T, path string, want int) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	msgs, _, err := db.TakeUndelivered(ctx, store.GetQuery{Callees: numbers[1:2], After: time.Now().Add(-time.Hour).Unix(), Limit: 10})
-	if err != nil || len(msgs) != 1 || msgs[0].ID != res.MsgIDs[numbers[1]] || msgs[0].Text == nil || *msgs[0].Text != string(textBlob(1).Inline) {
+	msgs, _, err := db.TakeUndelivered(ctx, store.GetQuery{Callees: numbers[1:2], After: time.Now().Add(-time.Hour).Unix(), Limit: 10}, nil)
+	if err != nil || len(msgs) != 1 || msgs[0].ID != res.MsgIDs[numbers[1]] || msgs[0].Text == nil || *msgs[0].Text != string(textBlob(1)) {
 		t.Fatalf("after a reopen: %d messages (%v), want the one sent (msgid %d)", len(msgs), err, res.MsgIDs[numbers[1]])
 	}
 	if n := pageSizeOf(t, path); n != want {

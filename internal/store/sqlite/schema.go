@@ -107,7 +107,7 @@ var baselineSchema = []string{
 	)`,
 	`CREATE TABLE IF NOT EXISTS reserved(number TEXT PRIMARY KEY) WITHOUT ROWID`,
 	// blobs: one row per distinct data; inline holds data of at most
-	// store.InlineMax bytes, larger data lives in the blob store.
+	// store.TextMax bytes, larger data lives in the blob store.
 	`CREATE TABLE IF NOT EXISTS blobs(
 		hash   TEXT PRIMARY KEY,
 		length INTEGER NOT NULL,
@@ -206,7 +206,7 @@ func init() {
 // ADD COLUMN has no IF NOT EXISTS.
 var baselineColumns = []struct{ table, name, decl string }{
 	// data holds the text of a send to one number (at most
-	// store.InlineMax bytes) in its message row, instead of a blobs row
+	// store.TextMax bytes) in its message row, instead of a blobs row
 	// keyed by the text's SHA-256: a random key dirties a random leaf of
 	// blobs and of an index on uri at every send, while a message row only
 	// appends. uri stays the SHA-256 of the data.

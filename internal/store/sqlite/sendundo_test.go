@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"bytes"
 	"context"
 	"path/filepath"
 	"strings"
@@ -19,9 +20,9 @@ func TestFailedSendLeavesNothing(t *testing.T) {
 	defer db.Close()
 	ctx := context.Background()
 	text := []byte("hello")
-	blob := store.Blob{Hash: "h", Length: int64(len(text)), Inline: text}
+	blob := text
 	send := func(cid string, callees ...string) error {
-		_, err := db.Send(ctx, store.NewMessages{SenderHash: hashes[0], Callees: callees, Blob: blob, Now: now, CID: cid})
+		_, err := db.Send(ctx, store.NewMessages{SenderHash: hashes[0], Callees: callees, Data: bytes.NewReader(blob), Length: int64(len(blob)), Now: now, CID: cid})
 		return err
 	}
 	count := func(table string) int {

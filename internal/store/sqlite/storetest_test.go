@@ -4,6 +4,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/ringd/ringd/internal/blob"
 	"github.com/ringd/ringd/internal/store"
 	"github.com/ringd/ringd/internal/store/sqlite"
 	"github.com/ringd/ringd/internal/store/storetest"
@@ -12,7 +13,7 @@ import (
 // The SQLite engine keeps the storage contract every engine keeps.
 func TestStoreContract(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) store.Store {
-		db, err := sqlite.Open(filepath.Join(t.TempDir(), "ringd.db"), sqlite.Options{})
+		db, err := sqlite.Open(filepath.Join(t.TempDir(), "ringd.db"), sqlite.Options{Arena: blob.ArenaOptions{ChunkSize: 4 << 20}})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"github.com/ringd/ringd/internal/blob"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -95,7 +96,7 @@ func messagesOfBeforeVersions() map[int64]store.Message {
 		msgs[id] = x
 	}
 	x := msgs[3]
-	x.Fname, x.InArena, x.ArenaOff = "photo.jpg", true, 4096
+	x.Fname = "photo.jpg"
 	msgs[3] = x
 	x = msgs[5]
 	x.Fname = "big.bin"
@@ -117,6 +118,22 @@ func schemaOf(t *testing.T, db *sql.DB) string {
 	return s
 }
 
+// makeArenaChunk makes the arena's first chunk in dir, where the rows of
+// the database of before versions point.
+func makeArenaChunk(t *testing.T, dir string) {
+	t.Helper()
+	a, err := blob.OpenArena(filepath.Join(dir, "arena"), testArena, func(func(off, length int64) error) error { return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Put(context.Background(), strings.NewReader("x"), 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func userVersion(t *testing.T, db *sql.DB) int {
 	t.Helper()
 	var v int
@@ -135,9 +152,10 @@ func TestUpgradeFromBeforeVersions(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "ringd.db")
 	makeDatabaseOfBeforeVersions(t, path)
+	makeArenaChunk(t, dir)
 	want := messagesOfBeforeVersions()
 
-	db, err := Open(path, Options{})
+	db, err := Open(path, Options{Arena: testArena})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,17 +199,21 @@ func readBackOfBeforeVersions(t *testing.T, db *DB, want map[int64]store.Message
 	if err != nil || more || !sameMessages(hist, want, 1, 2, 3, 4, 5, 7) {
 		t.Errorf("history of 2002 (more %v, %v): %s", more, err, show(hist...))
 	}
-	b, err := db.Blob(ctx, "u-file")
-	if err != nil || !reflect.DeepEqual(b, store.Blob{Hash: "u-file", Length: 5000, InArena: true, ArenaOff: 8192}) {
-		t.Errorf("blob u-file: %+v, %v", b, err)
+	// Where the data of a file is stays where it was: the rows are the
+	// arena's index.
+	var blobLength, blobOff, ownOff int64
+	err = db.read.QueryRow(`SELECT length, arena_off, (SELECT arena_off FROM messages WHERE id = 3) FROM blobs WHERE hash = 'u-file'`).
+		Scan(&blobLength, &blobOff, &ownOff)
+	if err != nil || blobLength != 5000 || blobOff != 8192 || ownOff != 4096 {
+		t.Errorf("blob u-file: %d bytes at %d, message 3's at %d, %v", blobLength, blobOff, ownOff, err)
 	}
 	alice := sha256.Sum256([]byte("alice-uuid"))
 	res, err := db.Send(ctx, store.NewMessages{SenderHash: alice, Callees: []string{"2002"}, CID: "cid-1",
-		Blob: textBlob("again"), Now: time.Now()})
+		Data: strings.NewReader("again"), Length: 5, Now: time.Now()})
 	if err != nil || !res.Replayed || res.Time != upgradeTime || !reflect.DeepEqual(res.MsgIDs, map[string]int64{"2002": 2}) {
 		t.Errorf("retried send: %+v, %v", res, err)
 	}
-	got, more, err := db.TakeUndelivered(ctx, store.GetQuery{Callees: []string{"2002"}, Limit: 10})
+	got, more, err := db.TakeUndelivered(ctx, store.GetQuery{Callees: []string{"2002"}, Limit: 10}, nil)
 	for id := int64(2); id <= 5; id++ {
 		x := want[id]
 		x.State = store.Delivered
@@ -344,14 +366,8 @@ func show(msgs ...store.Message) string {
 		if m.Text != nil {
 			text = *m.Text
 		}
-		fmt.Fprintf(&sb, "{%d %s %q→%s t%d %s %d %q %q %v text %q arena %v@%d} ", m.ID, m.Caller, m.CallerName, m.Callee,
-			m.Time, m.URI, m.Length, m.Fname, m.CallID, m.State, text, m.InArena, m.ArenaOff)
+		fmt.Fprintf(&sb, "{%d %s %q→%s t%d %s %d %q %q %v text %q} ", m.ID, m.Caller, m.CallerName, m.Callee,
+			m.Time, m.URI, m.Length, m.Fname, m.CallID, m.State, text)
 	}
 	return sb.String()
-}
-
-// textBlob is the blob of a text.
-func textBlob(s string) store.Blob {
-	sum := sha256.Sum256([]byte(s))
-	return store.Blob{Hash: fmt.Sprintf("%x", sum), Length: int64(len(s)), Inline: []byte(s)}
 }

@@ -56,15 +56,12 @@ type waitList struct {
 	gen uint64
 }
 
-// msgSize is about what holding m costs. The text and the rendering of a
-// send to several are shared by its messages but counted in each.
+// msgSize is about what holding m costs. The text of a send to several
+// is shared by its messages but counted in each.
 func msgSize(m *store.Message) int {
 	n := 200 + len(m.Caller) + len(m.CallerName) + len(m.Callee) + len(m.URI) + len(m.Fname) + len(m.CallID)
 	if m.Text != nil {
 		n += len(*m.Text)
-	}
-	if m.Rendered != nil {
-		n += m.Rendered.Size
 	}
 	return n
 }
@@ -129,7 +126,7 @@ func (w *waiting) any(numbers []string) bool {
 // left. cuts are set when what is taken of each number is all that waits
 // for it up to its last (no message skipped for its time), so that
 // marking them may be moving cursors.
-func (w *waiting) take(q store.GetQuery) (msgs []store.Message, more bool, cuts []cut, ok bool) {
+func (w *waiting) take(q store.GetQuery, dst []store.Message) (msgs []store.Message, more bool, cuts []cut, ok bool) {
 	w.mu.RLock()
 	defer w.mu.RUnlock()
 	if w.n == nil {
@@ -144,8 +141,8 @@ func (w *waiting) take(q store.GetQuery) (msgs []store.Message, more bool, cuts 
 			return nil, false, nil, false
 		}
 		if msgs == nil {
-			if n := min(len(l.msgs), q.Limit+1); cap(q.Into) >= n {
-				msgs = q.Into[:0]
+			if n := min(len(l.msgs), q.Limit+1); cap(dst) >= n {
+				msgs = dst[:0]
 			} else {
 				msgs = make([]store.Message, 0, n)
 			}

@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -68,7 +69,7 @@ func TestWaitingCountsExact(t *testing.T) {
 	db, hashes := openWithNumbers(t, path, numbers, "t", now)
 	ctx := context.Background()
 	text := []byte("hello")
-	blob := store.Blob{Hash: "h", Length: int64(len(text)), Inline: text}
+	blob := text
 	old := now.Add(-48 * time.Hour)
 
 	waitingLoad(t, db, numbers, hashes[0], blob, now, old)
@@ -81,7 +82,7 @@ func TestWaitingCountsExact(t *testing.T) {
 		t.Fatal("nothing waits: the test shows nothing")
 	}
 	undoneStoreCountsNothing(t, db, now, before)
-	if _, err := db.ExpireMessages(ctx, now.Add(-time.Hour)); err != nil {
+	if _, err := db.expireMessages(ctx, now.Add(-time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	checkWaiting(t, db, "after expiry")
@@ -101,7 +102,7 @@ func TestWaitingCountsExact(t *testing.T) {
 
 // waitingLoad sends, gets, reads and ends missed calls concurrently, from
 // sender to numbers[1:]; one send in five is at old, for an expiry.
-func waitingLoad(t *testing.T, db *DB, numbers []string, sender store.UUIDHash, blob store.Blob, now, old time.Time) {
+func waitingLoad(t *testing.T, db *DB, numbers []string, sender store.UUIDHash, blob []byte, now, old time.Time) {
 	ctx := context.Background()
 	var wg sync.WaitGroup
 	for g := range 8 {
@@ -112,11 +113,11 @@ func waitingLoad(t *testing.T, db *DB, numbers []string, sender store.UUIDHash, 
 				if i%5 == 0 {
 					at = old // for the expiry
 				}
-				if _, err := db.Send(ctx, store.NewMessages{SenderHash: sender, Callees: callees, Blob: blob, Now: at}); err != nil {
+				if _, err := db.Send(ctx, store.NewMessages{SenderHash: sender, Callees: callees, Data: bytes.NewReader(blob), Length: int64(len(blob)), Now: at}); err != nil {
 					t.Error(err)
 					return
 				}
-				msgs, _, err := db.TakeUndelivered(ctx, store.GetQuery{Callees: numbers[1+g%3 : 2+g%3], After: old.Unix() - 1, Limit: 2})
+				msgs, _, err := db.TakeUndelivered(ctx, store.GetQuery{Callees: numbers[1+g%3 : 2+g%3], After: old.Unix() - 1, Limit: 2}, nil)
 				if err != nil {
 					t.Error(err)
 					return
@@ -144,9 +145,9 @@ func waitingLoad(t *testing.T, db *DB, numbers []string, sender store.UUIDHash, 
 
 // readAndMissedCall sends to numbers[3] and marks it read before it is
 // delivered, and ends the i-th call from numbers[0] unanswered.
-func readAndMissedCall(db *DB, numbers []string, sender store.UUIDHash, blob store.Blob, now time.Time, i int) error {
+func readAndMissedCall(db *DB, numbers []string, sender store.UUIDHash, blob []byte, now time.Time, i int) error {
 	ctx := context.Background()
-	r, err := db.Send(ctx, store.NewMessages{SenderHash: sender, Callees: numbers[3:], Blob: blob, Now: now})
+	r, err := db.Send(ctx, store.NewMessages{SenderHash: sender, Callees: numbers[3:], Data: bytes.NewReader(blob), Length: int64(len(blob)), Now: now})
 	if err != nil {
 		return err
 	}
@@ -191,7 +192,7 @@ func undoneStoreCountsNothing(t *testing.T, db *DB, now time.Time, before map[st
 func takeEverything(t *testing.T, db *DB, numbers []string, old time.Time) {
 	t.Helper()
 	for {
-		msgs, _, err := db.TakeUndelivered(context.Background(), store.GetQuery{Callees: numbers, After: old.Unix() - 1, Limit: 100})
+		msgs, _, err := db.TakeUndelivered(context.Background(), store.GetQuery{Callees: numbers, After: old.Unix() - 1, Limit: 100}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -211,12 +212,12 @@ func takeEverything(t *testing.T, db *DB, numbers []string, old time.Time) {
 // and that a get of two numbers takes them from there in id order, as the
 // database would give them, into the caller's buffer where it has room
 // (get reuses one).
-func heldGetIntoBuffer(t *testing.T, db *DB, numbers []string, sender store.UUIDHash, blob store.Blob, now, old time.Time) {
+func heldGetIntoBuffer(t *testing.T, db *DB, numbers []string, sender store.UUIDHash, blob []byte, now, old time.Time) {
 	t.Helper()
 	ctx := context.Background()
 	var ids []int64
 	for i := range 6 {
-		nm := store.NewMessages{SenderHash: sender, Callees: numbers[1+i%2 : 2+i%2], Blob: blob, Now: now}
+		nm := store.NewMessages{SenderHash: sender, Callees: numbers[1+i%2 : 2+i%2], Data: bytes.NewReader(blob), Length: int64(len(blob)), Now: now}
 		if i == 3 {
 			nm.Fname = "f.txt"
 		}
@@ -234,7 +235,7 @@ func heldGetIntoBuffer(t *testing.T, db *DB, numbers []string, sender store.UUID
 		t.Fatalf("%d messages held, want 6", held)
 	}
 	into := make([]store.Message, 1, 8)
-	msgs, more, err := db.TakeUndelivered(ctx, store.GetQuery{Callees: numbers[1:3], After: old.Unix(), Limit: 4, Into: into})
+	msgs, more, err := db.TakeUndelivered(ctx, store.GetQuery{Callees: numbers[1:3], After: old.Unix(), Limit: 4}, into)
 	if err != nil || !more || len(msgs) != 4 {
 		t.Fatalf("get of 4 of 6: %d messages, more %v, %v", len(msgs), more, err)
 	}

@@ -113,7 +113,7 @@ func holdSyncs(t *testing.T, db *DB) (entered chan struct{}, release func()) {
 		<-gate
 		return nil
 	}
-	db.syncHook.Store(&f)
+	SetSyncHook(db, f)
 	var once sync.Once
 	release = func() { once.Do(func() { close(gate) }) }
 	t.Cleanup(release)

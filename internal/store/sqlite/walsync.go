@@ -228,8 +228,8 @@ func (db *DB) syncWAL() error {
 		return err // never sync again after a failed sync
 	}
 	var err error
-	if h := db.syncHook.Load(); h != nil {
-		err = (*h)()
+	if h := hooksOf(db); h != nil && h.sync != nil {
+		err = h.sync()
 	}
 	if err == nil {
 		err = db.wal.sync()

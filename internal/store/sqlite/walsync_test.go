@@ -1,6 +1,7 @@
 package sqlite_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"sync"
@@ -37,7 +38,7 @@ func TestConcurrentWritesShareSyncs(t *testing.T) {
 			<-start
 			for range each {
 				if _, err := db.Send(ctx, store.NewMessages{SenderHash: hashes[0], Callees: numbers[1:],
-					Blob: textBlob(seq.Add(1)), Now: time.Now()}); err != nil {
+					Data: bytes.NewReader(textBlob(seq.Add(1))), Length: 100, Now: time.Now()}); err != nil {
 					t.Error(err)
 					return
 				}
@@ -68,12 +69,12 @@ func TestFailedSyncFailsTheStore(t *testing.T) {
 	var calls atomic.Int64
 	sqlite.SetSyncHook(db, func() error { calls.Add(1); return eio })
 	s0 := db.Syncs()
-	_, err := db.Send(ctx, store.NewMessages{SenderHash: hashes[0], Callees: numbers[1:], Blob: textBlob(1), Now: time.Now()})
+	_, err := db.Send(ctx, store.NewMessages{SenderHash: hashes[0], Callees: numbers[1:], Data: bytes.NewReader(textBlob(1)), Length: int64(len(textBlob(1))), Now: time.Now()})
 	if !errors.Is(err, sqlite.ErrFailed) {
 		t.Fatalf("send whose sync failed: %v, want ErrFailed", err)
 	}
 	for i := range 3 {
-		_, err = db.Send(ctx, store.NewMessages{SenderHash: hashes[0], Callees: numbers[1:], Blob: textBlob(int64(2 + i)), Now: time.Now()})
+		_, err = db.Send(ctx, store.NewMessages{SenderHash: hashes[0], Callees: numbers[1:], Data: bytes.NewReader(textBlob(int64(2 + i))), Length: int64(len(textBlob(int64(2 + i)))), Now: time.Now()})
 		if !errors.Is(err, sqlite.ErrFailed) {
 			t.Fatalf("send after a failed sync: %v, want ErrFailed", err)
 		}

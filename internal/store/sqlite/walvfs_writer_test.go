@@ -1,6 +1,7 @@
 package sqlite_test
 
 import (
+	"bytes"
 	"context"
 	"path/filepath"
 	"sync"
@@ -27,7 +28,7 @@ func TestWALJoinUnderTheWriter(t *testing.T) {
 		wg.Go(func() {
 			for range each {
 				if _, err := db.Send(ctx, store.NewMessages{SenderHash: hashes[0], Callees: []string{callee},
-					Blob: textBlob(seq.Add(1)), Now: time.Now()}); err != nil {
+					Data: bytes.NewReader(textBlob(seq.Add(1))), Length: 100, Now: time.Now()}); err != nil {
 					t.Error(err)
 					return
 				}
@@ -49,7 +50,7 @@ func TestWALJoinUnderTheWriter(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	msgs, more, err := db.TakeUndelivered(ctx, store.GetQuery{Callees: numbers[1:], After: time.Now().Add(-time.Hour).Unix(), Limit: 5000})
+	msgs, more, err := db.TakeUndelivered(ctx, store.GetQuery{Callees: numbers[1:], After: time.Now().Add(-time.Hour).Unix(), Limit: 5000}, nil)
 	if err != nil || more || len(msgs) != int(seq.Load()) {
 		t.Fatalf("after a reopen %d messages wait (more %v, %v), want %d", len(msgs), more, err, seq.Load())
 	}

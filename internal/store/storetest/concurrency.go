@@ -100,7 +100,7 @@ func newText(from store.UUIDHash, to, text string, when time.Time) store.NewMess
 func takeUntilDone(ctx context.Context, st store.Store, number string, taker int, sendersLeft *atomic.Int32, taken *sync.Map) error {
 	for {
 		done := sendersLeft.Load() == 0 // before the take: then it sees every send
-		msgs, _, err := st.TakeUndelivered(ctx, store.GetQuery{Callees: []string{number}, Limit: 7})
+		msgs, _, err := st.TakeUndelivered(ctx, store.GetQuery{Callees: []string{number}, Limit: 7}, nil)
 		if err != nil {
 			return fmt.Errorf("taker %d: %w", taker, err)
 		}
