@@ -220,7 +220,7 @@ func (tx *wtx) sendMessages(m *store.NewMessages, p *placed, to *sendTo, inRow b
 					Body: messagePreview(m, p), Created: m.Now}
 				pushes = make([]store.Push, 0, len(to.live)-i)
 			}
-			push.Token, push.AppID, push.MsgID = to.devs[i].token, to.devs[i].appid, id
+			push.Token, push.AppID, push.MsgID, push.Login = to.devs[i].token, to.devs[i].appid, id, to.devs[i].login
 			pushes = append(pushes, push)
 		}
 	}
