@@ -49,6 +49,7 @@ func newUser(t *testing.T, c *client.Client, name string) user {
 func TestMessagingAgainstServer(t *testing.T) {
 	s := ringtest.New(t, ringtest.NewConfig(t))
 	c := client.New(s.URL)
+	c.HTTPClient = ringtest.CheckingClient(t) // every exchange checked against the schema
 	ctx := context.Background()
 	alice, bob := newUser(t, c, "Alice"), newUser(t, c, "Bob")
 
@@ -194,6 +195,7 @@ func TestCallsAgainstServer(t *testing.T) {
 	cfg.Debug = true
 	s := ringtest.New(t, cfg)
 	c := client.New(s.URL)
+	c.HTTPClient = ringtest.CheckingClient(t) // every exchange checked against the schema
 	ctx := context.Background()
 	alice, bob := newUser(t, c, "Alice"), newUser(t, c, "Bob")
 

@@ -232,6 +232,7 @@ func (s *Server) PostRaw(t testing.TB, body []byte) (int, Answer, []byte) {
 	if err != nil {
 		t.Fatalf("reading answer: %v", err)
 	}
+	CheckExchange(t, body, raw)
 	head, data := raw, []byte(nil)
 	if i := bytes.IndexByte(raw, 0); i >= 0 {
 		head, data = raw[:i], raw[i+1:]

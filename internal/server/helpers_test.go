@@ -126,6 +126,14 @@ func count(t testing.TB, db *sql.DB, q string, args ...any) int {
 // the headers.
 func rawResponse(t testing.TB, method, u string, body io.Reader) (int, []byte, http.Header) {
 	t.Helper()
+	// A protocol request's bytes are kept to check the exchange against
+	// the schema (ringtest.CheckExchange).
+	var sent []byte
+	if br, ok := body.(*bytes.Reader); ok && method == http.MethodPost {
+		sent = make([]byte, br.Len())
+		br.Read(sent)
+		body = bytes.NewReader(sent)
+	}
 	req, err := http.NewRequest(method, u, body)
 	if err != nil {
 		t.Fatal(err)
@@ -138,6 +146,9 @@ func rawResponse(t testing.TB, method, u string, body io.Reader) (int, []byte, h
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if sent != nil {
+		ringtest.CheckExchange(t, sent, b)
 	}
 	return resp.StatusCode, b, resp.Header
 }
@@ -182,6 +193,7 @@ func headOnly(t testing.TB, s *ringtest.Server, prefix []byte, total int64) (rin
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
+	ringtest.CheckExchange(t, prefix, b)
 	var a ringtest.Answer
 	if err := json.Unmarshal(b, &a); err != nil {
 		t.Fatalf("answer %q: %v", b, err)

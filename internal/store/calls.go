@@ -97,6 +97,30 @@ type CallEnd struct {
 	Now time.Time
 }
 
+// EndReason is why e ends c, which is not ended yet; ErrBadCallID if e.By
+// is not in the call, ErrCallState if the call may not end so.
+func EndReason(c Call, e CallEnd) (string, error) {
+	if e.By != "" && e.By != c.Caller && (c.AI || e.By != c.Callee) {
+		return "", ErrBadCallID
+	}
+	if c.State == Ended {
+		return "", ErrCallState
+	}
+	if e.By == "" && (c.Deadline.IsZero() || c.Deadline.After(e.Now)) {
+		return "", ErrCallState
+	}
+	switch {
+	case e.By == "":
+		return ReasonTimeout, nil
+	case c.State == Answered:
+		return ReasonHangup, nil
+	case e.By == c.Caller:
+		return ReasonCancelled, nil
+	default:
+		return ReasonDeclined, nil
+	}
+}
+
 // Stats are the operator's counts.
 type Stats struct {
 	Numbers  int64

@@ -161,7 +161,7 @@ func (db *DB) EndCall(ctx context.Context, e store.CallEnd) (store.Call, error) 
 		if err != nil {
 			return err
 		}
-		if c.Reason, err = endReason(c, e); err != nil {
+		if c.Reason, err = store.EndReason(c, e); err != nil {
 			return err
 		}
 		from := c.State
@@ -188,30 +188,6 @@ func (db *DB) EndCall(ctx context.Context, e store.CallEnd) (store.Call, error) 
 		return nil
 	})
 	return c, err
-}
-
-// endReason is why e ends c, which is not ended yet; ErrBadCallID if e.By
-// is not in the call, ErrCallState if the call may not end so.
-func endReason(c store.Call, e store.CallEnd) (string, error) {
-	if e.By != "" && e.By != c.Caller && (c.AI || e.By != c.Callee) {
-		return "", store.ErrBadCallID
-	}
-	if c.State == store.Ended {
-		return "", store.ErrCallState
-	}
-	if e.By == "" && (c.Deadline.IsZero() || c.Deadline.After(e.Now)) {
-		return "", store.ErrCallState
-	}
-	switch {
-	case e.By == "":
-		return store.ReasonTimeout, nil
-	case c.State == store.Answered:
-		return store.ReasonHangup, nil
-	case e.By == c.Caller:
-		return store.ReasonCancelled, nil
-	default:
-		return store.ReasonDeclined, nil
-	}
 }
 
 // missedCall stores the notice of c, a call that rang and ended undeclined

@@ -37,26 +37,32 @@ import (
 // Run runs the whole suite against the engine open makes. open returns a
 // fresh, empty store, closed by t's cleanup; every subtest opens its own.
 func Run(t *testing.T, open func(t *testing.T) store.Store) {
-	groups := []struct {
-		name  string
-		cases []testCase
-	}{
-		{"Identities", identityCases},
-		{"Messages", messageCases},
-		{"Concurrency", concurrencyCases},
-		{"Expiry", expiryCases},
-		{"Calls", callCases},
-		{"PushOutbox", outboxCases},
-	}
 	for _, g := range groups {
-		t.Run(g.name, func(t *testing.T) {
-			for _, c := range g.cases {
-				t.Run(c.name, func(t *testing.T) {
-					c.fn(t, newFixture(t, open))
-				})
-			}
-		})
+		runGroup(t, g.name, g.cases, open)
 	}
+}
+
+// groups are the suite's parts, in the order Run runs them.
+var groups = []struct {
+	name  string
+	cases []testCase
+}{
+	{"Identities", identityCases},
+	{"Messages", messageCases},
+	{"Concurrency", concurrencyCases},
+	{"Expiry", expiryCases},
+	{"Calls", callCases},
+	{"PushOutbox", outboxCases},
+}
+
+func runGroup(t *testing.T, name string, cases []testCase, open func(t *testing.T) store.Store) {
+	t.Run(name, func(t *testing.T) {
+		for _, c := range cases {
+			t.Run(c.name, func(t *testing.T) {
+				c.fn(t, newFixture(t, open))
+			})
+		}
+	})
 }
 
 type testCase struct {

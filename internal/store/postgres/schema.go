@@ -1,0 +1,172 @@
+package postgres
+
+import (
+	"context"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// The schema is versioned (migrate.go): a database's version is the number
+// of steps it has had, and Open runs the ones it lacks. A change to the
+// schema is a step appended here; a step is never edited once a released
+// ringd could have run it. (Until ringd can be pointed at this engine, no
+// database outside tests has step 1, and it may still change.)
+var steps = []step{
+	// 1: the schema the engine started with.
+	statements(schemaV1...),
+}
+
+// statements is a step that runs qs in order.
+func statements(qs ...string) step {
+	return func(ctx context.Context, tx pgx.Tx) error {
+		for _, q := range qs {
+			if _, err := tx.Exec(ctx, q); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
+// schemaV1 keeps what the SQLite engine keeps (internal/store/sqlite,
+// schema.go), shaped for many writers at once: row locks rather than one
+// writer, ids from sequences (never reused), unique keys where concurrent
+// requests must agree (numbers, a send's cid), and lease columns for work
+// several nodes share (the outbox, the janitor). Times the server passes
+// in are Unix seconds (numbers, messages) or milliseconds (calls, the
+// outbox, data), as on SQLite; times only PostgreSQL's clock decides
+// (leases) are timestamptz.
+var schemaV1 = []string{
+	// numbers: token is the push token of the device the number is bound
+	// to, NULL when it is not in use.
+	`CREATE TABLE numbers(
+		number    text PRIMARY KEY,
+		uuid_hash bytea NOT NULL UNIQUE,
+		name      text NOT NULL DEFAULT '',
+		token     text,
+		created   bigint NOT NULL
+	)`,
+	`CREATE INDEX numbers_token ON numbers(token) WHERE token IS NOT NULL`,
+	`CREATE TABLE devices(
+		token   text PRIMARY KEY,
+		appid   text NOT NULL,
+		build   text NOT NULL,
+		name    text NOT NULL,
+		locale  text NOT NULL,
+		updated bigint NOT NULL
+	)`,
+	`CREATE TABLE reserved(number text PRIMARY KEY)`,
+
+	// data: a datum messages refer to, by the name the engine gave it (a
+	// text's SHA-256, or a random name shared by the messages of one
+	// send). inline holds its bytes when they are kept in PostgreSQL, and
+	// is NULL when they are in the object store under name. Data is freed
+	// by mark and sweep: a send that refers to a datum sets last_used, and
+	// the sweep deletes data no message refers to only once last_used is
+	// older than a grace, so data a concurrent send just reused survives.
+	`CREATE TABLE data(
+		name      text PRIMARY KEY,
+		length    bigint NOT NULL,
+		inline    bytea,
+		last_used bigint NOT NULL
+	)`,
+	`CREATE INDEX data_last_used ON data(last_used)`,
+
+	// messages: data is the opaque reference to the message's datum (a
+	// name in data, or in the object store), NULL when it has none (a
+	// missed-call notice); inline, when set, holds a small datum in the
+	// row itself, so a get of texts reads no second table. Ids come from
+	// a sequence: unique and never reused, but two inserts that commit at
+	// once may commit in the order opposite to their ids. What needs ids
+	// to grow in commit order for one callee (paging by id) must make
+	// that callee's inserts queue, such as by locking its numbers row.
+	`CREATE TABLE messages(
+		id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+		caller      text NOT NULL,
+		caller_name text NOT NULL,
+		callee      text NOT NULL,
+		time        bigint NOT NULL,
+		uri         text NOT NULL,
+		length      bigint NOT NULL,
+		fname       text,
+		callid      text,
+		state       smallint NOT NULL DEFAULT 0,
+		data        text,
+		inline      bytea
+	)`,
+	// A get takes a number's oldest undelivered messages: this index holds
+	// only those, so it stays small however much history is kept.
+	`CREATE INDEX messages_undelivered ON messages(callee, id) WHERE state = 0`,
+	`CREATE INDEX messages_callee ON messages(callee, id)`,
+	`CREATE INDEX messages_time ON messages(time)`,
+	// The sweep's question: does any message still refer to this datum?
+	`CREATE INDEX messages_data ON messages(data) WHERE data IS NOT NULL`,
+	// sends: a send that carried a cid, with its answer. The primary key
+	// is what makes a cid repeated concurrently store one send: the second
+	// INSERT ... ON CONFLICT finds the first's row.
+	`CREATE TABLE sends(
+		caller text NOT NULL,
+		cid    text NOT NULL,
+		time   bigint NOT NULL,
+		result text NOT NULL,
+		PRIMARY KEY(caller, cid)
+	)`,
+	`CREATE INDEX sends_time ON sends(time)`,
+
+	// calls: deadline is NULL once the call has ended. Ring timeouts are
+	// found by deadline, and may be claimed with FOR UPDATE SKIP LOCKED.
+	`CREATE TABLE calls(
+		id          text PRIMARY KEY,
+		caller      text NOT NULL,
+		caller_name text NOT NULL,
+		callee      text NOT NULL,
+		ai          boolean NOT NULL DEFAULT false,
+		state       smallint NOT NULL,
+		reason      text NOT NULL DEFAULT '',
+		created     bigint NOT NULL,
+		answered    bigint NOT NULL DEFAULT 0,
+		ended       bigint NOT NULL DEFAULT 0,
+		deadline    bigint,
+		offer       bytea NOT NULL,
+		answer_data bytea
+	)`,
+	`CREATE INDEX calls_deadline ON calls(deadline) WHERE deadline IS NOT NULL`,
+	`CREATE INDEX calls_ended ON calls(ended) WHERE state = 2`,
+	`CREATE TABLE balances(number text PRIMARY KEY, seconds bigint NOT NULL)`,
+	`CREATE TABLE links(number text PRIMARY KEY, data text NOT NULL)`,
+
+	// outbox: pushes not yet delivered, written in the transaction of what
+	// they announce. Ids come from a sequence, so a deleted push's id is
+	// never another's. claimed_until is the lease of the node sending a
+	// push (FOR UPDATE SKIP LOCKED): until then no other node takes it,
+	// after it any node may, so a push is lost with no node.
+	`CREATE TABLE outbox(
+		id            bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+		kind          text NOT NULL,
+		token         text NOT NULL,
+		appid         text NOT NULL,
+		caller        text NOT NULL DEFAULT '',
+		caller_name   text NOT NULL DEFAULT '',
+		body          text NOT NULL DEFAULT '',
+		msgid         bigint NOT NULL DEFAULT 0,
+		callid        text NOT NULL DEFAULT '',
+		reason        text NOT NULL DEFAULT '',
+		created       bigint NOT NULL,
+		expires       bigint NOT NULL DEFAULT 0,
+		due           bigint NOT NULL,
+		attempts      integer NOT NULL DEFAULT 0,
+		claimed_until bigint NOT NULL DEFAULT 0
+	)`,
+	`CREATE INDEX outbox_due ON outbox(due, id)`,
+	`CREATE INDEX outbox_token ON outbox(token)`,
+
+	// leases: work one node at a time does (the janitor, the sweep) is
+	// held by a row here until expires, by PostgreSQL's clock; a node
+	// renews its lease, and another takes it once it has expired. A row,
+	// not an advisory lock: nothing is lost with a session.
+	`CREATE TABLE leases(
+		name    text PRIMARY KEY,
+		holder  text NOT NULL,
+		expires timestamptz NOT NULL
+	)`,
+}
