@@ -10,9 +10,8 @@
 // failures and deadlocks (40001, 40P01), which PostgreSQL may still raise,
 // are retried whole.
 //
-// The message methods of store.Store are not here yet: they wait for the
-// engine-neutral data seam. Until they are, DB is no store.Store and ringd
-// cannot be pointed at it.
+// Message data lives in PostgreSQL, or above a threshold in an object
+// store (data.go).
 package postgres
 
 import (
@@ -35,6 +34,12 @@ type DB struct {
 	pool     *pgxpool.Pool
 	warnings []string
 
+	objects     ObjectStore // nil: all data in PostgreSQL
+	threshold   int64       // data longer goes to objects
+	orphanGrace time.Duration
+	lastSweep   atomic.Int64 // Unix nanoseconds of the last object sweep
+	stats       counters
+
 	pushWanted atomic.Pointer[func(appid string) bool]
 	pushKick   atomic.Pointer[func()]
 }
@@ -44,6 +49,14 @@ type Options struct {
 	// MaxConns bounds the pool's connections; 0 keeps pgxpool's default
 	// (the larger of 4 and the number of CPUs), or the URL's pool_max_conns.
 	MaxConns int32
+	// Objects keeps the data longer than ObjectThreshold (default
+	// DefaultObjectThreshold); nil keeps all data in PostgreSQL.
+	Objects         ObjectStore
+	ObjectThreshold int64
+	// OrphanGrace is how old an object no row names must be before the
+	// sweep deletes it (default DefaultOrphanGrace): longer than any send
+	// takes from its object's put to its commit.
+	OrphanGrace time.Duration
 }
 
 // connectTimeout bounds how long Open waits for a server that does not
@@ -70,7 +83,13 @@ func Open(ctx context.Context, url string, opts Options) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
-	db := &DB{pool: pool}
+	db := &DB{pool: pool, objects: opts.Objects, threshold: opts.ObjectThreshold, orphanGrace: opts.OrphanGrace}
+	if db.threshold <= 0 {
+		db.threshold = DefaultObjectThreshold
+	}
+	if db.orphanGrace <= 0 {
+		db.orphanGrace = DefaultOrphanGrace
+	}
 	if err := db.start(ctx, cfg); err != nil {
 		pool.Close()
 		return nil, err
@@ -137,6 +156,7 @@ func (db *DB) write(ctx context.Context, fn func(tx *wtx) error) error {
 			return fn(tx)
 		})
 		if err == nil {
+			db.stats.commits.Add(1)
 			if tx.pushed {
 				db.pushCommitted()
 			}
