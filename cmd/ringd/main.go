@@ -14,7 +14,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -22,6 +21,7 @@ import (
 	"github.com/ringd/ringd/internal/blob"
 	"github.com/ringd/ringd/internal/push"
 	"github.com/ringd/ringd/internal/server"
+	"github.com/ringd/ringd/internal/store/postgres"
 	"github.com/ringd/ringd/internal/store/sqlite"
 	"github.com/ringd/ringd/internal/version"
 )
@@ -32,6 +32,10 @@ type options struct {
 	cfg      server.Config
 	debug    bool
 	arenaMax int64        // -arena-max: the store's ArenaMax
+	// -database, -object-store, -object-threshold: the PostgreSQL engine
+	// (engine.go); "" database: SQLite under data.
+	database, objectStore string
+	objectThreshold       int64
 	version  bool         // -version: print the version and exit
 	config   string       // -config: the configuration file
 	push     *push.Config // its push section; nil: no pushes
@@ -50,6 +54,9 @@ func parseFlags(args []string) (*options, error) {
 	fs.StringVar(&o.adminListen, "admin-listen", "", "address of /metrics, /healthz and, with -debug, /debug/pprof/; unauthenticated (none: not served)")
 	addSecretFileFlags(fs)
 	fs.StringVar(&o.data, "data", "./data", "directory of the database and message data (made if missing)")
+	fs.StringVar(&o.database, "database", "", "PostgreSQL database: a postgres:// URL or a libpq key=value string (none: the embedded SQLite engine under -data)")
+	fs.StringVar(&o.objectStore, "object-store", "", "with -database, an S3-compatible bucket for large message data: s3://BUCKET?endpoint=http://HOST:PORT&region=R; keys from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or the AWS credentials file (none: all data in PostgreSQL)")
+	fs.Int64Var(&o.objectThreshold, "object-threshold", postgres.DefaultObjectThreshold, "with -object-store, data longer than this many bytes goes to the object store; shorter data stays in PostgreSQL")
 	fs.Int64Var(&o.cfg.MaxLength, "max-length", server.DefaultMaxLength, "largest data of one request, in bytes")
 	fs.IntVar(&o.cfg.MaxCallees, "max-callees", server.DefaultMaxCallees, "most callees of one sends")
 	fs.IntVar(&o.cfg.MaxGet, "max-get", server.DefaultMaxGet, "most messages in one get answer")
@@ -113,6 +120,9 @@ func parseFlags(args []string) (*options, error) {
 	}
 	if o.arenaMax < sqlite.MinArenaMax || o.arenaMax > blob.DefaultArenaChunk {
 		return nil, fmt.Errorf("-arena-max %d: from %d to %d", o.arenaMax, sqlite.MinArenaMax, blob.DefaultArenaChunk)
+	}
+	if err := checkDatabaseFlags(o); err != nil {
+		return nil, err
 	}
 	if o.cfg.DiskReserve < 1<<20 {
 		return nil, fmt.Errorf("-disk-reserve %d: at least %d", o.cfg.DiskReserve, 1<<20)
@@ -204,24 +214,15 @@ func run(o *options, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	dataDir, err := makeDataDir(o.data)
+	var srv *server.Server // made below, once the store is open
+	db, dataDir, err := openEngine(o, log, &srv)
 	if err != nil {
 		return err
 	}
-	defer dataDir.removeUnlessServed(log) // runs last: after the store and the arena close
-	var srv *server.Server                // made below, once the store is open
-	db, err := sqlite.Open(filepath.Join(o.data, "ringd.db"), sqlite.Options{
-		HeldPerNumber: heldPerNumber(o.cfg.MaxGet),
-		Arena:         blob.ArenaOptions{Reserve: o.cfg.DiskReserve},
-		ArenaMax:      o.arenaMax,
-		// Asked by sends only, which come once srv serves.
-		FileRoom: func(n int64) error { return srv.RoomForFile(n) },
-	})
-	if err != nil {
-		return err
+	if dataDir != nil {
+		defer dataDir.removeUnlessServed(log) // runs last: after the store and the arena close
 	}
 	defer db.Close() // after the server
-	o.cfg.DataDir = o.data
 	o.cfg.Logger = log
 	if o.push != nil {
 		// Reads the APNs keys and FCM credentials now: a bad file stops
@@ -260,9 +261,11 @@ func run(o *options, log *slog.Logger) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	errc := make(chan error, 1)
-	dataDir.served = true // from here on, answers may have acknowledged data
+	if dataDir != nil {
+		dataDir.served = true // from here on, answers may have acknowledged data
+	}
 	go func() { errc <- hs.Serve(ln) }()
-	log.Info("ringd serving", "addr", ln.Addr().String(), "tls", cert != nil, "data", o.data, "version", server.Version)
+	log.Info("ringd serving", "addr", ln.Addr().String(), "tls", cert != nil, "store", storeName(o), "version", server.Version)
 	select {
 	case err := <-errc:
 		return err
