@@ -31,14 +31,14 @@ type options struct {
 	data     string
 	cfg      server.Config
 	debug    bool
-	arenaMax int64        // -arena-max: the store's ArenaMax
+	arenaMax int64 // -arena-max: the store's ArenaMax
 	// -database, -object-store, -object-threshold: the PostgreSQL engine
 	// (engine.go); "" database: SQLite under data.
 	database, objectStore string
 	objectThreshold       int64
-	version  bool         // -version: print the version and exit
-	config   string       // -config: the configuration file
-	push     *push.Config // its push section; nil: no pushes
+	version               bool         // -version: print the version and exit
+	config                string       // -config: the configuration file
+	push                  *push.Config // its push section; nil: no pushes
 
 	adminListen string // -admin-listen: the operator's endpoints (admin.go); "": none
 
