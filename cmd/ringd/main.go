@@ -223,6 +223,11 @@ func run(o *options, log *slog.Logger) error {
 		defer dataDir.removeUnlessServed(log) // runs last: after the store and the arena close
 	}
 	defer db.Close() // after the server
+	closeNotifier, err := openNotifier(o, log)
+	if err != nil {
+		return err
+	}
+	defer closeNotifier() // after the server, before the store
 	o.cfg.Logger = log
 	if o.push != nil {
 		// Reads the APNs keys and FCM credentials now: a bad file stops
