@@ -237,6 +237,7 @@ func run(o *options, log *slog.Logger) error {
 			return err
 		}
 		o.cfg.Pusher = d
+		setPushLease(db, *o.push)
 		d.Start()
 		defer d.Close() // before the store closes
 		log.Info("push configured", "apps", len(o.push.Apps))

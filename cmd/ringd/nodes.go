@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/ringd/ringd/internal/notify/pgnotify"
+	"github.com/ringd/ringd/internal/push"
 )
 
 // openNotifier gives the PostgreSQL engine's nodes one Notifier across
@@ -24,4 +25,18 @@ func openNotifier(o *options, log *slog.Logger) (func(), error) {
 	}
 	o.cfg.Notifier = n
 	return n.Close, nil
+}
+
+// leasedOutbox is an engine whose pushes are claimed for a lease
+// (postgres.DB): several nodes drain it at once.
+type leasedOutbox interface {
+	SetPushLease(time.Duration)
+}
+
+// setPushLease makes the engine's claims on pushes outlast one attempt
+// under c, if it claims them.
+func setPushLease(db engine, c push.Config) {
+	if l, ok := db.(leasedOutbox); ok {
+		l.SetPushLease(c.Lease())
+	}
 }

@@ -246,7 +246,7 @@ func (d *Dispatcher) dispatchDue() time.Duration {
 		return pollEvery // a finishing attempt kicks
 	}
 	now := d.clock.Now()
-	ps, err := d.out.DuePushes(d.ctx, now, free, skip)
+	ps, err := d.takeDue(now, free, skip)
 	if err != nil {
 		if d.ctx.Err() == nil {
 			d.log.Warn("push: reading the outbox", "err", err)

@@ -164,7 +164,7 @@ func (db *DB) EndCall(ctx context.Context, e store.CallEnd) (store.Call, error) 
 	var c store.Call
 	err := db.write(ctx, func(tx *wtx) error {
 		var err error
-		if c, err = tx.lockCall(ctx, e.ID); err != nil {
+		if c, err = tx.lockCallToEnd(ctx, e); err != nil {
 			return err
 		}
 		if c.Reason, err = store.EndReason(c, e); err != nil {

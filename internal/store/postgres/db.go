@@ -42,6 +42,7 @@ type DB struct {
 
 	pushWanted atomic.Pointer[func(appid string) bool]
 	pushKick   atomic.Pointer[func()]
+	pushLease  atomic.Int64 // milliseconds a node's claim on a push lasts (claims.go)
 }
 
 // Options tune Open; the zero value is usable.
