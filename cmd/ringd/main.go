@@ -63,6 +63,7 @@ func parseFlags(args []string) (*options, error) {
 	fs.DurationVar(&o.cfg.Retention, "retention", server.DefaultRetention, "how long messages are kept (at least 24h)")
 	fs.StringVar(&o.cfg.RegisterKey, "register-key", "", "when set, register requests must carry it as auth")
 	fs.StringVar(&o.cfg.AdminToken, "admin-token", "", "token of operator requests (none: they are refused)")
+	fs.DurationVar(&o.cfg.NodeLease, "node-lease", server.DefaultNodeLease, "with -database, how long a node holds the janitor's lease unrenewed: another node takes over within it when the holder dies")
 	fs.DurationVar(&o.cfg.RingTimeout, "ring-timeout", server.DefaultRingTimeout, "how long a call rings before it is missed")
 	rateFlags(fs, &o.cfg.RateConfig)
 	fs.Int64Var(&o.arenaMax, "arena-max", sqlite.DefaultArenaMax, "largest data kept in the preallocated arena (data/arena), in bytes, at least 64 KiB; larger data is a file of its own under data/blobs")
