@@ -47,8 +47,8 @@ func (n *Notifier) sendLoop() {
 	}
 }
 
-// sendPending sends the topics queued now in one statement, connecting
-// first if *conn is nil; on failure *conn is closed and set to nil.
+// sendPending sends the topics queued now in one statement, on *conn
+// (made if nil).
 func (n *Notifier) sendPending(ctx context.Context, conn **pgx.Conn) error {
 	n.mu.Lock()
 	topics := make([]notify.Topic, 0, len(n.pending))
@@ -60,6 +60,19 @@ func (n *Notifier) sendPending(ctx context.Context, conn **pgx.Conn) error {
 	if len(topics) == 0 {
 		return nil
 	}
+	p := payloads(n.node, topics)
+	err := n.notify(ctx, conn, p)
+	if err != nil && ctx.Err() == nil {
+		// Most often the session was ended (a failover, a terminated
+		// backend) since the last send: once more on a new one.
+		err = n.notify(ctx, conn, p)
+	}
+	return err
+}
+
+// notify sends the payloads in one statement on *conn, connecting first if
+// it is nil; on failure *conn is closed and set to nil.
+func (n *Notifier) notify(ctx context.Context, conn **pgx.Conn, payloads []string) error {
 	if *conn == nil {
 		c, err := pgx.ConnectConfig(ctx, n.conn)
 		if err != nil {
@@ -68,7 +81,7 @@ func (n *Notifier) sendPending(ctx context.Context, conn **pgx.Conn) error {
 		*conn = c
 	}
 	// One implicit transaction: every payload is delivered at its commit.
-	_, err := (*conn).Exec(ctx, `SELECT pg_notify($1, p) FROM unnest($2::text[]) p`, Channel, payloads(n.node, topics))
+	_, err := (*conn).Exec(ctx, `SELECT pg_notify($1, p) FROM unnest($2::text[]) p`, Channel, payloads)
 	if err != nil {
 		(*conn).Close(context.Background())
 		*conn = nil
