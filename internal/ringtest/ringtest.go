@@ -66,11 +66,11 @@ type Server struct {
 	Server *server.Server
 	// Store is the engine the server serves from; DB and Arena are set
 	// when it is SQLite (Engine() == "sqlite"), nil otherwise.
-	Store  Engine
-	DB     *sqlite.DB
-	Arena  *blob.Arena // the store's: data from store.TextMax to ArenaMax
-	HTTP   *httptest.Server
-	Push   *push.Dispatcher // nil unless started by NewPushAt
+	Store Engine
+	DB    *sqlite.DB
+	Arena *blob.Arena // the store's: data from store.TextMax to ArenaMax
+	HTTP  *httptest.Server
+	Push  *push.Dispatcher // nil unless started by NewPushAt
 	// MetricsURL is GET /metrics on Admin, which serves the server's
 	// AdminHandler as ringd's -admin-listen does, apart from the protocol.
 	MetricsURL string
