@@ -269,8 +269,10 @@ func collect(rows pgx.Rows, limit int, dst []store.Message) ([]store.Message, bo
 func (db *DB) TakeUndelivered(ctx context.Context, q store.GetQuery, dst []store.Message) ([]store.Message, bool, error) {
 	var msgs []store.Message
 	var more bool
-	err := db.write(ctx, func(tx *wtx) error {
-		rows, err := tx.Query(ctx, `WITH picked AS (
+	// One statement, so no transaction of its own: one round trip, which
+	// is all a get that finds nothing costs.
+	err := db.retry(ctx, func() error {
+		rows, err := db.pool.Query(ctx, `WITH picked AS (
 				SELECT id FROM messages WHERE callee = ANY($1) AND state = 0 AND time > $2 AND id > $3
 				ORDER BY id LIMIT $4 + 1 FOR UPDATE SKIP LOCKED
 			), taken AS (
