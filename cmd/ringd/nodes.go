@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"flag"
 	"log/slog"
 	"time"
 
 	"github.com/ringd/ringd/internal/notify/pgnotify"
 	"github.com/ringd/ringd/internal/push"
+	"github.com/ringd/ringd/internal/server"
 )
 
 // openNotifier gives the PostgreSQL engine's nodes one Notifier across
@@ -39,4 +41,9 @@ func setPushLease(db engine, c push.Config) {
 	if l, ok := db.(leasedOutbox); ok {
 		l.SetPushLease(c.Lease())
 	}
+}
+
+// nodeFlags are the settings of several nodes sharing one database.
+func nodeFlags(fs *flag.FlagSet, cfg *server.Config) {
+	fs.DurationVar(&cfg.NodeLease, "node-lease", server.DefaultNodeLease, "with -database, how long a node holds the janitor's lease unrenewed: another node takes over within it when the holder dies")
 }

@@ -532,3 +532,47 @@ func TestTwoNodesLoginMovesNumber(t *testing.T) {
 		t.Fatalf("B's get with its cached uuid: %d messages, want 2", len(got))
 	}
 }
+
+// Both nodes killed and started again: every message sent through either
+// and not yet taken is still there, its data whole.
+func TestTwoNodesRestartKeepsUndelivered(t *testing.T) {
+	c := newCluster(t, 0)
+	pa, pb := c.node(), c.node()
+	nodes := []*client{newClient(pa.url), newClient(pb.url)}
+	alice, bob := newUser(t, nodes[0], "Alice"), newUser(t, nodes[1], "Bob")
+	want := map[string][]byte{}
+	for i := range 20 {
+		data := []byte(fmt.Sprint("text ", i))
+		head := map[string]any{"req": "send", "uuid": alice.uuid, "callee": bob.number}
+		if i%5 == 0 { // over the object threshold: in the bucket
+			data, head["fname"] = randomBytes(100_000+i), "f.bin"
+		}
+		head["length"] = len(data)
+		ans, _ := nodes[i%2].must(t, head, data)
+		want[ans.str("msgid")] = data
+	}
+	pa.kill(t)
+	pb.kill(t)
+	again := []*client{newClient(c.node().url), newClient(c.node().url)}
+	got := takeAll(t, again[1], bob)
+	if len(got) != len(want) {
+		t.Fatalf("%d messages after both nodes restarted, want %d", len(got), len(want))
+	}
+	for _, m := range got {
+		id := m["msgid"].(string)
+		data, ok := want[id]
+		if !ok {
+			t.Fatalf("message %s was never sent", id)
+		}
+		if text, ok := m["text"].(string); ok {
+			if text != string(data) {
+				t.Fatalf("message %s: %q, want %q", id, text, data)
+			}
+			continue
+		}
+		_, fetched := again[0].must(t, map[string]any{"req": "fetch", "uuid": bob.uuid, "msgid": id}, nil)
+		if !bytes.Equal(fetched, data) {
+			t.Fatalf("message %s: fetched %d bytes differing from the %d sent", id, len(fetched), len(data))
+		}
+	}
+}
