@@ -462,12 +462,34 @@ func TestTwoNodesJanitorLease(t *testing.T) {
 	if procs[holder] == nil {
 		t.Fatalf("the lease is held by pid %d, no node of ours", holder)
 	}
+	// Data sent through the survivor just before the holder dies and the
+	// survivor's janitor takes over (and sweeps at once): not deleted.
+	var survivor *proc
+	for pid, p := range procs {
+		if pid != holder {
+			survivor = p
+		}
+	}
+	sc := newClient(survivor.url)
+	alice, bob := newUser(t, sc, "Alice"), newUser(t, sc, "Bob")
+	file := randomBytes(200_000)
+	sent, _ := sc.must(t, map[string]any{"req": "send", "uuid": alice.uuid, "callee": bob.number, "fname": "f.bin", "length": len(file)}, file)
 	procs[holder].kill(t)
 	killed := holder
 	holder, took := c.waitHolder(killed, 2*lease)
 	t.Logf("janitor lease taken over %v after its holder was killed (lease %v)", took.Round(time.Millisecond), lease)
 	if took > lease+lease/3+time.Second {
 		t.Fatalf("take-over took %v, over the lease of %v and a renewal", took, lease)
+	}
+	for deadline := time.Now().Add(5 * time.Second); !strings.Contains(survivor.logText(), "held=true"); {
+		if time.Now().After(deadline) {
+			t.Fatal("the survivor does not log taking the janitor's lease")
+		}
+		time.Sleep(50 * time.Millisecond) // another process: nothing to wait on but its log
+	}
+	time.Sleep(500 * time.Millisecond) // its janitor, woken by the take-over, runs
+	if _, got := sc.must(t, map[string]any{"req": "fetch", "uuid": bob.uuid, "msgid": sent.str("msgid")}, nil); !bytes.Equal(got, file) {
+		t.Fatalf("the file sent before the take-over: %d bytes fetched, differing", len(got))
 	}
 	delete(procs, killed)
 	next := c.node()

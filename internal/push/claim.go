@@ -35,3 +35,35 @@ func (d *Dispatcher) takeDue(now time.Time, limit int, skip map[int64]bool) ([]s
 	}
 	return d.out.DuePushes(d.ctx, now, limit, skip)
 }
+
+// claimReleaser is a Claimer that can end its claims before their lease.
+type claimReleaser interface {
+	ReleasePushes(ctx context.Context, ids []int64) error
+}
+
+// inFlight returns the ids of the pushes being sent now.
+func (d *Dispatcher) inFlight() []int64 {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	ids := make([]int64, 0, len(d.inflight))
+	for id := range d.inflight {
+		ids = append(ids, id)
+	}
+	return ids
+}
+
+// releaseClaims gives up the claims on ids, the pushes that were in
+// flight when Close abandoned them, so another node sends them at once
+// rather than once their lease ends. One whose attempt had reached the
+// provider is sent twice, as it would be after the lease.
+func (d *Dispatcher) releaseClaims(ids []int64) {
+	r, ok := d.out.(claimReleaser)
+	if !ok || len(ids) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := r.ReleasePushes(ctx, ids); err != nil {
+		d.log.Warn("push: releasing the claims of abandoned pushes", "err", err)
+	}
+}

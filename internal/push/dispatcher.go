@@ -196,10 +196,13 @@ func (d *Dispatcher) Start() {
 }
 
 // Close stops the dispatcher. Attempts in flight are abandoned and stay in
-// the outbox, to be sent after the next start.
+// the outbox, to be sent after the next start, or by another node at once
+// when the outbox claims (claim.go).
 func (d *Dispatcher) Close() {
+	abandoned := d.inFlight()
 	d.cancel()
 	d.wg.Wait()
+	d.releaseClaims(abandoned)
 }
 
 // Kick tells the dispatcher pushes may be waiting; it never blocks.

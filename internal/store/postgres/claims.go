@@ -91,3 +91,11 @@ func (tx *wtx) lockCallToEnd(ctx context.Context, e store.CallEnd) (store.Call, 
 	}
 	return c, err
 }
+
+// ReleasePushes ends the claims on ids at once: the dispatcher gives up
+// what it abandoned when it stopped, so another node need not wait out
+// the lease. Ids no longer in the outbox are left.
+func (db *DB) ReleasePushes(ctx context.Context, ids []int64) error {
+	_, err := db.pool.Exec(ctx, `UPDATE outbox SET claimed_until = 0 WHERE id = ANY($1)`, ids)
+	return mapErr(err)
+}

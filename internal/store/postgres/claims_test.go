@@ -83,6 +83,13 @@ func TestPushClaimsAcrossNodes(t *testing.T) {
 	if got := claim(t, dbs[0], now.Add(62*time.Second), 100); !slices.Equal(pushIDs(got), pushIDs(again[:1])) {
 		t.Fatalf("after a retry: %v claimed, want %v", pushIDs(got), pushIDs(again[:1]))
 	}
+	// A dispatcher that stops gives its claims up: taken at once.
+	if err := dbs[1].ReleasePushes(t.Context(), pushIDs(again[1:3])); err != nil {
+		t.Fatal(err)
+	}
+	if got := claim(t, dbs[0], now.Add(63*time.Second), 100); !slices.Equal(pushIDs(got), pushIDs(again[1:3])) {
+		t.Fatalf("after a release: %v claimed, want %v", pushIDs(got), pushIDs(again[1:3]))
+	}
 }
 
 // Every node's timer ends the same due calls at once: each call is ended
