@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/ringd/ringd/internal/notify"
 	"github.com/ringd/ringd/internal/store"
 	"github.com/ringd/ringd/internal/wire"
 )
@@ -54,13 +55,10 @@ func (c *CallConfig) setDefaults() {
 
 // calls is the server's call machinery.
 type calls struct {
-	hub  hub
-	wake chan struct{} // kicks the call timer when a new deadline is stored
-	ai   *http.Client
+	ai *http.Client
 }
 
 func (s *Server) initCalls() {
-	s.calls.wake = make(chan struct{}, 1)
 	s.calls.ai = &http.Client{Timeout: s.cfg.AITimeout}
 	for name, h := range map[string]handler{
 		"call":     s.call,
@@ -243,10 +241,11 @@ func (s *Server) callinfo(ctx context.Context, r *wire.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	var w *waiter
+	var woke <-chan struct{}
 	if wait > 0 {
-		w = s.calls.hub.subscribe(callKey(id))
-		defer s.calls.hub.cancel(w)
+		var cancel func()
+		woke, cancel = s.notifier.Subscribe(notify.Call(id))
+		defer cancel()
 	}
 	c, err := s.callStore.Call(ctx, id)
 	if err != nil {
@@ -262,7 +261,7 @@ func (s *Server) callinfo(ctx context.Context, r *wire.Request) (any, error) {
 		t := time.NewTimer(wait)
 		defer t.Stop()
 		for c.State == first {
-			woken, err := s.await(ctx, w, p, t)
+			woken, err := s.await(ctx, woke, p, t)
 			if err != nil {
 				return nil, err
 			}
@@ -307,7 +306,7 @@ func (s *Server) answer(ctx context.Context, r *wire.Request) (any, error) {
 	if _, err := s.callStore.AnswerCall(ctx, id, me.Number, data, s.clock.Now(), s.cfg.MaxCallLength); err != nil {
 		return nil, err
 	}
-	s.calls.hub.notify(callKey(id))
+	s.notifier.Notify(notify.Call(id))
 	return wire.Ack{Answer: wire.OK}, nil
 }
 
@@ -342,9 +341,9 @@ func (s *Server) hangup(ctx context.Context, r *wire.Request) (any, error) {
 // callee's long-polls) and tells the AI service its call is over. The
 // pushes were queued in the ending transaction.
 func (s *Server) callEnded(c store.Call, sync bool) {
-	s.calls.hub.notify(callKey(c.ID))
+	s.notifier.Notify(notify.Call(c.ID))
 	if c.MissedMsgID != 0 {
-		s.calls.hub.notify(numberKey(c.Callee))
+		s.notifier.Notify(notify.Messages(c.Callee))
 	}
 	if c.AI {
 		if sync {
@@ -357,10 +356,7 @@ func (s *Server) callEnded(c store.Call, sync bool) {
 
 // kickCallTimer makes the timer look again for the earliest deadline.
 func (s *Server) kickCallTimer() {
-	select {
-	case s.calls.wake <- struct{}{}:
-	default:
-	}
+	s.notifier.Notify(notify.Deadlines)
 }
 
 // callTimer ends calls whose deadline has passed: unanswered past the ring
@@ -377,7 +373,7 @@ func (s *Server) callTimer() {
 		case <-s.stop:
 			return
 		case <-t.C:
-		case <-s.calls.wake:
+		case <-s.deadlines:
 		}
 		s.endDueCalls(ctx)
 		next, ok, err := s.callStore.NextDeadline(ctx)

@@ -1,6 +1,10 @@
 package server
 
-import "sync/atomic"
+import (
+	"sync/atomic"
+
+	"github.com/ringd/ringd/internal/notify"
+)
 
 // SetFetchHook makes the fetches of s call hook before they look the data
 // up ("lookup") and once it is open ("read"); one server of the test
@@ -30,7 +34,5 @@ func LongPolls(s *Server) int { return s.polls.count() }
 // Waiters is how many requests wait in s for a message to number (a get
 // with wait).
 func Waiters(s *Server, number string) int {
-	s.calls.hub.mu.Lock()
-	defer s.calls.hub.mu.Unlock()
-	return len(s.calls.hub.waiters[numberKey(number)])
+	return s.notifier.(*notify.Local).Subscribers(notify.Messages(number))
 }

@@ -90,7 +90,7 @@ func (s *Server) resolveNumbers(ctx context.Context, hashes []store.UUIDHash) ([
 	}
 	out := make([]string, 0, len(numbers))
 	for i, n := range numbers {
-		s.numbers.put(hashes[i], n.Number, n.Name)
+		s.numbers.put(hashes[i], n.Number)
 		if !contains(out, n.Number) {
 			out = append(out, n.Number)
 		}
@@ -114,7 +114,7 @@ func (s *Server) get(ctx context.Context, r *wire.Request) (any, error) {
 		putMessageBuf(bp, msgs)
 		return nil, err
 	}
-	body := getBody(msgs, more)
+	body := getBody(msgs, more, &s.renders)
 	putMessageBuf(bp, msgs)
 	return body, nil
 }
@@ -146,25 +146,54 @@ var getStart = func() string {
 
 // getBody is get's answer, the bytes json.Marshal makes of getAnswer
 // (TestGetBodyIsTheEncoders), appended by hand: through encoding/json a
-// get of 300 messages spent most of its handler's time in reflection.
-func getBody(msgs []store.Message, more bool) *encodedAnswer {
+// get of 300 messages spent most of its handler's time in reflection. A
+// message is appended from its send's rendering in c, made by the first
+// get that needs it.
+func getBody(msgs []store.Message, more bool, c *renderCache) *encodedAnswer {
 	n := len(getStart) + len(`],"more":false}`)
 	for i := range msgs {
 		n += messageSize(&msgs[i])
 	}
+	fp, _ := foundBufs.Get().(*[]*renderedSend)
+	if fp == nil {
+		fp = new([]*renderedSend)
+	}
+	found := c.lookup(msgs, *fp)
+	var made []*renderedSend
+	var at []int
 	a := getAnswerBuf(n)
 	b := append(a.b, getStart...)
 	for i := range msgs {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendMessage(b, &msgs[i])
+		m := &msgs[i]
+		r := found[i]
+		if r == nil && m.CallID == "" {
+			r = render(m)
+			made, at = append(made, r), append(at, i)
+		}
+		if r != nil {
+			b = appendRendered(b, m, r)
+		} else {
+			b = appendMessage(b, m)
+		}
 	}
 	b = append(b, `],"more":`...)
 	b = strconv.AppendBool(b, more)
 	a.b = append(b, '}')
+	if len(made) > 0 {
+		c.keep(made, msgs, at)
+	}
+	clear(found)
+	*fp = found[:0]
+	foundBufs.Put(fp)
 	return a
 }
+
+// foundBufs are getBody's slices of renderings found, back once the
+// answer is made.
+var foundBufs sync.Pool // of *[]*renderedSend
 
 // messageSize is about the bytes appendMessage makes of m, escapes aside.
 func messageSize(m *store.Message) int {

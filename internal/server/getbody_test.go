@@ -56,7 +56,11 @@ func TestGetBodyIsTheEncoders(t *testing.T) {
 // checkGetBody checks getBody against encoding/json.
 func checkGetBody(t *testing.T, msgs []store.Message, more bool) {
 	t.Helper()
-	got := getBody(msgs, more)
+	var c renderCache
+	got := getBody(msgs, more, &c)
+	if again := getBody(msgs, more, &c); string(again.b) != string(got.b) { // from the cache
+		t.Fatalf("%d messages, more %v: again from the cache:\n got %s\nwant %s", len(msgs), more, again.b, got.b)
+	}
 	want, err := json.Marshal(getAnswer{Answer: wire.OK, Messages: messagesJSON(msgs, false), More: more})
 	if err != nil {
 		t.Fatal(err)
@@ -100,5 +104,21 @@ func TestGetBodyRandom(t *testing.T) {
 			m.Text, m.Fname, m.CallID = nil, str(20), str(30)
 		}
 		checkGetBody(t, []store.Message{m}, false)
+	}
+}
+
+// BenchmarkGetBody300 is the answer of a get of 300 texts of 100 bytes,
+// as ringbench's get load makes them.
+func BenchmarkGetBody300(b *testing.B) {
+	text := strings.Repeat("x", 100)
+	msgs := make([]store.Message, 300)
+	for i := range msgs {
+		msgs[i] = store.Message{ID: int64(1_000_000 + i), Caller: "10000001", CallerName: "sender", Callee: "10000002",
+			Time: 1_800_000_000, URI: strings.Repeat("ab", 32), Length: 100, Text: &text}
+	}
+	var c renderCache
+	b.ReportAllocs()
+	for b.Loop() {
+		putAnswerBuf(getBody(msgs, false, &c))
 	}
 }

@@ -198,6 +198,5 @@ func (s *Server) login(ctx context.Context, r *wire.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.numbers.renamed(hashes, dev.Name)
 	return loginAnswer{Answer: wire.OK, Numbers: numbers}, nil
 }

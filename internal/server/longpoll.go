@@ -100,11 +100,11 @@ func (l *longPolls) count() int {
 // await waits, without holding an in-flight slot, until w is woken (true),
 // or until the wait ends, the server closes or a newer long-poll puts p
 // out of its place (false), or the client goes (ctx's error).
-func (s *Server) await(ctx context.Context, w *waiter, p *longPoll, end *time.Timer) (bool, error) {
+func (s *Server) await(ctx context.Context, woke <-chan struct{}, p *longPoll, end *time.Timer) (bool, error) {
 	s.slots.give()
 	defer s.slots.retake()
 	select {
-	case <-w.c:
+	case <-woke:
 		return true, nil
 	case <-end.C:
 		return false, nil

@@ -232,7 +232,7 @@ func (c *senderCheck) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	c.s.numbers.put(c.hash, senders[0].Number, senders[0].Name)
+	c.s.numbers.put(c.hash, senders[0].Number)
 	if !senders[0].InUse() && !c.mayReplay {
 		return store.ErrCallerNotInUse
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/ringd/ringd/internal/notify"
 	"github.com/ringd/ringd/internal/store"
 	"github.com/ringd/ringd/internal/wire"
 )
@@ -50,6 +51,10 @@ type Config struct {
 	Logger       *slog.Logger
 	// Pusher, when set, delivers the pushes the store queues (push.go).
 	Pusher Pusher
+	// Notifier carries the wake-ups of long-polls and the call timer
+	// after commits; default an in-process one (notify.Local). Servers
+	// sharing one store share a Notifier that crosses processes.
+	Notifier notify.Notifier
 	// DataDir, when set, is the directory of the database and the data:
 	// sends are refused (10001) when its filesystem runs out of room, and
 	// its free space is a metric (disk.go).
@@ -122,6 +127,9 @@ func (c *Config) setDefaults() {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
+	if c.Notifier == nil {
+		c.Notifier = notify.NewLocal()
+	}
 }
 
 // handler answers one request. It returns the answer to encode (or a
@@ -145,6 +153,12 @@ type Server struct {
 	callStore store.Calls
 	st        store.Store // all of it: the push outbox, the engine's metrics
 
+	notifier notify.Notifier
+	// deadlines wakes the call timer (callTimer) when a call stores a new
+	// deadline; cancelDeadlines ends that subscription at Close.
+	deadlines       <-chan struct{}
+	cancelDeadlines func()
+
 	stopOnce sync.Once
 	stop     chan struct{} // closed by Close: ends the janitor and long-polls
 	wg       sync.WaitGroup
@@ -158,6 +172,7 @@ type Server struct {
 	disk *diskSpace // room left for sends on the data filesystem (disk.go)
 
 	numbers numberCache // get's uuid hash → number (numcache.go)
+	renders renderCache // get's renderings of sends (getcache.go)
 }
 
 // New makes a server over st. Call Start to run its background work and
@@ -174,9 +189,12 @@ func New(cfg Config, st store.Store) *Server {
 		retention: st,
 		callStore: st,
 		st:        st,
+		notifier:  cfg.Notifier,
 		stop:      make(chan struct{}),
 		disk:      newDiskSpace(cfg.DataDir, cfg.DiskReserve, cfg.Logger),
 	}
+	// Subscribed before any request can store a deadline.
+	s.deadlines, s.cancelDeadlines = s.notifier.Subscribe(notify.Deadlines)
 	s.slots.max = int64(cfg.MaxInFlight)
 	s.polls.max = cfg.MaxLongPolls
 	s.handlers = map[string]handler{
@@ -236,6 +254,7 @@ func (s *Server) Start() {
 func (s *Server) Close() {
 	s.stopOnce.Do(func() { close(s.stop) })
 	s.wg.Wait()
+	s.cancelDeadlines()
 }
 
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {

@@ -78,3 +78,13 @@ func checkAppendString(t *testing.T, s string) {
 		t.Fatalf("AppendString after {, of %q = %s", s, got)
 	}
 }
+
+// BenchmarkAppendString is a 100-byte text as get answers it.
+func BenchmarkAppendString(b *testing.B) {
+	text := strings.Repeat("hello, world ", 8)[:100]
+	buf := make([]byte, 0, 256)
+	b.SetBytes(int64(len(text)))
+	for b.Loop() {
+		buf = wire.AppendString(buf[:0], text)
+	}
+}

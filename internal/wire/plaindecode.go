@@ -28,13 +28,7 @@ func decodePlain(head []byte, v any) bool {
 	if fields == nil {
 		return false
 	}
-	type set struct {
-		f    plainField
-		null bool
-		s    string
-		i    int64
-	}
-	var buf [12]set
+	var buf [12]plainValue
 	sets := buf[:0]
 	plain := true
 	forEachMember(head, func(key []byte, start, end int) {
@@ -50,51 +44,68 @@ func decodePlain(head []byte, v any) bool {
 			return // unknown, or a near miss exactKeys drops
 		}
 		i := skipSpace(head, start+len(key)+2)
-		val := head[skipSpace(head, i+1):end]
-		switch {
-		case f.kind == plainOther:
+		x, ok := plainValueOf(f, head[skipSpace(head, i+1):end])
+		if !ok {
 			plain = false
-		case string(val) == "null": // a pointer's: nil
-			sets = append(sets, set{f: f, null: true})
-		case f.kind == plainString && len(val) >= 2 && val[0] == '"':
-			s := val[1 : len(val)-1]
-			if bytes.IndexByte(s, '\\') >= 0 || !utf8.Valid(s) {
-				plain = false
-				return
-			}
-			sets = append(sets, set{f: f, s: string(s)})
-		case f.kind == plainInt && len(val) > 0 && (val[0] == '-' || val[0] >= '0' && val[0] <= '9') &&
-			bytes.IndexAny(val, ".eE") < 0:
-			n, err := strconv.ParseInt(string(val), 10, 64)
-			if err != nil {
-				plain = false
-				return
-			}
-			sets = append(sets, set{f: f, i: n})
-		default:
-			plain = false
+			return
 		}
+		sets = append(sets, x)
 	})
 	if !plain {
 		return false
 	}
 	st := rv.Elem()
 	for _, x := range sets {
-		fv := st.Field(x.f.index)
-		switch {
-		case x.null:
-			fv.SetZero()
-		case x.f.kind == plainString:
-			p := new(string)
-			*p = x.s
-			fv.Set(reflect.ValueOf(p))
-		default:
-			p := new(int64)
-			*p = x.i
-			fv.Set(reflect.ValueOf(p))
-		}
+		x.setIn(st)
 	}
 	return true
+}
+
+// plainValue is a member's value for field f, decoded.
+type plainValue struct {
+	f    plainField
+	null bool
+	s    string
+	i    int64
+}
+
+// plainValueOf decodes val, a member's value, for field f; false if it is
+// not plain (left to encoding/json).
+func plainValueOf(f plainField, val []byte) (plainValue, bool) {
+	switch {
+	case f.kind == plainOther:
+		return plainValue{}, false
+	case string(val) == "null": // a pointer's: nil
+		return plainValue{f: f, null: true}, true
+	case f.kind == plainString && len(val) >= 2 && val[0] == '"':
+		s := val[1 : len(val)-1]
+		if bytes.IndexByte(s, '\\') >= 0 || !utf8.Valid(s) {
+			return plainValue{}, false
+		}
+		return plainValue{f: f, s: string(s)}, true
+	case f.kind == plainInt && len(val) > 0 && (val[0] == '-' || val[0] >= '0' && val[0] <= '9') &&
+		bytes.IndexAny(val, ".eE") < 0:
+		n, err := strconv.ParseInt(string(val), 10, 64)
+		return plainValue{f: f, i: n}, err == nil
+	}
+	return plainValue{}, false
+}
+
+// setIn sets x's field of st, a struct.
+func (x plainValue) setIn(st reflect.Value) {
+	fv := st.Field(x.f.index)
+	switch {
+	case x.null:
+		fv.SetZero()
+	case x.f.kind == plainString:
+		p := new(string)
+		*p = x.s
+		fv.Set(reflect.ValueOf(p))
+	default:
+		p := new(int64)
+		*p = x.i
+		fv.Set(reflect.ValueOf(p))
+	}
 }
 
 type plainField struct {

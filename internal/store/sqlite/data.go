@@ -177,7 +177,8 @@ func uniqueName() string {
 // OpenData reads the message's row again, holding dataMu shared until its
 // data is open: if the message is gone (it expired, and Expire may have
 // freed its data) so is the data, and a message that took its id since
-// has another uri.
+// has another uri. The row says where the data is, so this engine gives
+// messages no DataRef.
 func (db *DB) OpenData(ctx context.Context, m store.Message, offset, n int64) (io.ReadCloser, error) {
 	if offset < 0 || n < 0 || offset+n > m.Length {
 		return nil, fmt.Errorf("reading %d bytes at %d of %d", n, offset, m.Length)
@@ -234,8 +235,13 @@ func (db *DB) Expire(ctx context.Context, before time.Time) error {
 	if ferr := db.freeData(ctx, gone); err == nil {
 		err = ferr
 	}
-	if serr := db.sweepOrphans(ctx, time.Now().Add(-db.opts.OrphanGrace)); err == nil {
-		err = serr
+	// Orphans are rare (a crash, a failed cleanup), and looking for them
+	// lists every file: at most a few times a grace.
+	now := time.Now()
+	if last := db.lastSweep.Load(); now.UnixNano()-last >= int64(db.opts.OrphanGrace/4) && db.lastSweep.CompareAndSwap(last, now.UnixNano()) {
+		if serr := db.sweepOrphans(ctx, now.Add(-db.opts.OrphanGrace)); err == nil {
+			err = serr
+		}
 	}
 	return err
 }

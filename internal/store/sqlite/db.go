@@ -102,6 +102,9 @@ type DB struct {
 	arena  *blob.Arena
 	blobs  *blob.Disk
 	dataMu sync.RWMutex
+	// lastSweep is when Expire last looked for orphan files, in Unix
+	// nanoseconds.
+	lastSweep atomic.Int64
 
 	ckptStop, ckptDone chan struct{} // the checkpointer's (checkpoint.go)
 

@@ -19,6 +19,8 @@
 // The construction of a send and the read of a message's data each live
 // in one helper (fixture.send, fixture.data), as does expiry
 // (fixture.expire): an interface change there is a change to those alone.
+// What is engine-specific (an orphan left by a crash, freed after the
+// engine's grace) is each engine's own test.
 package storetest
 
 import (
@@ -49,6 +51,7 @@ var groups = []struct {
 }{
 	{"Identities", identityCases},
 	{"Messages", messageCases},
+	{"Data", dataCases},
 	{"Concurrency", concurrencyCases},
 	{"Expiry", expiryCases},
 	{"Calls", callCases},
