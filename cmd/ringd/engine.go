@@ -75,8 +75,12 @@ func openPostgres(o *options, log *slog.Logger) (*postgres.DB, error) {
 // openSQLiteEngine opens the embedded engine under o.data; roomForFile is asked
 // before data is written into a file of its own.
 func openSQLiteEngine(o *options, roomForFile func(int64) error) (*sqlite.DB, error) {
+	maxGet := o.cfg.MaxGet
+	if maxGet <= 0 {
+		maxGet = server.DefaultMaxGet
+	}
 	return sqlite.Open(filepath.Join(o.data, "ringd.db"), sqlite.Options{
-		HeldPerNumber: heldPerNumber(o.cfg.MaxGet),
+		HeldPerNumber: maxGet + 1, // what a get answers, and one to tell there are more
 		Arena:         blob.ArenaOptions{Reserve: o.cfg.DiskReserve},
 		ArenaMax:      o.arenaMax,
 		FileRoom:      roomForFile,

@@ -200,16 +200,6 @@ func main() {
 	}
 }
 
-// heldPerNumber is the store's HeldPerNumber for a server answering at
-// most maxGet messages a get (0: the default): one more, to tell there
-// are more.
-func heldPerNumber(maxGet int) int {
-	if maxGet <= 0 {
-		maxGet = server.DefaultMaxGet
-	}
-	return maxGet + 1
-}
-
 func run(o *options, log *slog.Logger) error {
 	cert, err := loadTLS(o, log) // before anything is made: a bad pair leaves no trace
 	if err != nil {

@@ -1,7 +1,8 @@
-// Package blob owns the data of messages that is too large to keep in the
-// database: content-addressed by SHA-256, written durably, read by range.
-// Disk keeps it in files under the data directory; an object store can
-// implement the same interface for several nodes.
+// Package blob keeps the data of messages that is too large to keep in the
+// database, for the SQLite engine (internal/store/sqlite): written
+// durably, read by range. Arena holds data up to a chunk's size in
+// preallocated files; Disk keeps a file per data, named by its SHA-256
+// (Put) or by a name the caller gives (PutNamed).
 package blob
 
 import (

@@ -128,7 +128,7 @@ type Stats struct {
 	Devices  int64
 	Messages int64
 	Calls    int64
-	Bytes    int64 // data stored: inline and in files
+	Bytes    int64 // bytes of message data stored
 }
 
 // Calls is what the call, AI call, link and operator requests keep. Every

@@ -225,6 +225,9 @@ func (db *DB) sweepObjects(ctx context.Context, before time.Time) (int, error) {
 			return mapErr(err)
 		}
 		for _, o := range orphans {
+			if db.isDoomed(o) {
+				continue // expired, but perhaps still read
+			}
 			if err := db.objects.Delete(ctx, o); err != nil {
 				return err
 			}

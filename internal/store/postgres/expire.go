@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -32,12 +33,9 @@ func (db *DB) Expire(ctx context.Context, before time.Time) error {
 		if err != nil {
 			return err
 		}
-		// Committed: no row names these objects now.
-		for _, name := range objects {
-			if err := db.objects.Delete(ctx, name); err != nil {
-				return err // the sweep deletes what is left
-			}
-		}
+		// Committed: no row names these objects now, but a reader
+		// opened before may still be reading one.
+		db.doom(objects)
 		if n < expireBatch {
 			break
 		}
@@ -50,7 +48,64 @@ func (db *DB) Expire(ctx context.Context, before time.Time) error {
 			return err
 		}
 	}
+	if err := db.deleteDoomed(ctx); err != nil {
+		return err
+	}
 	return db.maybeSweep(ctx)
+}
+
+// doomed are objects whose rows expiry has deleted, kept for readers
+// that opened them before (OpenData's promise) until they are
+// orphanGrace old: then deleteDoomed deletes them. Those a restart
+// forgets are orphans, which the sweep deletes.
+type doomed struct {
+	mu    sync.Mutex // guards the following
+	since map[string]time.Time
+}
+
+// doom notes names as doomed from now.
+func (db *DB) doom(names []string) {
+	if len(names) == 0 {
+		return
+	}
+	db.doomed.mu.Lock()
+	defer db.doomed.mu.Unlock()
+	if db.doomed.since == nil {
+		db.doomed.since = map[string]time.Time{}
+	}
+	now := time.Now()
+	for _, n := range names {
+		db.doomed.since[n] = now
+	}
+}
+
+// isDoomed reports whether name waits in doomed, not to be swept.
+func (db *DB) isDoomed(name string) bool {
+	db.doomed.mu.Lock()
+	defer db.doomed.mu.Unlock()
+	_, ok := db.doomed.since[name]
+	return ok
+}
+
+// deleteDoomed deletes the doomed objects that are orphanGrace old.
+func (db *DB) deleteDoomed(ctx context.Context) error {
+	var due []string
+	db.doomed.mu.Lock()
+	for n, t := range db.doomed.since {
+		if time.Since(t) >= db.orphanGrace {
+			due = append(due, n)
+		}
+	}
+	db.doomed.mu.Unlock()
+	for _, n := range due {
+		if err := db.objects.Delete(ctx, n); err != nil {
+			return err // it stays doomed, for the next expiry
+		}
+		db.doomed.mu.Lock()
+		delete(db.doomed.since, n)
+		db.doomed.mu.Unlock()
+	}
+	return nil
 }
 
 // expireBatch deletes up to expireBatch messages stored before cut, and

@@ -261,20 +261,33 @@ func collect(rows pgx.Rows, limit int, dst []store.Message) ([]store.Message, bo
 }
 
 // TakeUndelivered takes the oldest waiting messages in one statement:
+// each number's from its own index range (a scan in id order over all
+// numbers' messages would read every message of the others), then the
+// oldest of them;
 // their rows are locked with SKIP LOCKED, so of concurrent gets of one
 // number each takes rows no other has, and the UPDATE marks them in the
 // statement that reads them. One row past the limit is locked too, to
 // tell whether more wait; a row another get holds is not counted, as it
 // is that get's.
 func (db *DB) TakeUndelivered(ctx context.Context, q store.GetQuery, dst []store.Message) ([]store.Message, bool, error) {
+	// Most gets find nothing: a read of the index of waiting messages
+	// answers them, cheaper than the UPDATE's plan, locks and snapshot.
+	// A message committed after this read is one the get came too early for.
+	var waiting bool
+	err := db.pool.QueryRow(ctx, `SELECT EXISTS(SELECT 1 FROM messages WHERE callee = ANY($1) AND state = 0)`,
+		q.Callees).Scan(&waiting)
+	if err != nil || !waiting {
+		return nil, false, mapErr(err)
+	}
 	var msgs []store.Message
 	var more bool
-	// One statement, so no transaction of its own: one round trip, which
-	// is all a get that finds nothing costs.
-	err := db.retry(ctx, func() error {
+	// One statement, so no transaction of its own: one round trip.
+	err = db.retry(ctx, func() error {
 		rows, err := db.pool.Query(ctx, `WITH picked AS (
-				SELECT id FROM messages WHERE callee = ANY($1) AND state = 0 AND time > $2 AND id > $3
-				ORDER BY id LIMIT $4 + 1 FOR UPDATE SKIP LOCKED
+				SELECT w.id FROM unnest($1::text[]) c, LATERAL (
+					SELECT id FROM messages WHERE callee = c AND state = 0 AND time > $2 AND id > $3
+					ORDER BY id LIMIT $4 + 1 FOR UPDATE SKIP LOCKED) w
+				ORDER BY w.id LIMIT $4 + 1
 			), taken AS (
 				UPDATE messages m SET state = 1
 				FROM (SELECT id FROM picked ORDER BY id LIMIT $4) p WHERE m.id = p.id RETURNING m.*
@@ -302,8 +315,9 @@ func (db *DB) TakeUndelivered(ctx context.Context, q store.GetQuery, dst []store
 }
 
 func (db *DB) History(ctx context.Context, q store.GetQuery) ([]store.Message, bool, error) {
-	rows, err := db.pool.Query(ctx, `SELECT `+messageColumns+` FROM messages m`+dataJoin+`
-		WHERE m.callee = ANY($1) AND m.time > $2 AND m.id > $3 ORDER BY m.id LIMIT $4`,
+	rows, err := db.pool.Query(ctx, `SELECT `+messageColumns+` FROM unnest($1::text[]) c, LATERAL (
+			SELECT * FROM messages WHERE callee = c AND time > $2 AND id > $3 ORDER BY id LIMIT $4) m`+dataJoin+`
+		ORDER BY m.id LIMIT $4`,
 		q.Callees, q.After, q.AfterID, q.Limit+1)
 	if err != nil {
 		return nil, false, mapErr(err)
