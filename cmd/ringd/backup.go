@@ -51,12 +51,21 @@ copy, holding every message acknowledged before the backup began.
 
 `
 
+// postgresBackupAdvice is ringd backup's answer for the PostgreSQL engine.
+const postgresBackupAdvice = `ringd backup: this ringd keeps its data in PostgreSQL (-database), not under -data.
+Back it up with PostgreSQL's tools: pg_dump for a consistent copy, or continuous
+archiving with point-in-time recovery (pg_basebackup and WAL archiving). With
+-object-store, turn on versioning of the bucket (or replicate it), so that an
+object a restored database names has not been deleted since: restore the
+database, then the bucket as of the same time or later.`
+
 // runBackup runs `ringd backup` with args (those after "backup") and
 // returns the exit code.
 func runBackup(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("ringd backup", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	data := fs.String("data", "./data", "the data directory of the ringd to back up")
+	database := fs.String("database", os.Getenv(envName("database")), "the -database of the ringd to back up: PostgreSQL is backed up with its own tools, and ringd backup refuses it")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), backupUsage)
 		fs.PrintDefaults()
@@ -70,6 +79,10 @@ func runBackup(args []string, stdout, stderr io.Writer) int {
 	if fs.NArg() != 1 {
 		fmt.Fprintln(stderr, "ringd backup: one destination directory, please")
 		fs.Usage()
+		return 2
+	}
+	if *database != "" {
+		fmt.Fprintln(stderr, postgresBackupAdvice)
 		return 2
 	}
 	sum, err := backup(*data, fs.Arg(0))

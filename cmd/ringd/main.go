@@ -13,7 +13,6 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -21,6 +20,7 @@ import (
 	"github.com/ringd/ringd/internal/blob"
 	"github.com/ringd/ringd/internal/push"
 	"github.com/ringd/ringd/internal/server"
+	"github.com/ringd/ringd/internal/store/postgres"
 	"github.com/ringd/ringd/internal/store/sqlite"
 	"github.com/ringd/ringd/internal/version"
 )
@@ -30,10 +30,14 @@ type options struct {
 	data     string
 	cfg      server.Config
 	debug    bool
-	arenaMax int64        // -arena-max: the store's ArenaMax
-	version  bool         // -version: print the version and exit
-	config   string       // -config: the configuration file
-	push     *push.Config // its push section; nil: no pushes
+	arenaMax int64 // -arena-max: the store's ArenaMax
+	// -database, -object-store, -object-threshold: the PostgreSQL engine
+	// (engine.go); "" database: SQLite under data.
+	database, objectStore string
+	objectThreshold       int64
+	version               bool         // -version: print the version and exit
+	config                string       // -config: the configuration file
+	push                  *push.Config // its push section; nil: no pushes
 
 	adminListen string // -admin-listen: the operator's endpoints (admin.go); "": none
 
@@ -52,6 +56,9 @@ func parseFlags(args []string) (*options, error) {
 	fs.StringVar(&o.adminListen, "admin-listen", "", "address of /metrics, /healthz and, with -debug, /debug/pprof/; unauthenticated (none: not served)")
 	addSecretFileFlags(fs)
 	fs.StringVar(&o.data, "data", "./data", "directory of the database and message data (made if missing)")
+	fs.StringVar(&o.database, "database", "", "PostgreSQL database: a postgres:// URL or a libpq key=value string (none: the embedded SQLite engine under -data)")
+	fs.StringVar(&o.objectStore, "object-store", "", "with -database, an S3-compatible bucket for large message data: s3://BUCKET?endpoint=http://HOST:PORT&region=R; keys from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or the AWS credentials file (none: all data in PostgreSQL)")
+	fs.Int64Var(&o.objectThreshold, "object-threshold", postgres.DefaultObjectThreshold, "with -object-store, data longer than this many bytes goes to the object store; shorter data stays in PostgreSQL")
 	fs.Int64Var(&o.cfg.MaxLength, "max-length", server.DefaultMaxLength, "largest data of one request, in bytes")
 	fs.IntVar(&o.cfg.MaxCallees, "max-callees", server.DefaultMaxCallees, "most callees of one sends")
 	fs.IntVar(&o.cfg.MaxGet, "max-get", server.DefaultMaxGet, "most messages in one get answer")
@@ -60,6 +67,7 @@ func parseFlags(args []string) (*options, error) {
 	fs.StringVar(&o.cfg.AdminToken, "admin-token", "", "token of operator requests (none: they are refused)")
 	fs.DurationVar(&o.cfg.RingTimeout, "ring-timeout", server.DefaultRingTimeout, "how long a call rings before it is missed")
 	rateFlags(fs, &o.cfg.RateConfig)
+	nodeFlags(fs, &o.cfg)
 	fs.Int64Var(&o.arenaMax, "arena-max", sqlite.DefaultArenaMax, "largest data kept in the preallocated arena (data/arena), in bytes, at least 64 KiB; larger data is a file of its own under data/blobs")
 	fs.Int64Var(&o.cfg.DiskReserve, "disk-reserve", server.DefaultDiskReserve, "free space, in bytes, that sends leave on the data directory's filesystem for the database and the janitor: data to write is refused (10001) when it would leave less, texts when less than half is left")
 	fs.IntVar(&o.cfg.MaxInFlight, "max-inflight", server.DefaultMaxInFlight, "requests worked on at once (not those waiting for their client, nor waiting long-polls); past it the server answers 10009")
@@ -116,6 +124,9 @@ func parseFlags(args []string) (*options, error) {
 	}
 	if o.arenaMax < sqlite.MinArenaMax || o.arenaMax > blob.DefaultArenaChunk {
 		return nil, fmt.Errorf("-arena-max %d: from %d to %d", o.arenaMax, sqlite.MinArenaMax, blob.DefaultArenaChunk)
+	}
+	if err := checkDatabaseFlags(o); err != nil {
+		return nil, err
 	}
 	if o.cfg.DiskReserve < 1<<20 {
 		return nil, fmt.Errorf("-disk-reserve %d: at least %d", o.cfg.DiskReserve, 1<<20)
@@ -192,39 +203,25 @@ func main() {
 	}
 }
 
-// openStore opens the SQLite store of o's data directory. srv is the
-// server it will serve, made once the store is open: only sends ask it
-// for room, and they come once it serves.
-func openStore(o *options, srv **server.Server) (*sqlite.DB, error) {
-	maxGet := o.cfg.MaxGet
-	if maxGet <= 0 {
-		maxGet = server.DefaultMaxGet
-	}
-	return sqlite.Open(filepath.Join(o.data, "ringd.db"), sqlite.Options{
-		HeldPerNumber: maxGet + 1, // what a get answers, and one to tell there are more
-		Arena:         blob.ArenaOptions{Reserve: o.cfg.DiskReserve},
-		ArenaMax:      o.arenaMax,
-		FileRoom:      func(n int64) error { return (*srv).RoomForFile(n) },
-	})
-}
-
 func run(o *options, log *slog.Logger) error {
 	cert, err := loadTLS(o, log) // before anything is made: a bad pair leaves no trace
 	if err != nil {
 		return err
 	}
-	dataDir, err := makeDataDir(o.data)
+	var srv *server.Server // made below, once the store is open
+	db, dataDir, err := openEngine(o, log, &srv)
 	if err != nil {
 		return err
 	}
-	defer dataDir.removeUnlessServed(log) // runs last: after the store and the arena close
-	var srv *server.Server
-	db, err := openStore(o, &srv)
-	if err != nil {
-		return err
+	if dataDir != nil {
+		defer dataDir.removeUnlessServed(log) // runs last: after the store and the arena close
 	}
 	defer db.Close() // after the server
-	o.cfg.DataDir = o.data
+	closeNotifier, err := openNotifier(o, log)
+	if err != nil {
+		return err
+	}
+	defer closeNotifier() // after the server, before the store
 	o.cfg.Logger = log
 	if o.push != nil {
 		// Reads the APNs keys and FCM credentials now: a bad file stops
@@ -234,6 +231,7 @@ func run(o *options, log *slog.Logger) error {
 			return err
 		}
 		o.cfg.Pusher = d
+		setPushLease(db, *o.push)
 		d.Start()
 		defer d.Close() // before the store closes
 		log.Info("push configured", "apps", len(o.push.Apps))
@@ -259,9 +257,11 @@ func run(o *options, log *slog.Logger) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	errc := make(chan error, 1)
-	dataDir.served = true // from here on, answers may have acknowledged data
+	if dataDir != nil {
+		dataDir.served = true // from here on, answers may have acknowledged data
+	}
 	go func() { errc <- hs.Serve(ln) }()
-	log.Info("ringd serving", "addr", ln.Addr().String(), "tls", cert != nil, "data", o.data, "version", server.Version)
+	log.Info("ringd serving", "addr", ln.Addr().String(), "tls", cert != nil, "store", storeName(o), "version", server.Version)
 	select {
 	case err := <-errc:
 		return err

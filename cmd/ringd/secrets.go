@@ -11,7 +11,7 @@ import (
 // a file (-NAME-file) instead, and is never shown in full: a value on the
 // command line is readable by every local user (ps, /proc/PID/cmdline),
 // and pprof's cmdline shows it redacted (debug.go).
-var secretFlags = []string{"admin-token", "register-key", "ai-key"}
+var secretFlags = []string{"admin-token", "register-key", "ai-key", "database"}
 
 // redacted replaces a secret flag's value where the arguments are shown.
 const redacted = "[redacted]"

@@ -198,10 +198,13 @@ func (d *Dispatcher) Start() {
 }
 
 // Close stops the dispatcher. Attempts in flight are abandoned and stay in
-// the outbox, to be sent after the next start.
+// the outbox, to be sent after the next start, or by another node at once
+// when the outbox claims (claim.go).
 func (d *Dispatcher) Close() {
+	abandoned := d.inFlight()
 	d.cancel()
 	d.wg.Wait()
+	d.releaseClaims(abandoned)
 }
 
 // Kick tells the dispatcher pushes may be waiting; it never blocks.
@@ -248,7 +251,7 @@ func (d *Dispatcher) dispatchDue() time.Duration {
 		return pollEvery // a finishing attempt kicks
 	}
 	now := d.clock.Now()
-	ps, err := d.out.DuePushes(d.ctx, now, free, skip)
+	ps, err := d.takeDue(now, free, skip)
 	if err != nil {
 		if d.ctx.Err() == nil {
 			d.log.Warn("push: reading the outbox", "err", err)

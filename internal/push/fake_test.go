@@ -344,7 +344,7 @@ func (e env) device(t *testing.T, name, appid, token string) ringtest.User {
 // outbox returns every push waiting, due or not.
 func (e env) outbox(t *testing.T) []store.Push {
 	t.Helper()
-	ps, err := e.DB.DuePushes(context.Background(), time.Now().Add(1000*time.Hour), 1000, nil)
+	ps, err := e.Store.DuePushes(context.Background(), time.Now().Add(1000*time.Hour), 1000, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

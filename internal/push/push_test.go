@@ -89,7 +89,7 @@ func TestAPNsCallPushes(t *testing.T) {
 	queue := func(p store.Push) {
 		t.Helper()
 		p.Created = now
-		if ok, err := e.DB.QueuePush(ctx, bob.Number, p); err != nil || !ok {
+		if ok, err := e.Store.QueuePush(ctx, bob.Number, p); err != nil || !ok {
 			t.Fatalf("QueuePush: %v %v", ok, err)
 		}
 		e.Push.Kick()
@@ -151,7 +151,7 @@ func TestFCMPushes(t *testing.T) {
 	}
 
 	now := e.Clock.Now()
-	if _, err := e.DB.QueuePush(context.Background(), bob.Number, store.Push{Kind: store.PushCall, CallID: "c1",
+	if _, err := e.Store.QueuePush(context.Background(), bob.Number, store.Push{Kind: store.PushCall, CallID: "c1",
 		Caller: alice.Number, CallerName: "Alice", Created: now, Expires: now.Add(time.Minute)}); err != nil {
 		t.Fatal(err)
 	}
@@ -268,7 +268,7 @@ func TestDeadTokenUnbinds(t *testing.T) {
 		}
 		c.f.wait(t)
 		eventually(t, c.r.reason+" unbinding", func() bool {
-			n, err := e.DB.Number(context.Background(), bob.Number)
+			n, err := e.Store.Number(context.Background(), bob.Number)
 			return err == nil && !n.InUse()
 		})
 		if a := e.Send(t, alice, bob.Number, "again"); a.Code() != 10011 {
@@ -301,7 +301,7 @@ func TestDeadTokenAfterReloginKeepsBinding(t *testing.T) {
 	close(hold)
 	f.wait(t)
 	e.outboxEmpty(t)
-	if n, _ := e.DB.Number(context.Background(), bob.Number); n.Token != hexToken(2) {
+	if n, _ := e.Store.Number(context.Background(), bob.Number); n.Token != hexToken(2) {
 		t.Fatalf("a re-login with a new token was undone: token %q", n.Token)
 	}
 
@@ -317,7 +317,7 @@ func TestDeadTokenAfterReloginKeepsBinding(t *testing.T) {
 	close(hold2)
 	f.wait(t)
 	e.outboxEmpty(t)
-	if n, _ := e.DB.Number(context.Background(), bob.Number); n.Token != hexToken(2) {
+	if n, _ := e.Store.Number(context.Background(), bob.Number); n.Token != hexToken(2) {
 		t.Fatalf("a re-login with the same token was undone: token %q", n.Token)
 	}
 	if a := e.Send(t, alice, bob.Number, "three"); a.Code() != 10000 {
@@ -484,7 +484,7 @@ func TestWebhook(t *testing.T) {
 	e.Send(t, alice, bob.Number, "again")
 	<-hits
 	eventually(t, "unbinding", func() bool {
-		n, _ := e.DB.Number(context.Background(), bob.Number)
+		n, _ := e.Store.Number(context.Background(), bob.Number)
 		return !n.InUse()
 	})
 }

@@ -1,7 +1,8 @@
 // Package ringtest runs a real ringd server for tests: a real SQLite file
-// and blob directory under t.TempDir(), served over real HTTP on loopback,
-// with a clock the test can move. Tests of every package use it so that they
-// all go through the same path a phone does.
+// and blob directory under t.TempDir(), or a fresh database on the test
+// PostgreSQL server (engine.go), served over real HTTP on loopback, with a
+// clock the test can move. Tests of every package use it so that they all
+// go through the same path a phone does.
 package ringtest
 
 import (
@@ -13,7 +14,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -64,10 +64,13 @@ type Server struct {
 	Dir    string // the data directory
 	Clock  *Clock
 	Server *server.Server
-	DB     *sqlite.DB
-	Arena  *blob.Arena // the store's: data from store.TextMax to ArenaMax
-	HTTP   *httptest.Server
-	Push   *push.Dispatcher // nil unless started by NewPushAt
+	// Store is the engine the server serves from; DB and Arena are set
+	// when it is SQLite (Engine() == "sqlite"), nil otherwise.
+	Store Engine
+	DB    *sqlite.DB
+	Arena *blob.Arena // the store's: data from store.TextMax to ArenaMax
+	HTTP  *httptest.Server
+	Push  *push.Dispatcher // nil unless started by NewPushAt
 	// MetricsURL is GET /metrics on Admin, which serves the server's
 	// AdminHandler as ringd's -admin-listen does, apart from the protocol.
 	MetricsURL string
@@ -125,29 +128,23 @@ func NewPushAt(t testing.TB, cfg server.Config, dir string, p *Push) *Server {
 	if maxGet <= 0 {
 		maxGet = server.DefaultMaxGet
 	}
-	// Chunks of 4 MiB, made on the first send of a file: a test server
-	// does not write ringd's 64 MiB of zeros.
-	db, err := sqlite.Open(filepath.Join(dir, "ringd.db"), sqlite.Options{
-		HeldPerNumber: maxGet + 1,
-		Arena:         blob.ArenaOptions{ChunkSize: TestArenaChunk},
-		FileRoom:      func(n int64) error { return srv.RoomForFile(n) },
-	})
+	st, db, err := openEngine(t, dir, maxGet, func(n int64) error { return srv.RoomForFile(n) })
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.DataDir == "" {
+	if cfg.DataDir == "" && db != nil {
 		cfg.DataDir = dir // as ringd: sends watch the room left there
 	}
 	var disp *push.Dispatcher
 	if p != nil {
-		disp, err = push.New(p.Config, db, push.Options{Clock: clock, Logger: cfg.Logger, HTTPClient: p.HTTPClient})
+		disp, err = push.New(p.Config, st, push.Options{Clock: clock, Logger: cfg.Logger, HTTPClient: p.HTTPClient})
 		if err != nil {
-			db.Close()
+			st.Close()
 			t.Fatal(err)
 		}
 		cfg.Pusher = disp
 	}
-	srv = server.New(cfg, db)
+	srv = server.New(cfg, st)
 	if disp != nil {
 		disp.Start()
 	}
@@ -161,8 +158,11 @@ func NewPushAt(t testing.TB, cfg server.Config, dir string, p *Push) *Server {
 	hs.Config.ReadTimeout = srv.ReadTimeout() // the pace of request bodies (server/pace.go)
 	hs.Start()
 	admin := httptest.NewServer(srv.AdminHandler())
-	s := &Server{URL: hs.URL + "/", Dir: dir, Clock: clock, Server: srv, DB: db, Arena: db.Arena(), HTTP: hs, Push: disp,
+	s := &Server{URL: hs.URL + "/", Dir: dir, Clock: clock, Server: srv, Store: st, DB: db, HTTP: hs, Push: disp,
 		MetricsURL: admin.URL + "/metrics", Admin: admin}
+	if db != nil {
+		s.Arena = db.Arena()
+	}
 	t.Cleanup(s.Close)
 	return s
 }
@@ -180,7 +180,7 @@ func (s *Server) Close() {
 	if s.Push != nil {
 		s.Push.Close() // before the store it writes to
 	}
-	s.DB.Close()
+	s.Store.Close()
 }
 
 func testLogger(t testing.TB) *slog.Logger {
@@ -338,6 +338,7 @@ func Messages(a Answer) []map[string]any {
 // /metrics shows them.
 func (s *Server) ArenaSpace(t testing.TB) (size, free int64) {
 	t.Helper()
+	NeedSQLite(t) // the arena is the SQLite engine's
 	resp, err := http.Get(s.MetricsURL)
 	if err != nil {
 		t.Fatal(err)

@@ -122,6 +122,7 @@ func fetchAll(t *testing.T, s *ringtest.Server, bob ringtest.User, want map[stri
 // but never committed is free, and files sent afterwards take no extent
 // already in use.
 func TestArenaRestart(t *testing.T) {
+	ringtest.NeedSQLite(t)
 	cfg := ringtest.NewConfig(t)
 	s := ringtest.New(t, cfg)
 	us := users(t, s, "Alice", "Bob", "Carol")
@@ -186,6 +187,7 @@ func TestArenaRestart(t *testing.T) {
 // message's own (no blobs row). A retry's extent is free again, and so is
 // every refused send's.
 func TestArenaDataStoredOnce(t *testing.T) {
+	ringtest.NeedSQLite(t)
 	s := ringtest.New(t, ringtest.NewConfig(t))
 	db := rawDB(t, s)
 	us := users(t, s, "Alice", "Bob", "Carol")
@@ -245,6 +247,7 @@ func TestArenaDataStoredOnce(t *testing.T) {
 // message's row until it expires, the janitor's expiry frees it, and the
 // next file is stored there.
 func TestArenaExpiryFreesSpace(t *testing.T) {
+	ringtest.NeedSQLite(t)
 	s := ringtest.New(t, ringtest.NewConfig(t))
 	db := rawDB(t, s)
 	us := users(t, s, "Alice", "Bob")
@@ -298,6 +301,7 @@ func TestArenaExpiryFreesSpace(t *testing.T) {
 // one number (the extent in its message's row, which the fetch reads
 // again under blobMu) and for one sent to several (a blobs row).
 func TestArenaFetchRacingExpiry(t *testing.T) {
+	ringtest.NeedSQLite(t)
 	for _, kind := range []string{"own", "shared"} {
 		// Between the lookup and the open is the engine's to test
 		// (sqlite, TestOpenDataRacesExpiry).
@@ -401,6 +405,7 @@ func testArenaFetchRacingExpiry(t *testing.T, kind, stage string) {
 // TestArenaFetchesDuringExpiry: fetchers, the janitor and new sends at
 // once; every fetch answers the message's own bytes or 10013.
 func TestArenaFetchesDuringExpiry(t *testing.T) {
+	ringtest.NeedSQLite(t)
 	s := ringtest.New(t, ringtest.NewConfig(t))
 	us := users(t, s, "Alice", "Bob")
 	alice, bob := us[0], us[1]

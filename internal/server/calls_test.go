@@ -68,6 +68,7 @@ func want(t *testing.T, s *ringtest.Server, code int, head map[string]any, data 
 // ending transactions stored (messages, queued pushes).
 func callDB(t *testing.T, s *ringtest.Server) *sql.DB {
 	t.Helper()
+	ringtest.NeedSQLite(t)
 	p := filepath.Join(s.Dir, "ringd.db")
 	db, err := sql.Open("sqlite3", "file:"+(&url.URL{Path: p}).EscapedPath()+"?mode=ro&_query_only=1")
 	if err != nil {
@@ -223,7 +224,7 @@ func TestCallErrors(t *testing.T) {
 func TestCallCancelledAndDeclined(t *testing.T) {
 	s := ringtest.New(t, ringtest.NewConfig(t))
 	// As when a push provider takes every app: the pushes go to the outbox.
-	s.DB.SetPushFilter(func(string) bool { return true })
+	s.Store.SetPushFilter(func(string) bool { return true })
 	alice, bob := s.User(t, "Alice"), s.User(t, "Bob")
 	db := callDB(t, s)
 

@@ -251,6 +251,7 @@ func TestSecurity(t *testing.T) {
 		}
 	}
 
+	ringtest.NeedSQLite(t) // the rest reads its files
 	// The database holds only hashes of the uuids, in its file and WAL.
 	s.Close()
 	var stored []byte

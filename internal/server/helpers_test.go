@@ -28,6 +28,7 @@ import (
 // a test can see what is stored without asking the server.
 func rawDB(t testing.TB, s *ringtest.Server) *sql.DB {
 	t.Helper()
+	ringtest.NeedSQLite(t)
 	p := filepath.Join(s.Dir, "ringd.db")
 	db, err := sql.Open("sqlite3", "file:"+(&url.URL{Path: p}).EscapedPath()+"?mode=ro&_query_only=1")
 	if err != nil {

@@ -13,14 +13,17 @@ func (s *Server) janitor() {
 	t := time.NewTicker(janitorEvery)
 	defer t.Stop()
 	for {
-		if err := s.Sweep(context.Background()); err != nil {
-			s.log.Warn("janitor", "err", err)
+		if s.runsJanitor() { // one node of several at a time (lease.go)
+			if err := s.Sweep(context.Background()); err != nil {
+				s.log.Warn("janitor", "err", err)
+			}
 		}
 		s.disk.isFull() // ends refusals for lack of space once it is back
 		select {
 		case <-s.stop:
 			return
 		case <-t.C:
+		case <-s.janitorWake:
 		}
 	}
 }

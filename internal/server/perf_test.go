@@ -17,6 +17,7 @@ import (
 // logged only: over HTTP that depends on the machine's timing; the store's
 // TestGroupCommit asserts the sharing itself.
 func TestConcurrentSendsAllStored(t *testing.T) {
+	ringtest.NeedSQLite(t)
 	s := ringtest.New(t, ringtest.NewConfig(t))
 	const senders, each = 32, 10
 	from := make([]ringtest.User, senders)

@@ -43,6 +43,7 @@ func TestRegister(t *testing.T) {
 
 	// A reserved number is not available either (reserved by the operator;
 	// written here straight into the database, as reserve would).
+	ringtest.NeedSQLite(t) // the rest writes into its file
 	p := filepath.Join(s.Dir, "ringd.db")
 	rw, err := sql.Open("sqlite3", "file:"+(&url.URL{Path: p}).EscapedPath()+"?_busy_timeout=5000")
 	if err != nil {
@@ -560,6 +561,7 @@ func TestReadStatusHistory(t *testing.T) {
 }
 
 func TestStorageFaults(t *testing.T) {
+	ringtest.NeedSQLite(t)
 	s := ringtest.New(t, ringtest.NewConfig(t))
 	db := rawDB(t, s)
 	us := users(t, s, "Alice", "Bob")

@@ -49,6 +49,7 @@ func TestSmallSendSenderCheckedFirst(t *testing.T) {
 // data from it too, and a sender in use with bad data gets a format
 // error. Nothing is stored, and the arena's space is all free again.
 func TestArenaSendSenderCheckedFirst(t *testing.T) {
+	ringtest.NeedSQLite(t)
 	s := ringtest.New(t, ringtest.NewConfig(t))
 	db := rawDB(t, s)
 	us := users(t, s, "Alice", "Bob")

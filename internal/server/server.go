@@ -59,6 +59,11 @@ type Config struct {
 	// sends are refused (10001) when its filesystem runs out of room, and
 	// its free space is a metric (disk.go).
 	DataDir string
+	// NodeName names this node in the leases of a store that several
+	// nodes share; default host/pid/random. NodeLease is how long a lease
+	// holds unrenewed; default DefaultNodeLease (lease.go).
+	NodeName  string
+	NodeLease time.Duration
 	// DiskReserve is the free space of DataDir's filesystem that sends
 	// leave for the database and the janitor; default 8 MiB.
 	DiskReserve int64
@@ -173,6 +178,9 @@ type Server struct {
 
 	numbers numberCache // get's uuid hash → number (numcache.go)
 	renders renderCache // get's renderings of sends (getcache.go)
+
+	janitorLease *lease        // nil unless the store keeps leases (lease.go)
+	janitorWake  chan struct{} // runs the janitor now
 }
 
 // New makes a server over st. Call Start to run its background work and
@@ -223,6 +231,8 @@ func New(cfg Config, st store.Store) *Server {
 	s.registerStoreMetrics()
 	s.registerSpaceMetrics()
 	s.initPush()
+	s.janitorWake = make(chan struct{}, 1)
+	s.initLeases()
 	return s
 }
 
@@ -247,6 +257,10 @@ func (s *Server) Start() {
 	go s.janitor()
 	go s.callTimer()
 	go s.metrics.history.run(&s.wg, s.stop, s.clock)
+	if s.janitorLease != nil {
+		s.wg.Add(1)
+		go s.keepLease(s.janitorLease)
+	}
 	s.limits.run(&s.wg, s.stop)
 }
 

@@ -16,6 +16,7 @@ import (
 // store deletes it when it opens next, and keeps data that messages refer
 // to.
 func TestDropStraysKeepsReferencedData(t *testing.T) {
+	ringtest.NeedSQLite(t)
 	cfg := ringtest.NewConfig(t)
 	s := ringtest.New(t, cfg)
 	alice, bob := s.User(t, "Alice"), s.User(t, "Bob")

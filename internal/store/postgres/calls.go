@@ -164,7 +164,7 @@ func (db *DB) EndCall(ctx context.Context, e store.CallEnd) (store.Call, error) 
 	var c store.Call
 	err := db.write(ctx, func(tx *wtx) error {
 		var err error
-		if c, err = tx.lockCall(ctx, e.ID); err != nil {
+		if c, err = tx.lockCallToEnd(ctx, e); err != nil {
 			return err
 		}
 		if c.Reason, err = store.EndReason(c, e); err != nil {
@@ -201,6 +201,11 @@ func (db *DB) EndCall(ctx context.Context, e store.CallEnd) (store.Call, error) 
 // c.MissedMsgID, and queues the pushes that stop its device ringing and
 // tell it what it missed. A declined call was ended on that device itself.
 func (tx *wtx) missedCall(ctx context.Context, c *store.Call, now time.Time) error {
+	// The callee's row is locked as a send locks it (liveCallees), so its
+	// messages' ids grow in the order they commit.
+	if _, err := tx.Exec(ctx, `SELECT 1 FROM numbers WHERE number = $1 FOR NO KEY UPDATE`, c.Callee); err != nil {
+		return err
+	}
 	err := tx.QueryRow(ctx, `INSERT INTO messages(caller, caller_name, callee, time, uri, length, callid)
 		VALUES($1, $2, $3, $4, $5, 0, $6) RETURNING id`,
 		c.Caller, c.CallerName, c.Callee, c.Ended.Unix(), store.MissedCallURI, c.ID).Scan(&c.MissedMsgID)

@@ -10,9 +10,8 @@
 // failures and deadlocks (40001, 40P01), which PostgreSQL may still raise,
 // are retried whole.
 //
-// The message methods of store.Store are not here yet: they wait for the
-// engine-neutral data seam. Until they are, DB is no store.Store and ringd
-// cannot be pointed at it.
+// Message data lives in PostgreSQL, or above a threshold in an object
+// store (data.go).
 package postgres
 
 import (
@@ -20,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -35,16 +35,37 @@ type DB struct {
 	pool     *pgxpool.Pool
 	warnings []string
 
+	objects     ObjectStore // nil: all data in PostgreSQL
+	threshold   int64       // data longer goes to objects
+	orphanGrace time.Duration
+	lastSweep   atomic.Int64 // Unix nanoseconds of the last object sweep
+	doomed      doomed
+	stats       counters
+
 	pushWanted atomic.Pointer[func(appid string) bool]
 	pushKick   atomic.Pointer[func()]
+	pushLease  atomic.Int64 // milliseconds a node's claim on a push lasts (claims.go)
 }
 
 // Options tune Open; the zero value is usable.
 type Options struct {
-	// MaxConns bounds the pool's connections; 0 keeps pgxpool's default
-	// (the larger of 4 and the number of CPUs), or the URL's pool_max_conns.
+	// MaxConns bounds the pool's connections; 0 is the URL's
+	// pool_max_conns, or defaultMaxConns.
 	MaxConns int32
+	// Objects keeps the data longer than ObjectThreshold (default
+	// DefaultObjectThreshold); nil keeps all data in PostgreSQL.
+	Objects         ObjectStore
+	ObjectThreshold int64
+	// OrphanGrace is how old an object no row names must be before the
+	// sweep deletes it (default DefaultOrphanGrace): longer than any send
+	// takes from its object's put to its commit.
+	OrphanGrace time.Duration
 }
+
+// defaultMaxConns is the pool's size unless set: requests wait on
+// PostgreSQL (a commit's flush), not on CPU, so more run at once than the
+// machine has cores, and commits that wait together share a flush.
+const defaultMaxConns = 16
 
 // connectTimeout bounds how long Open waits for a server that does not
 // answer.
@@ -60,8 +81,11 @@ func Open(ctx context.Context, url string, opts Options) (*DB, error) {
 		// pgx takes the password out of the URL it quotes.
 		return nil, fmt.Errorf("postgres: database URL: %w", err)
 	}
-	if opts.MaxConns > 0 {
+	switch {
+	case opts.MaxConns > 0:
 		cfg.MaxConns = opts.MaxConns
+	case !strings.Contains(url, "pool_max_conns"):
+		cfg.MaxConns = defaultMaxConns
 	}
 	if cfg.ConnConfig.ConnectTimeout == 0 {
 		cfg.ConnConfig.ConnectTimeout = connectTimeout
@@ -70,7 +94,13 @@ func Open(ctx context.Context, url string, opts Options) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
-	db := &DB{pool: pool}
+	db := &DB{pool: pool, objects: opts.Objects, threshold: opts.ObjectThreshold, orphanGrace: opts.OrphanGrace}
+	if db.threshold <= 0 {
+		db.threshold = DefaultObjectThreshold
+	}
+	if db.orphanGrace <= 0 {
+		db.orphanGrace = DefaultOrphanGrace
+	}
 	if err := db.start(ctx, cfg); err != nil {
 		pool.Close()
 		return nil, err
@@ -130,16 +160,30 @@ type wtx struct {
 // keeps its results only from its last run). The store's own errors from
 // fn come back unchanged.
 func (db *DB) write(ctx context.Context, fn func(tx *wtx) error) error {
-	for attempt := 1; ; attempt++ {
-		tx := &wtx{db: db}
-		err := pgx.BeginFunc(ctx, db.pool, func(t pgx.Tx) error {
+	var tx *wtx
+	err := db.retry(ctx, func() error {
+		tx = &wtx{db: db}
+		return pgx.BeginFunc(ctx, db.pool, func(t pgx.Tx) error {
 			tx.Tx = t
 			return fn(tx)
 		})
+	})
+	if err != nil {
+		return err
+	}
+	db.stats.commits.Add(1)
+	if tx.pushed {
+		db.pushCommitted()
+	}
+	return nil
+}
+
+// retry runs fn, which changes the database in one transaction, again on
+// a serialization failure or deadlock, up to maxAttempts in all.
+func (db *DB) retry(ctx context.Context, fn func() error) error {
+	for attempt := 1; ; attempt++ {
+		err := fn()
 		if err == nil {
-			if tx.pushed {
-				db.pushCommitted()
-			}
 			return nil
 		}
 		if !retryable(err) || attempt == maxAttempts {

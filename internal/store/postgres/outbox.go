@@ -123,7 +123,7 @@ func (db *DB) DeletePush(ctx context.Context, id int64) error {
 
 // RetryPush records a failed attempt and when to try again.
 func (db *DB) RetryPush(ctx context.Context, id int64, attempts int, due time.Time) error {
-	_, err := db.pool.Exec(ctx, `UPDATE outbox SET attempts = $1, due = $2 WHERE id = $3`, attempts, ms(due), id)
+	_, err := db.pool.Exec(ctx, `UPDATE outbox SET attempts = $1, due = $2, claimed_until = 0 WHERE id = $3`, attempts, ms(due), id)
 	return mapErr(err)
 }
 

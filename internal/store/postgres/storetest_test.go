@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"testing"
 
+	"github.com/ringd/ringd/internal/blob/s3"
 	"github.com/ringd/ringd/internal/store"
 	"github.com/ringd/ringd/internal/store/postgres"
 	"github.com/ringd/ringd/internal/store/storetest"
@@ -13,8 +14,14 @@ import (
 // cleanup.
 func openDB(t *testing.T) (*postgres.DB, string) {
 	t.Helper()
+	return openWith(t, postgres.Options{})
+}
+
+// openWith is openDB with opts.
+func openWith(t *testing.T, opts postgres.Options) (*postgres.DB, string) {
+	t.Helper()
 	url := testsrv.Postgres(t)
-	db, err := postgres.Open(t.Context(), url, postgres.Options{})
+	db, err := postgres.Open(t.Context(), url, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -22,34 +29,38 @@ func openDB(t *testing.T) (*postgres.DB, string) {
 	return db, url
 }
 
-// messagesNotYet stands in for the message methods of store.Store, which
-// the engine does not have yet (they wait for the data seam). Its
-// interface is nil: the cases run below call none of them, and one that
-// did would panic rather than pass.
-type messagesNotYet struct{ store.Store }
-
-// partialStore is the engine as a store.Store: its own methods, which are
-// promoted from a shallower depth and so win, and messagesNotYet's for
-// the rest.
-type partialStore struct {
-	*postgres.DB
-	messagesNotYet
+// openObjects starts a versitygw gateway of t's, gives its keys to the
+// environment as an operator would, and opens its bucket.
+func openObjects(t *testing.T) (*s3.Store, testsrv.S3Server) {
+	t.Helper()
+	srv := testsrv.StartS3(t)
+	t.Setenv("AWS_ACCESS_KEY_ID", srv.AccessKey)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", srv.SecretKey)
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", t.TempDir()+"/none")
+	objects, err := s3.Open(t.Context(), srv.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return objects, srv
 }
 
-// The parts of the storage contract that need no message methods. The
-// cases left out are those that send, take or read messages: Calls/
-// EndReasons, MissedCallMessage, RacingEnds and Stats, and the outbox's
-// cases that queue pushes by sending (concurrency_test.go and
-// outbox_test.go test the same ends through calls meanwhile).
+// The whole storage contract, every datum in PostgreSQL.
 func TestStoreContract(t *testing.T) {
-	storetest.RunGroups(t, func(t *testing.T) store.Store {
+	storetest.Run(t, func(t *testing.T) store.Store {
 		db, _ := openDB(t)
-		return partialStore{DB: db}
-	},
-		"Identities",
-		"Concurrency/LoginsMovingNumbers",
-		"Calls/CreateErrorsStoreNothing", "Calls/Create", "Calls/Answer", "Calls/EndErrors",
-		"Calls/RacingAnswers", "Calls/Deadlines", "Calls/AIBalance", "Calls/AITimeout", "Calls/Link",
-		"PushOutbox/CallPushes",
-	)
+		return db
+	})
+}
+
+// The whole storage contract with an object store taking every datum
+// longer than a byte that is not held in its message's row: the suite's
+// files and its texts to several numbers go to versitygw. Each case has
+// its own database; they share the bucket, where every object has a
+// random name.
+func TestStoreContractWithObjectStore(t *testing.T) {
+	objects, _ := openObjects(t)
+	storetest.Run(t, func(t *testing.T) store.Store {
+		db, _ := openWith(t, postgres.Options{Objects: objects, ObjectThreshold: 1})
+		return db
+	})
 }

@@ -1,0 +1,600 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/ringd/ringd/internal/notify/pgnotify"
+	"github.com/ringd/ringd/internal/testsrv"
+)
+
+// The two-node suite: two ringd processes on 127.0.0.1 against one
+// PostgreSQL database and one versitygw bucket, with a webhook receiving
+// their pushes. Every check asserts what crossed from one node to the
+// other, not that a request was answered.
+
+// pushHit is one push the webhook received.
+type pushHit struct {
+	Type   string `json:"type"`
+	Token  string `json:"token"`
+	MsgID  string `json:"msgid"`
+	CallID string `json:"callid"`
+	at     time.Time
+}
+
+// webhook records the pushes of both nodes; each takes delay to answer,
+// so pushes are in flight when a node is killed.
+type webhook struct {
+	srv   *httptest.Server
+	delay time.Duration
+	mu    sync.Mutex // guards hits
+	hits  []pushHit
+}
+
+func newWebhook(t *testing.T, delay time.Duration) *webhook {
+	w := &webhook{delay: delay}
+	w.srv = httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		var h pushHit
+		if err := json.NewDecoder(r.Body).Decode(&h); err != nil {
+			rw.WriteHeader(http.StatusBadRequest)
+			return
+		}
+		h.at = time.Now()
+		time.Sleep(w.delay)
+		w.mu.Lock()
+		w.hits = append(w.hits, h)
+		w.mu.Unlock()
+	}))
+	t.Cleanup(w.srv.Close)
+	return w
+}
+
+func (w *webhook) received() []pushHit {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return append([]pushHit(nil), w.hits...)
+}
+
+// cluster is the shared database, bucket and webhook, and how to start a
+// node on them.
+type cluster struct {
+	t       *testing.T
+	db      string
+	s3      testsrv.S3Server
+	hook    *webhook
+	config  string
+	extra   []string
+	started int
+}
+
+func newCluster(t *testing.T, hookDelay time.Duration, extra ...string) *cluster {
+	t.Helper()
+	ringdBinary(t) // skips under -short before any server starts
+	c := &cluster{t: t, db: testsrv.Postgres(t), s3: testsrv.StartS3(t), hook: newWebhook(t, hookDelay), extra: extra}
+	c.config = writeFile(t, "ringd.yaml", "push:\n  timeout: 2s\n  min-backoff: 200ms\n  apps:\n    test.app:\n      webhook:\n        url: "+c.hook.srv.URL+"\n")
+	return c
+}
+
+// node starts one more ringd on the cluster.
+func (c *cluster) node() *proc {
+	c.t.Helper()
+	c.started++
+	args := append([]string{"-listen", "127.0.0.1:0", "-data", c.t.TempDir(), "-database", c.db,
+		"-object-store", c.s3.URL(), "-object-threshold", "65536", "-config", c.config}, c.extra...)
+	cmd := exec.Command(ringdBinary(c.t), args...)
+	cmd.Env = append(os.Environ(), "AWS_ACCESS_KEY_ID="+c.s3.AccessKey, "AWS_SECRET_ACCESS_KEY="+c.s3.SecretKey)
+	return startCmd(c.t, cmd, nil)
+}
+
+// sql runs q on the cluster's database and scans its one row into dst.
+func (c *cluster) sql(q string, dst ...any) {
+	c.t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, c.db)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if err := conn.QueryRow(ctx, q).Scan(dst...); err != nil {
+		c.t.Fatalf("%s: %v", q, err)
+	}
+}
+
+// takeAll takes every message waiting for u through cl.
+func takeAll(t *testing.T, cl *client, u user) []map[string]any {
+	t.Helper()
+	var out []map[string]any
+	for {
+		a, _ := cl.must(t, map[string]any{"req": "get", "uuid": []string{u.uuid}}, nil)
+		msgs, _ := a["messages"].([]any)
+		for _, m := range msgs {
+			out = append(out, m.(map[string]any))
+		}
+		if more, _ := a["more"].(bool); !more {
+			return out
+		}
+	}
+}
+
+func randomBytes(n int) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(rand.Uint32())
+	}
+	return b
+}
+
+func TestTwoNodesMessages(t *testing.T) {
+	c := newCluster(t, 0)
+	a, b := newClient(c.node().url), newClient(c.node().url)
+	alice, bob := newUser(t, a, "Alice"), newUser(t, b, "Bob")
+
+	sent, _ := a.must(t, map[string]any{"req": "send", "uuid": alice.uuid, "callee": bob.number, "length": 5}, []byte("hello"))
+	got := takeAll(t, b, bob)
+	if len(got) != 1 || got[0]["msgid"] != sent.str("msgid") || got[0]["text"] != "hello" || got[0]["caller"] != alice.number {
+		t.Fatalf("get on B after a send on A: %v", got)
+	}
+
+	file := randomBytes(8 << 20)
+	sent, _ = a.must(t, map[string]any{"req": "send", "uuid": alice.uuid, "callee": bob.number, "fname": "f.bin",
+		"length": len(file)}, file)
+	if got := takeAll(t, b, bob); len(got) != 1 || got[0]["msgid"] != sent.str("msgid") {
+		t.Fatalf("get on B of the file: %v", got)
+	}
+	const offset = 3<<20 + 17
+	_, part := b.must(t, map[string]any{"req": "fetch", "uuid": bob.uuid, "msgid": sent.str("msgid"), "offset": offset}, nil)
+	if !bytes.Equal(part, file[offset:]) {
+		t.Fatalf("fetch on B from %d: %d bytes, differing from what A was sent", offset, len(part))
+	}
+
+	// One cid sent through both nodes at once: one message.
+	for round := range 10 {
+		cid := fmt.Sprintf("cid-%d", round)
+		var wg sync.WaitGroup
+		ids := make([]string, 2)
+		for i, cl := range []*client{a, b} {
+			wg.Go(func() {
+				ans, _ := cl.must(t, map[string]any{"req": "send", "uuid": alice.uuid, "callee": bob.number, "cid": cid, "length": 2}, []byte("hi"))
+				ids[i] = ans.str("msgid")
+			})
+		}
+		wg.Wait()
+		if got := takeAll(t, a, bob); len(got) != 1 || ids[0] != ids[1] || got[0]["msgid"] != ids[0] {
+			t.Fatalf("cid %s through both nodes: msgids %v, got %d messages", cid, ids, len(got))
+		}
+	}
+}
+
+// 200 messages to one number, taken by gets racing on both nodes: each
+// exactly once.
+func TestTwoNodesGetsTakeEachOnce(t *testing.T) {
+	c := newCluster(t, 0)
+	nodes := []*client{newClient(c.node().url), newClient(c.node().url)}
+	alice, bob := newUser(t, nodes[0], "Alice"), newUser(t, nodes[1], "Bob")
+	const n = 200
+	sent := map[string]bool{}
+	for i := range n {
+		body := []byte(fmt.Sprint("m", i))
+		ans, _ := nodes[i%2].must(t, map[string]any{"req": "send", "uuid": alice.uuid, "callee": bob.number, "length": len(body)}, body)
+		sent[ans.str("msgid")] = true
+	}
+	var mu sync.Mutex // guards taken
+	taken := map[string]int{}
+	var wg sync.WaitGroup
+	for g := range 6 {
+		wg.Go(func() {
+			cl := nodes[g%2]
+			for {
+				ans, _, err := cl.post(map[string]any{"req": "get", "uuid": []string{bob.uuid}}, nil, 0)
+				if err != nil || ans.code() != 10000 {
+					t.Errorf("get: %v %v", ans, err)
+					return
+				}
+				msgs, _ := ans["messages"].([]any)
+				if len(msgs) == 0 {
+					return
+				}
+				mu.Lock()
+				for _, m := range msgs {
+					taken[m.(map[string]any)["msgid"].(string)]++
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if len(taken) != n {
+		t.Fatalf("%d messages taken, want %d", len(taken), n)
+	}
+	for id, k := range taken {
+		if k != 1 || !sent[id] {
+			t.Fatalf("message %s taken %d times (sent: %v)", id, k, sent[id])
+		}
+	}
+}
+
+// awaitAnswer runs head on cl in the background and hands back its answer
+// and when it came.
+func awaitAnswer(cl *client, head map[string]any) <-chan answerAt {
+	done := make(chan answerAt, 1)
+	go func() {
+		ans, _, err := cl.post(head, nil, 0)
+		done <- answerAt{ans, time.Now(), err}
+	}()
+	return done
+}
+
+type answerAt struct {
+	a   answer
+	at  time.Time
+	err error
+}
+
+// wokenWithin waits for a long-poll's answer and returns how long after
+// cause it came; it fails past limit.
+func wokenWithin(t *testing.T, done <-chan answerAt, cause time.Time, limit time.Duration, what string) answer {
+	t.Helper()
+	select {
+	case r := <-done:
+		if r.err != nil || r.a.code() != 10000 {
+			t.Fatalf("%s: %v %v", what, r.a, r.err)
+		}
+		lat := r.at.Sub(cause)
+		t.Logf("%s: woken %v after the change on the other node", what, lat.Round(time.Microsecond))
+		if lat > limit {
+			t.Fatalf("%s: woken after %v, want under %v", what, lat, limit)
+		}
+		return r.a
+	case <-time.After(limit + 5*time.Second):
+		t.Fatalf("%s: not woken", what)
+		return nil
+	}
+}
+
+// terminateListeners ends the nodes' LISTEN sessions, as a failover or an
+// operator would.
+func (c *cluster) terminateListeners() int {
+	var n int
+	c.sql(`SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = current_database()
+		AND application_name = '`+pgnotify.ApplicationName+`'`, &n)
+	return n
+}
+
+func TestTwoNodesWakeUps(t *testing.T) {
+	c := newCluster(t, 0)
+	a, b := newClient(c.node().url), newClient(c.node().url)
+	alice, bob := newUser(t, a, "Alice"), newUser(t, b, "Bob")
+
+	for _, phase := range []string{"get", "get after the listeners were terminated"} {
+		if strings.Contains(phase, "terminated") {
+			if n := c.terminateListeners(); n < 2 {
+				t.Fatalf("terminated %d notify sessions, want at least both listeners", n)
+			}
+			time.Sleep(500 * time.Millisecond) // let the listeners reconnect; their re-check wakes nothing here
+		}
+		poll := awaitAnswer(b, map[string]any{"req": "get", "uuid": []string{bob.uuid}, "wait": 20})
+		time.Sleep(300 * time.Millisecond) // the long-poll is waiting
+		cause := time.Now()
+		sent, _ := a.must(t, map[string]any{"req": "send", "uuid": alice.uuid, "callee": bob.number, "length": 2}, []byte("hi"))
+		ans := wokenWithin(t, poll, cause, time.Second, "long-poll get on B, "+phase)
+		msgs, _ := ans["messages"].([]any)
+		if len(msgs) != 1 || msgs[0].(map[string]any)["msgid"] != sent.str("msgid") {
+			t.Fatalf("%s: the woken get answered %v", phase, ans)
+		}
+	}
+
+	call, _ := a.must(t, map[string]any{"req": "call", "uuid": alice.uuid, "callee": bob.number}, nil)
+	id := call.str("callid")
+	wait := awaitAnswer(b, map[string]any{"req": "callinfo", "uuid": alice.uuid, "callid": id, "wait": 20})
+	time.Sleep(300 * time.Millisecond)
+	cause := time.Now()
+	a.must(t, map[string]any{"req": "answer", "uuid": bob.uuid, "callid": id}, nil)
+	if ans := wokenWithin(t, wait, cause, time.Second, "callinfo wait on B, answer on A"); ans.str("state") != "answered" {
+		t.Fatalf("callinfo woken with %v", ans)
+	}
+	wait = awaitAnswer(b, map[string]any{"req": "callinfo", "uuid": bob.uuid, "callid": id, "wait": 20})
+	time.Sleep(300 * time.Millisecond)
+	cause = time.Now()
+	a.must(t, map[string]any{"req": "hangup", "uuid": alice.uuid, "callid": id}, nil)
+	if ans := wokenWithin(t, wait, cause, time.Second, "callinfo wait on B, hangup on A"); ans.str("state") != "ended" {
+		t.Fatalf("callinfo woken with %v", ans)
+	}
+}
+
+// A call placed on A, A killed while it rings: B's timer ends it, and
+// exactly one missed-call notice is left.
+func TestTwoNodesRingTimeoutAfterKill(t *testing.T) {
+	c := newCluster(t, 0, "-ring-timeout", "2s")
+	pa, pb := c.node(), c.node()
+	a, b := newClient(pa.url), newClient(pb.url)
+	alice, bob := newUser(t, a, "Alice"), newUser(t, b, "Bob")
+	call, _ := a.must(t, map[string]any{"req": "call", "uuid": alice.uuid, "callee": bob.number}, nil)
+	id := call.str("callid")
+	pa.kill(t)
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		ans, _ := b.must(t, map[string]any{"req": "callinfo", "uuid": bob.uuid, "callid": id}, nil)
+		if ans.str("state") == "ended" {
+			if ans.str("reason") != "timeout" {
+				t.Fatalf("call ended by %v", ans)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the call still %s long after its ring timeout, with its node gone", ans.str("state"))
+		}
+		time.Sleep(100 * time.Millisecond) // another process's timer: nothing here to wait on
+	}
+	// Restarted, A's timer finds nothing more to end.
+	c.node()
+	time.Sleep(time.Second)
+	notices := 0
+	for _, m := range takeAll(t, b, bob) {
+		if m["callid"] == id {
+			notices++
+		}
+	}
+	var stored int
+	c.sql(`SELECT count(*) FROM messages WHERE callid = '`+id+`'`, &stored)
+	if notices != 1 || stored != 1 {
+		t.Fatalf("%d missed-call notices got, %d stored; want exactly 1", notices, stored)
+	}
+}
+
+// Sends spread over both nodes, B killed mid-way: every push reaches the
+// webhook, and a push reaches it twice only if B had it in flight, the
+// second time once B's lease on it ended.
+func TestTwoNodesPushesWhenNodeKilled(t *testing.T) {
+	c := newCluster(t, 300*time.Millisecond)
+	pa, pb := c.node(), c.node()
+	a, b := newClient(pa.url), newClient(pb.url)
+	alice, bob := newUser(t, a, "Alice"), newUser(t, a, "Bob")
+	const n = 120
+	sent := map[string]bool{}
+	var killedAt time.Time
+	for i := range n {
+		cl := []*client{a, b}[i%2]
+		if !killedAt.IsZero() {
+			cl = a
+		}
+		body := []byte(fmt.Sprint("push ", i))
+		ans, _ := cl.must(t, map[string]any{"req": "send", "uuid": alice.uuid, "callee": bob.number, "length": len(body)}, body)
+		sent[ans.str("msgid")] = true
+		if i == n/2+1 { // just after a send through B: its push is in flight there
+			pb.kill(t)
+			killedAt = time.Now()
+		}
+	}
+	lease := 2*time.Second + 10*time.Second // the push timeout and the margin of push.Config.Lease
+	deadline := time.Now().Add(lease + 20*time.Second)
+	for {
+		seen := map[string]bool{}
+		for _, h := range c.hook.received() {
+			seen[h.MsgID] = true
+		}
+		var waiting int
+		c.sql(`SELECT count(*) FROM outbox`, &waiting)
+		if len(seen) >= n && waiting == 0 { // B's claims ended and A sent them
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d pushes reached the webhook, %d still in the outbox", len(seen), n, waiting)
+		}
+		time.Sleep(100 * time.Millisecond) // other processes: nothing here to wait on
+	}
+	first := map[string]time.Time{}
+	dups := 0
+	for _, h := range c.hook.received() {
+		if !sent[h.MsgID] || h.Token != "token-"+bob.number {
+			t.Fatalf("a push nobody sent: %+v", h)
+		}
+		f, ok := first[h.MsgID]
+		if !ok {
+			first[h.MsgID] = h.at
+			continue
+		}
+		dups++
+		// The first went out from B just before its death; the second
+		// only once the lease B took had ended.
+		if f.After(killedAt) || f.Before(killedAt.Add(-lease)) || h.at.Before(f.Add(lease-2*time.Second)) {
+			t.Errorf("push %s twice: at %v and %v, B killed at %v", h.MsgID, f, h.at, killedAt)
+		}
+	}
+	t.Logf("%d pushes, %d sent twice (B killed with them in flight)", n, dups)
+}
+
+// leaseHolderPID is the pid in the janitor lease's holder ("host/pid/x"),
+// 0 when none holds it.
+func (c *cluster) leaseHolderPID() int {
+	var holder string
+	c.sql(`SELECT coalesce((SELECT holder FROM leases WHERE name = 'janitor' AND expires > now()), '')`, &holder)
+	f := strings.Split(holder, "/")
+	if len(f) < 3 {
+		return 0
+	}
+	pid, _ := strconv.Atoi(f[len(f)-2])
+	return pid
+}
+
+// waitHolder waits until the janitor's lease is held by a node other than
+// not, and returns that node's pid and how long it took.
+func (c *cluster) waitHolder(not int, limit time.Duration) (int, time.Duration) {
+	c.t.Helper()
+	start := time.Now()
+	for {
+		if pid := c.leaseHolderPID(); pid != 0 && pid != not {
+			return pid, time.Since(start)
+		}
+		if time.Since(start) > limit {
+			c.t.Fatalf("no node other than %d took the janitor's lease within %v", not, limit)
+		}
+		time.Sleep(50 * time.Millisecond) // other processes: nothing here to wait on
+	}
+}
+
+// One node holds the janitor's lease; killed, another takes it within the
+// lease; stopped with SIGTERM, it gives the lease up at once and answers
+// its long-polls.
+func TestTwoNodesJanitorLease(t *testing.T) {
+	const lease = 3 * time.Second
+	c := newCluster(t, 0, "-node-lease", lease.String())
+	procs := map[int]*proc{}
+	for range 2 {
+		p := c.node()
+		procs[p.cmd.Process.Pid] = p
+	}
+	holder, _ := c.waitHolder(0, lease)
+	if procs[holder] == nil {
+		t.Fatalf("the lease is held by pid %d, no node of ours", holder)
+	}
+	// Data sent through the survivor just before the holder dies and the
+	// survivor's janitor takes over (and sweeps at once): not deleted.
+	var survivor *proc
+	for pid, p := range procs {
+		if pid != holder {
+			survivor = p
+		}
+	}
+	sc := newClient(survivor.url)
+	alice, bob := newUser(t, sc, "Alice"), newUser(t, sc, "Bob")
+	file := randomBytes(200_000)
+	sent, _ := sc.must(t, map[string]any{"req": "send", "uuid": alice.uuid, "callee": bob.number, "fname": "f.bin", "length": len(file)}, file)
+	procs[holder].kill(t)
+	killed := holder
+	holder, took := c.waitHolder(killed, 2*lease)
+	t.Logf("janitor lease taken over %v after its holder was killed (lease %v)", took.Round(time.Millisecond), lease)
+	if took > lease+lease/3+time.Second {
+		t.Fatalf("take-over took %v, over the lease of %v and a renewal", took, lease)
+	}
+	for deadline := time.Now().Add(5 * time.Second); !strings.Contains(survivor.logText(), "held=true"); {
+		if time.Now().After(deadline) {
+			t.Fatal("the survivor does not log taking the janitor's lease")
+		}
+		time.Sleep(50 * time.Millisecond) // another process: nothing to wait on but its log
+	}
+	time.Sleep(500 * time.Millisecond) // its janitor, woken by the take-over, runs
+	if _, got := sc.must(t, map[string]any{"req": "fetch", "uuid": bob.uuid, "msgid": sent.str("msgid")}, nil); !bytes.Equal(got, file) {
+		t.Fatalf("the file sent before the take-over: %d bytes fetched, differing", len(got))
+	}
+	delete(procs, killed)
+	next := c.node()
+	procs[next.cmd.Process.Pid] = next
+
+	// Graceful leaving: SIGTERM answers a waiting long-poll at once and
+	// hands the lease over without waiting it out.
+	p := procs[holder]
+	cl := newClient(p.url)
+	u := newUser(t, cl, "Carol")
+	poll := awaitAnswer(cl, map[string]any{"req": "get", "uuid": []string{u.uuid}, "wait": 30})
+	time.Sleep(300 * time.Millisecond)
+	stopAt := time.Now()
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	ans := wokenWithin(t, poll, stopAt, 5*time.Second, "long-poll on a node told to stop")
+	if msgs, _ := ans["messages"].([]any); len(msgs) != 0 {
+		t.Fatalf("the stopping node's long-poll answered %v", ans)
+	}
+	_, took = c.waitHolder(holder, lease)
+	t.Logf("janitor lease taken over %v after its holder got SIGTERM", took.Round(time.Millisecond))
+	if took >= lease {
+		t.Fatalf("after SIGTERM the lease was taken over in %v: not given up", took)
+	}
+}
+
+// A login on A moves Bob's number to a new device; B, which has Bob's uuid
+// cached, follows: a send through B pushes to the new device.
+func TestTwoNodesLoginMovesNumber(t *testing.T) {
+	c := newCluster(t, 0)
+	a, b := newClient(c.node().url), newClient(c.node().url)
+	alice, bob := newUser(t, a, "Alice"), newUser(t, a, "Bob")
+	takeAll(t, b, bob) // B caches Bob's uuid
+	send := func(cl *client, body string) string {
+		ans, _ := cl.must(t, map[string]any{"req": "send", "uuid": alice.uuid, "callee": bob.number, "length": len(body)}, []byte(body))
+		return ans.str("msgid")
+	}
+	waitPush := func(msgid string) pushHit {
+		deadline := time.Now().Add(15 * time.Second)
+		for time.Now().Before(deadline) {
+			for _, h := range c.hook.received() {
+				if h.MsgID == msgid {
+					return h
+				}
+			}
+			time.Sleep(50 * time.Millisecond) // other processes: nothing to wait on
+		}
+		t.Fatalf("no push for %s", msgid)
+		return pushHit{}
+	}
+	if h := waitPush(send(b, "before")); h.Token != "token-"+bob.number {
+		t.Fatalf("push before the move went to %q", h.Token)
+	}
+	a.must(t, map[string]any{"req": "login", "appid": "test.app", "build": "1.0", "name": "Bob", "locale": "en",
+		"token": "token-new-device", "uuid": []string{bob.uuid}}, nil)
+	if h := waitPush(send(b, "after")); h.Token != "token-new-device" {
+		t.Fatalf("a send through B after the login on A pushed to %q, want the new device", h.Token)
+	}
+	got := takeAll(t, b, bob)
+	if len(got) != 2 {
+		t.Fatalf("B's get with its cached uuid: %d messages, want 2", len(got))
+	}
+}
+
+// Both nodes killed and started again: every message sent through either
+// and not yet taken is still there, its data whole.
+func TestTwoNodesRestartKeepsUndelivered(t *testing.T) {
+	c := newCluster(t, 0)
+	pa, pb := c.node(), c.node()
+	nodes := []*client{newClient(pa.url), newClient(pb.url)}
+	alice, bob := newUser(t, nodes[0], "Alice"), newUser(t, nodes[1], "Bob")
+	want := map[string][]byte{}
+	for i := range 20 {
+		data := []byte(fmt.Sprint("text ", i))
+		head := map[string]any{"req": "send", "uuid": alice.uuid, "callee": bob.number}
+		if i%5 == 0 { // over the object threshold: in the bucket
+			data, head["fname"] = randomBytes(100_000+i), "f.bin"
+		}
+		head["length"] = len(data)
+		ans, _ := nodes[i%2].must(t, head, data)
+		want[ans.str("msgid")] = data
+	}
+	pa.kill(t)
+	pb.kill(t)
+	again := []*client{newClient(c.node().url), newClient(c.node().url)}
+	got := takeAll(t, again[1], bob)
+	if len(got) != len(want) {
+		t.Fatalf("%d messages after both nodes restarted, want %d", len(got), len(want))
+	}
+	for _, m := range got {
+		id := m["msgid"].(string)
+		data, ok := want[id]
+		if !ok {
+			t.Fatalf("message %s was never sent", id)
+		}
+		if text, ok := m["text"].(string); ok {
+			if text != string(data) {
+				t.Fatalf("message %s: %q, want %q", id, text, data)
+			}
+			continue
+		}
+		_, fetched := again[0].must(t, map[string]any{"req": "fetch", "uuid": bob.uuid, "msgid": id}, nil)
+		if !bytes.Equal(fetched, data) {
+			t.Fatalf("message %s: fetched %d bytes differing from the %d sent", id, len(fetched), len(data))
+		}
+	}
+}

@@ -1,0 +1,161 @@
+package pgnotify_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/ringd/ringd/internal/notify"
+	"github.com/ringd/ringd/internal/notify/pgnotify"
+	"github.com/ringd/ringd/internal/testsrv"
+)
+
+// open starts a Notifier on url, closed at t's end.
+func open(t *testing.T, url string, recheck time.Duration) *pgnotify.Notifier {
+	t.Helper()
+	n, err := pgnotify.Open(context.Background(), url, pgnotify.Options{Recheck: recheck})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(n.Close)
+	return n
+}
+
+// woken reports how long c took to receive, or fails after within.
+func woken(t *testing.T, c <-chan struct{}, within time.Duration, what string) time.Duration {
+	t.Helper()
+	start := time.Now()
+	select {
+	case <-c:
+		return time.Since(start)
+	case <-time.After(within):
+		t.Fatalf("%s: not woken within %v", what, within)
+		return 0
+	}
+}
+
+// quiet fails if c receives within d.
+func quiet(t *testing.T, c <-chan struct{}, d time.Duration, what string) {
+	t.Helper()
+	select {
+	case <-c:
+		t.Fatalf("%s: woken", what)
+	case <-time.After(d):
+	}
+}
+
+func TestWakesAcrossNotifiers(t *testing.T) {
+	url := testsrv.Postgres(t)
+	a := open(t, url, time.Hour)
+	b := open(t, url, time.Hour)
+	onB, cancel := b.Subscribe(notify.Messages("100"), notify.Call("c1"))
+	defer cancel()
+	onA, cancelA := a.Subscribe(notify.Messages("100"))
+	defer cancelA()
+
+	a.Notify(notify.Messages("200")) // another topic: no wake-up
+	quiet(t, onB, 300*time.Millisecond, "a topic B does not wait on")
+
+	start := time.Now()
+	a.Notify(notify.Messages("100"))
+	woken(t, onA, 10*time.Millisecond, "the notifying node's own waiter")
+	woken(t, onB, time.Second, "B, by a notify on A")
+	t.Logf("wake-up across two notifiers: %v", time.Since(start))
+
+	b.Notify(notify.Call("c1"))
+	woken(t, onB, 10*time.Millisecond, "B's own notify")
+	quiet(t, onB, 300*time.Millisecond, "B's notification coming back to B")
+	quiet(t, onA, 0, "A, on a topic it does not wait on")
+}
+
+func TestBatchesManyTopics(t *testing.T) {
+	url := testsrv.Postgres(t)
+	a := open(t, url, time.Hour)
+	b := open(t, url, time.Hour)
+	const n = 3000 // more than one payload holds
+	chans := make([]<-chan struct{}, n)
+	for i := range chans {
+		c, cancel := b.Subscribe(notify.Messages(fmt.Sprint(1000000 + i)))
+		defer cancel()
+		chans[i] = c
+	}
+	for i := range n {
+		a.Notify(notify.Messages(fmt.Sprint(1000000 + i)))
+	}
+	for i, c := range chans {
+		woken(t, c, 5*time.Second, fmt.Sprint("topic ", i))
+	}
+}
+
+// terminateListeners ends every ringd notify session's backend, as an
+// operator's pg_terminate_backend or a failover would.
+func terminateListeners(t *testing.T, url string) int {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var n int
+	err = conn.QueryRow(ctx, `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+		WHERE datname = current_database() AND application_name = $1`, pgnotify.ApplicationName).Scan(&n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func TestListenerTerminated(t *testing.T) {
+	url := testsrv.Postgres(t)
+	a := open(t, url, time.Hour)
+	b := open(t, url, time.Hour)
+	onB, cancel := b.Subscribe(notify.Messages("100"))
+	defer cancel()
+	a.Notify(notify.Messages("100")) // the sender's session exists too
+	woken(t, onB, time.Second, "before")
+
+	if n := terminateListeners(t, url); n < 3 {
+		t.Fatalf("terminated %d sessions, want both listeners and A's sender", n)
+	}
+	// Anything sent meanwhile may be lost: the reconnect wakes every waiter.
+	woken(t, onB, 5*time.Second, "B, after its listener reconnected")
+	// And it listens again; A's sender reconnects on its next send, which
+	// may be the one that finds its session gone.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		a.Notify(notify.Messages("100"))
+		select {
+		case <-onB:
+			return
+		case <-time.After(200 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("B not woken by A after the listeners were terminated")
+		}
+	}
+}
+
+func TestRecheckWakesWithoutNotify(t *testing.T) {
+	url := testsrv.Postgres(t)
+	b := open(t, url, 200*time.Millisecond)
+	onB, cancel := b.Subscribe(notify.Messages("100"))
+	defer cancel()
+	woken(t, onB, 2*time.Second, "the periodic re-check")
+}
+
+func TestOpenFailsWithoutDatabase(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, err := pgnotify.Open(ctx, "postgres://nobody:secretpw@127.0.0.1:1/x?sslmode=disable&connect_timeout=2", pgnotify.Options{})
+	if err == nil {
+		t.Fatal("Open succeeded without a server")
+	}
+	if s := err.Error(); strings.Contains(s, "secretpw") {
+		t.Fatalf("error names the password: %s", s)
+	}
+}

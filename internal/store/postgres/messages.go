@@ -1,0 +1,378 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"slices"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/ringd/ringd/internal/store"
+)
+
+// sendRecord is how a cid's first result is kept for replay.
+type sendRecord struct {
+	Time   int64            `json:"time"`
+	MsgIDs map[string]int64 `json:"msgids"`
+	Failed []string         `json:"failed,omitempty"`
+}
+
+// Send places the data (data.go), then commits the messages that refer
+// to it, then frees the data if they do not.
+func (db *DB) Send(ctx context.Context, m store.NewMessages) (store.SendResult, error) {
+	callees := distinct(m.Callees)
+	p, err := db.placeData(ctx, &m, len(callees))
+	if err != nil {
+		return store.SendResult{}, err
+	}
+	var res store.SendResult
+	err = db.write(ctx, func(tx *wtx) error {
+		res = store.SendResult{}
+		return tx.send(ctx, &m, callees, &p, &res)
+	})
+	db.settle(p, res, err)
+	if err == nil && !res.Replayed {
+		db.stats.sends.Add(1)
+		db.stats.messages.Add(int64(len(res.MsgIDs)))
+	}
+	return res, err
+}
+
+// distinct is list without repeats, in the order of first appearance.
+func distinct(list []string) []string {
+	out := make([]string, 0, len(list))
+	for _, s := range list {
+		if !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// sender is a send's sender as its uuid finds it.
+type sender struct {
+	number, name string
+	inUse        bool
+}
+
+// send stores m's messages to callees, with the data p holds, into res.
+func (tx *wtx) send(ctx context.Context, m *store.NewMessages, callees []string, p *placed, res *store.SendResult) error {
+	var s sender
+	err := tx.QueryRow(ctx, `SELECT number, name, token IS NOT NULL FROM numbers WHERE uuid_hash = $1`,
+		m.SenderHash[:]).Scan(&s.number, &s.name, &s.inUse)
+	if notFound(err) {
+		return store.ErrUnknownUUID
+	}
+	if err != nil {
+		return err
+	}
+	if m.CID != "" {
+		if replayed, err := tx.claimCID(ctx, s.number, m, res); err != nil || replayed {
+			return err
+		}
+	}
+	if !s.inUse {
+		return store.ErrCallerNotInUse
+	}
+	callerName := m.CallerName
+	if callerName == "" {
+		callerName = s.name
+	}
+	res.Time = m.Now.Unix()
+	live, err := tx.liveCallees(ctx, callees, res)
+	if err != nil {
+		return err
+	}
+	if err := tx.insertMessages(ctx, m, p, s.number, callerName, live, res); err != nil {
+		return err
+	}
+	if m.CID == "" {
+		return nil
+	}
+	rec, err := json.Marshal(sendRecord{Time: res.Time, MsgIDs: res.MsgIDs, Failed: res.Failed})
+	if err != nil {
+		return err
+	}
+	_, err = tx.Exec(ctx, `UPDATE sends SET result = $3 WHERE caller = $1 AND cid = $2`, s.number, m.CID, string(rec))
+	return err
+}
+
+// claimCID makes m's cid this send's: its sends row, inserted now and
+// filled in when the send is stored. If another send holds the cid, the
+// insert waits for that send's transaction, and then either finds its
+// result (replayed, into res) or, that send having failed, claims it.
+func (tx *wtx) claimCID(ctx context.Context, caller string, m *store.NewMessages, res *store.SendResult) (bool, error) {
+	for {
+		tag, err := tx.Exec(ctx, `INSERT INTO sends(caller, cid, time, result) VALUES($1, $2, $3, '')
+			ON CONFLICT DO NOTHING`, caller, m.CID, m.Now.Unix())
+		if err != nil || tag.RowsAffected() == 1 {
+			return false, err
+		}
+		var rec string
+		err = tx.QueryRow(ctx, `SELECT result FROM sends WHERE caller = $1 AND cid = $2`, caller, m.CID).Scan(&rec)
+		if notFound(err) {
+			continue // expired between the two: claim it again
+		}
+		if err != nil {
+			return false, err
+		}
+		var r sendRecord
+		if err := json.Unmarshal([]byte(rec), &r); err != nil {
+			return false, err
+		}
+		*res = store.SendResult{Time: r.Time, MsgIDs: r.MsgIDs, Failed: r.Failed, Replayed: true}
+		return true, nil
+	}
+}
+
+// liveCallee is a callee in use, and the device its pushes go to.
+type liveCallee struct {
+	number, token, appid string
+}
+
+// liveCallees sorts callees into those in use (returned, in callees'
+// order) and not (res.Failed); ErrCalleeNotInUse if none is.
+//
+// It locks the callees' rows until the send commits, so that the sends to
+// one number commit one after another, in the order of their message ids
+// (taken after the lock): a get or a history page that has read a
+// number's message never later finds one of a smaller id. The rows are
+// locked in the order of their numbers, as login locks them.
+func (tx *wtx) liveCallees(ctx context.Context, callees []string, res *store.SendResult) ([]liveCallee, error) {
+	rows, err := tx.Query(ctx, `SELECT n.number, coalesce(n.token, ''), coalesce(d.appid, '')
+		FROM numbers n LEFT JOIN devices d ON d.token = n.token
+		WHERE n.number = ANY($1) ORDER BY n.number FOR NO KEY UPDATE OF n`, callees)
+	if err != nil {
+		return nil, err
+	}
+	found := make(map[string]liveCallee, len(callees))
+	var c liveCallee
+	if err := forEach(rows, []any{&c.number, &c.token, &c.appid}, func() { found[c.number] = c }); err != nil {
+		return nil, err
+	}
+	res.MsgIDs = make(map[string]int64, len(callees))
+	live := make([]liveCallee, 0, len(callees))
+	for _, n := range callees {
+		if c, ok := found[n]; ok && c.token != "" {
+			live = append(live, c)
+		} else {
+			res.Failed = append(res.Failed, n)
+		}
+	}
+	if len(live) == 0 {
+		return nil, store.ErrCalleeNotInUse
+	}
+	return live, nil
+}
+
+// insertMessages writes the send's data row (unless the messages hold the
+// data), a message per live callee, and the pushes announcing them.
+func (tx *wtx) insertMessages(ctx context.Context, m *store.NewMessages, p *placed, caller, callerName string,
+	live []liveCallee, res *store.SendResult) error {
+	var rowData, name any
+	if p.inRow() {
+		rowData = p.bytes
+	} else {
+		var inline any
+		if !p.object {
+			inline = p.bytes
+		}
+		name = p.name
+		if _, err := tx.Exec(ctx, `INSERT INTO data(name, length, inline, last_used) VALUES($1, $2, $3, $4)`,
+			p.name, p.length, inline, time.Now().UnixMilli()); err != nil {
+			return err
+		}
+	}
+	var fname any
+	if m.Fname != "" {
+		fname = m.Fname
+	}
+	numbers := make([]string, len(live))
+	for i, c := range live {
+		numbers[i] = c.number
+	}
+	rows, err := tx.Query(ctx, `INSERT INTO messages(caller, caller_name, callee, time, uri, length, fname, data, inline)
+		SELECT $1, $2, c, $4, $5, $6, $7, $8, $9 FROM unnest($3::text[]) WITH ORDINALITY AS u(c, o) ORDER BY o
+		RETURNING callee, id`, caller, callerName, numbers, res.Time, p.uri, p.length, fname, name, rowData)
+	if err != nil {
+		return err
+	}
+	var callee string
+	var id int64
+	if err := forEach(rows, []any{&callee, &id}, func() { res.MsgIDs[callee] = id }); err != nil {
+		return err
+	}
+	var pushes []store.Push
+	for _, c := range live {
+		if c.appid == "" {
+			continue
+		}
+		pushes = append(pushes, store.Push{Kind: store.PushMessage, Caller: caller, CallerName: callerName,
+			Body: messagePreview(m, p), Created: m.Now, Token: c.token, AppID: c.appid, MsgID: res.MsgIDs[c.number]})
+	}
+	return tx.queuePushes(ctx, pushes)
+}
+
+// messageColumns are what scanMessage reads, from messages m joined to
+// their data rows d. A text of at most store.TextMax bytes comes with its
+// message, from whichever row holds it.
+const messageColumns = `m.id, m.caller, m.caller_name, m.callee, m.time, m.uri, m.length,
+	coalesce(m.fname, ''), coalesce(m.callid, ''), m.state, coalesce(m.data, ''),
+	CASE WHEN m.fname IS NULL AND m.length <= 4096 THEN coalesce(m.inline, d.inline) END`
+
+const dataJoin = ` LEFT JOIN data d ON d.name = m.data `
+
+// scanMessage scans a row of messageColumns,
+// and any columns after them into more.
+func scanMessage(row pgx.Row, more ...any) (store.Message, error) {
+	var m store.Message
+	var text []byte
+	dest := append([]any{&m.ID, &m.Caller, &m.CallerName, &m.Callee, &m.Time, &m.URI, &m.Length,
+		&m.Fname, &m.CallID, &m.State, &m.Data, &text}, more...)
+	err := row.Scan(dest...)
+	if text != nil {
+		t := string(text)
+		m.Text = &t
+	}
+	return m, err
+}
+
+// collect appends rows of messageColumns to dst; more reports a row past
+// limit, which it leaves out.
+func collect(rows pgx.Rows, limit int, dst []store.Message) ([]store.Message, bool, error) {
+	defer rows.Close()
+	n := 0
+	more := false
+	for rows.Next() {
+		if n == limit {
+			more = true
+			break
+		}
+		m, err := scanMessage(rows)
+		if err != nil {
+			return nil, false, err
+		}
+		dst = append(dst, m)
+		n++
+	}
+	rows.Close()
+	return dst, more, rows.Err()
+}
+
+// TakeUndelivered takes the oldest waiting messages in one statement:
+// each number's from its own index range (a scan in id order over all
+// numbers' messages would read every message of the others), then the
+// oldest of them;
+// their rows are locked with SKIP LOCKED, so of concurrent gets of one
+// number each takes rows no other has, and the UPDATE marks them in the
+// statement that reads them. One row past the limit is locked too, to
+// tell whether more wait; a row another get holds is not counted, as it
+// is that get's.
+func (db *DB) TakeUndelivered(ctx context.Context, q store.GetQuery, dst []store.Message) ([]store.Message, bool, error) {
+	// Most gets find nothing: a read of the index of waiting messages
+	// answers them, cheaper than the UPDATE's plan, locks and snapshot.
+	// A message committed after this read is one the get came too early for.
+	var waiting bool
+	err := db.pool.QueryRow(ctx, `SELECT EXISTS(SELECT 1 FROM messages WHERE callee = ANY($1) AND state = 0)`,
+		q.Callees).Scan(&waiting)
+	if err != nil || !waiting {
+		return nil, false, mapErr(err)
+	}
+	var msgs []store.Message
+	var more bool
+	// One statement, so no transaction of its own: one round trip.
+	err = db.retry(ctx, func() error {
+		rows, err := db.pool.Query(ctx, `WITH picked AS (
+				SELECT w.id FROM unnest($1::text[]) c, LATERAL (
+					SELECT id FROM messages WHERE callee = c AND state = 0 AND time > $2 AND id > $3
+					ORDER BY id LIMIT $4 + 1 FOR UPDATE SKIP LOCKED) w
+				ORDER BY w.id LIMIT $4 + 1
+			), taken AS (
+				UPDATE messages m SET state = 1
+				FROM (SELECT id FROM picked ORDER BY id LIMIT $4) p WHERE m.id = p.id RETURNING m.*
+			)
+			SELECT `+messageColumns+`, (SELECT count(*) FROM picked) > $4 FROM taken m`+dataJoin+`ORDER BY m.id`,
+			q.Callees, q.After, q.AfterID, q.Limit)
+		if err != nil {
+			return err
+		}
+		msgs, more = dst, false
+		for rows.Next() {
+			m, err := scanMessage(rows, &more)
+			if err != nil {
+				rows.Close()
+				return err
+			}
+			msgs = append(msgs, m)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, false, err
+	}
+	return msgs, more, nil
+}
+
+func (db *DB) History(ctx context.Context, q store.GetQuery) ([]store.Message, bool, error) {
+	rows, err := db.pool.Query(ctx, `SELECT `+messageColumns+` FROM unnest($1::text[]) c, LATERAL (
+			SELECT * FROM messages WHERE callee = c AND time > $2 AND id > $3 ORDER BY id LIMIT $4) m`+dataJoin+`
+		ORDER BY m.id LIMIT $4`,
+		q.Callees, q.After, q.AfterID, q.Limit+1)
+	if err != nil {
+		return nil, false, mapErr(err)
+	}
+	msgs, more, err := collect(rows, q.Limit, nil)
+	return msgs, more, mapErr(err)
+}
+
+func (db *DB) Message(ctx context.Context, id int64) (store.Message, error) {
+	m, err := scanMessage(db.pool.QueryRow(ctx, `SELECT `+messageColumns+` FROM messages m`+dataJoin+`WHERE m.id = $1`, id))
+	if notFound(err) {
+		return store.Message{}, store.ErrBadMsgID
+	}
+	return m, mapErr(err)
+}
+
+func (db *DB) MarkRead(ctx context.Context, callees []string, ids []int64) error {
+	want := int64(len(distinct64(ids)))
+	return db.write(ctx, func(tx *wtx) error {
+		tag, err := tx.Exec(ctx, `UPDATE messages SET state = 2 WHERE id = ANY($1) AND callee = ANY($2)`, ids, callees)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() != want {
+			return store.ErrBadMsgID // and the transaction rolls back
+		}
+		return nil
+	})
+}
+
+// distinct64 is ids without repeats.
+func distinct64(ids []int64) []int64 {
+	out := slices.Clone(ids)
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+func (db *DB) States(ctx context.Context, caller string, ids []int64) ([]store.State, error) {
+	rows, err := db.pool.Query(ctx, `SELECT id, state FROM messages WHERE id = ANY($1) AND caller = $2`, ids, caller)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	found := make(map[int64]store.State, len(ids))
+	var id int64
+	var st store.State
+	if err := forEach(rows, []any{&id, &st}, func() { found[id] = st }); err != nil {
+		return nil, mapErr(err)
+	}
+	out := make([]store.State, len(ids))
+	for i, id := range ids {
+		s, ok := found[id]
+		if !ok {
+			return nil, store.ErrBadMsgID
+		}
+		out[i] = s
+	}
+	return out, nil
+}
