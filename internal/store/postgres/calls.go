@@ -343,3 +343,27 @@ func (db *DB) Stats(ctx context.Context) (store.Stats, error) {
 		Scan(&st.Numbers, &st.InUse, &st.Devices, &st.Messages, &st.Calls, &st.Bytes)
 	return st, mapErr(err)
 }
+
+// RingingCalls returns the calls ringing to callees, oldest first: what a
+// client without push (a browser) polls for with incoming.
+func (db *DB) RingingCalls(ctx context.Context, callees []string) ([]store.Call, error) {
+	if len(callees) == 0 {
+		return nil, nil
+	}
+	rows, err := db.pool.Query(ctx, `SELECT `+callColumns+` FROM calls
+		WHERE deadline IS NOT NULL AND state = $1 AND callee = ANY($2) ORDER BY created, id`,
+		int(store.Ringing), callees)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	defer rows.Close()
+	var calls []store.Call
+	for rows.Next() {
+		c, err := scanCall(rows)
+		if err != nil {
+			return nil, mapErr(err)
+		}
+		calls = append(calls, c)
+	}
+	return calls, mapErr(rows.Err())
+}

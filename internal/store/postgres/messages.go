@@ -129,6 +129,7 @@ func (tx *wtx) claimCID(ctx context.Context, caller string, m *store.NewMessages
 // liveCallee is a callee in use, and the device its pushes go to.
 type liveCallee struct {
 	number, token, appid string
+	login                int64 // the device's login count (store.Push.Login)
 }
 
 // liveCallees sorts callees into those in use (returned, in callees'
@@ -140,7 +141,7 @@ type liveCallee struct {
 // number's message never later finds one of a smaller id. The rows are
 // locked in the order of their numbers, as login locks them.
 func (tx *wtx) liveCallees(ctx context.Context, callees []string, res *store.SendResult) ([]liveCallee, error) {
-	rows, err := tx.Query(ctx, `SELECT n.number, coalesce(n.token, ''), coalesce(d.appid, '')
+	rows, err := tx.Query(ctx, `SELECT n.number, coalesce(n.token, ''), coalesce(d.appid, ''), coalesce(d.login, 0)
 		FROM numbers n LEFT JOIN devices d ON d.token = n.token
 		WHERE n.number = ANY($1) ORDER BY n.number FOR NO KEY UPDATE OF n`, callees)
 	if err != nil {
@@ -148,7 +149,7 @@ func (tx *wtx) liveCallees(ctx context.Context, callees []string, res *store.Sen
 	}
 	found := make(map[string]liveCallee, len(callees))
 	var c liveCallee
-	if err := forEach(rows, []any{&c.number, &c.token, &c.appid}, func() { found[c.number] = c }); err != nil {
+	if err := forEach(rows, []any{&c.number, &c.token, &c.appid, &c.login}, func() { found[c.number] = c }); err != nil {
 		return nil, err
 	}
 	res.MsgIDs = make(map[string]int64, len(callees))
@@ -209,7 +210,7 @@ func (tx *wtx) insertMessages(ctx context.Context, m *store.NewMessages, p *plac
 			continue
 		}
 		pushes = append(pushes, store.Push{Kind: store.PushMessage, Caller: caller, CallerName: callerName,
-			Body: messagePreview(m, p), Created: m.Now, Token: c.token, AppID: c.appid, MsgID: res.MsgIDs[c.number]})
+			Body: messagePreview(m, p), Created: m.Now, Token: c.token, AppID: c.appid, MsgID: res.MsgIDs[c.number], Login: c.login})
 	}
 	return tx.queuePushes(ctx, pushes)
 }
