@@ -365,7 +365,7 @@ func TestDeadTokenSameSecondRelogin(t *testing.T) {
 	eventually(t, "the stale push's end", func() bool {
 		return e.metric(t, `ringd_pushes_failed_total{provider="webhook",reason="dead_token"}`) == "1"
 	})
-	if n, err := e.DB.Number(context.Background(), bob.Number); err != nil || n.Token != "desktop-token-7" {
+	if n, err := e.Store.Number(context.Background(), bob.Number); err != nil || n.Token != "desktop-token-7" {
 		t.Fatalf("a re-login in the second of the push was undone by its stale 410: token %q, %v", n.Token, err)
 	}
 	// Bob still gets messages, and a 410 for a push made after his last
@@ -376,7 +376,7 @@ func TestDeadTokenSameSecondRelogin(t *testing.T) {
 	}
 	<-arrived
 	eventually(t, "unbinding", func() bool {
-		n, _ := e.DB.Number(context.Background(), bob.Number)
+		n, _ := e.Store.Number(context.Background(), bob.Number)
 		return !n.InUse()
 	})
 }

@@ -51,7 +51,7 @@ func (db *DB) ClaimDuePushes(ctx context.Context, now time.Time, limit int, skip
 			SELECT id FROM outbox WHERE due <= $1 AND claimed_until <= $1 AND id <> ALL($2)
 			ORDER BY due, id LIMIT $3 FOR UPDATE SKIP LOCKED)
 		RETURNING id, kind, token, appid, caller, caller_name, body, msgid, callid, reason,
-			created, expires, due, attempts`,
+			created, expires, due, attempts, login`,
 		ms(now), skipped, limit, ms(now)+db.pushLeaseMS())
 	if err != nil {
 		return nil, mapErr(err)
@@ -61,7 +61,7 @@ func (db *DB) ClaimDuePushes(ctx context.Context, now time.Time, limit int, skip
 	var kind string
 	var created, expires, due int64
 	err = forEach(rows, []any{&p.ID, &kind, &p.Token, &p.AppID, &p.Caller, &p.CallerName, &p.Body, &p.MsgID,
-		&p.CallID, &p.Reason, &created, &expires, &due, &p.Attempts}, func() {
+		&p.CallID, &p.Reason, &created, &expires, &due, &p.Attempts, &p.Login}, func() {
 		p.Kind = store.PushKind(kind)
 		p.Created, p.Expires, p.Due = fromMS(created), fromMS(expires), fromMS(due)
 		out = append(out, p)
