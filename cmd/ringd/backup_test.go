@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/rand"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -252,5 +253,31 @@ func TestBackupRefuses(t *testing.T) {
 	out, _ = exec.Command(bin, "-h").CombinedOutput()
 	if !strings.Contains(string(out), "ringd backup") {
 		t.Errorf("ringd -h does not name ringd backup:\n%s", out)
+	}
+}
+
+// ringd backup refuses a ringd on PostgreSQL, given by -database or
+// RINGD_DATABASE, pointing to PostgreSQL's own tools, and writes nothing.
+func TestBackupRefusesPostgres(t *testing.T) {
+	bin := ringdBinary(t)
+	for _, c := range []struct {
+		args []string
+		env  string
+	}{
+		{[]string{"-database", "postgres://ringd@db.example/ringd"}, ""},
+		{nil, "RINGD_DATABASE=host=db.example dbname=ringd"},
+	} {
+		dest := filepath.Join(t.TempDir(), "copy")
+		cmd := exec.Command(bin, append(append([]string{"backup"}, c.args...), dest)...)
+		cmd.Env = append(os.Environ(), c.env)
+		out, err := cmd.CombinedOutput()
+		var exit *exec.ExitError
+		if !errors.As(err, &exit) || exit.ExitCode() != 2 || !strings.Contains(string(out), "pg_dump") ||
+			!strings.Contains(string(out), "versioning") {
+			t.Errorf("ringd backup %v (%s): %v\n%s", c.args, c.env, err, out)
+		}
+		if _, err := os.Stat(dest); !os.IsNotExist(err) {
+			t.Errorf("ringd backup on PostgreSQL made %s", dest)
+		}
 	}
 }

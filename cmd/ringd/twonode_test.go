@@ -478,8 +478,10 @@ func TestTwoNodesJanitorLease(t *testing.T) {
 	killed := holder
 	holder, took := c.waitHolder(killed, 2*lease)
 	t.Logf("janitor lease taken over %v after its holder was killed (lease %v)", took.Round(time.Millisecond), lease)
-	if took > lease+lease/3+time.Second {
-		t.Fatalf("take-over took %v, over the lease of %v and a renewal", took, lease)
+	// The hold ends at most a lease after the last renewal; the other
+	// node tries every third of a lease; and a busy machine adds its own.
+	if limit := lease + lease/3 + 2*time.Second; took > limit {
+		t.Fatalf("take-over took %v, over the lease of %v, a renewal period and slack", took, lease)
 	}
 	for deadline := time.Now().Add(5 * time.Second); !strings.Contains(survivor.logText(), "held=true"); {
 		if time.Now().After(deadline) {

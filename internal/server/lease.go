@@ -8,6 +8,8 @@ import (
 	"os"
 	"sync/atomic"
 	"time"
+
+	"github.com/ringd/ringd/internal/notify"
 )
 
 // leaseStore is a store shared by several nodes that keeps work to one
@@ -70,19 +72,32 @@ func (s *Server) keepLease(l *lease) {
 	defer s.wg.Done()
 	t := time.NewTicker(l.ttl / 3)
 	defer t.Stop()
+	released, cancelSub := s.notifier.Subscribe(leaseTopic(l.name))
+	defer cancelSub()
 	for {
 		s.renew(l)
 		select {
 		case <-s.stop:
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			if err := l.st.ReleaseLease(ctx, l.name, l.holder); err != nil {
-				s.log.Warn("releasing lease", "lease", l.name, "err", err)
-			}
-			l.held.Store(false)
+			s.release(l)
 			return
 		case <-t.C:
+		case <-released: // given up by its holder (or a re-check): try now
 		}
+	}
+}
+
+// leaseTopic is notified when a node gives the lease name up.
+func leaseTopic(name string) notify.Topic { return notify.Topic("lease:" + name) }
+
+// release gives l up and tells the other nodes, so one takes it at once.
+func (s *Server) release(l *lease) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := l.st.ReleaseLease(ctx, l.name, l.holder); err != nil {
+		s.log.Warn("releasing lease", "lease", l.name, "err", err)
+	}
+	if l.held.Swap(false) {
+		s.notifier.Notify(leaseTopic(l.name))
 	}
 }
 

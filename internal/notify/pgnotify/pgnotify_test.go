@@ -15,7 +15,7 @@ import (
 )
 
 // open starts a Notifier on url, closed at t's end.
-func open(t *testing.T, url string, recheck time.Duration) *pgnotify.Notifier {
+func open(t testing.TB, url string, recheck time.Duration) *pgnotify.Notifier {
 	t.Helper()
 	n, err := pgnotify.Open(context.Background(), url, pgnotify.Options{Recheck: recheck})
 	if err != nil {
