@@ -116,23 +116,32 @@ func parseFlags(args []string) (*options, error) {
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments: %q", fs.Args())
 	}
-	if err := tlsFlagsError(o.tlsCert, o.tlsKey); err != nil {
+	if err := checkOptions(o); err != nil {
 		return nil, err
-	}
-	if o.cfg.Retention < server.DefaultRetention {
-		return nil, fmt.Errorf("-retention %v: no shorter than %v", o.cfg.Retention, server.DefaultRetention)
-	}
-	if o.arenaMax < sqlite.MinArenaMax || o.arenaMax > blob.DefaultArenaChunk {
-		return nil, fmt.Errorf("-arena-max %d: from %d to %d", o.arenaMax, sqlite.MinArenaMax, blob.DefaultArenaChunk)
-	}
-	if err := checkDatabaseFlags(o); err != nil {
-		return nil, err
-	}
-	if o.cfg.DiskReserve < 1<<20 {
-		return nil, fmt.Errorf("-disk-reserve %d: at least %d", o.cfg.DiskReserve, 1<<20)
 	}
 	o.cfg.Debug = o.debug
 	return o, nil
+}
+
+// checkOptions refuses settings that cannot work together or are out of
+// their range, before anything is opened.
+func checkOptions(o *options) error {
+	if err := tlsFlagsError(o.tlsCert, o.tlsKey); err != nil {
+		return err
+	}
+	if o.cfg.Retention < server.DefaultRetention {
+		return fmt.Errorf("-retention %v: no shorter than %v", o.cfg.Retention, server.DefaultRetention)
+	}
+	if o.arenaMax < sqlite.MinArenaMax || o.arenaMax > blob.DefaultArenaChunk {
+		return fmt.Errorf("-arena-max %d: from %d to %d", o.arenaMax, sqlite.MinArenaMax, blob.DefaultArenaChunk)
+	}
+	if err := checkDatabaseFlags(o); err != nil {
+		return err
+	}
+	if o.cfg.DiskReserve < 1<<20 {
+		return fmt.Errorf("-disk-reserve %d: at least %d", o.cfg.DiskReserve, 1<<20)
+	}
+	return nil
 }
 
 // envFlags sets each flag not given on the command line from RINGD_<NAME>.
