@@ -97,6 +97,23 @@ type CallEnd struct {
 	Now time.Time
 }
 
+// EndCallAs turns c, read under the engine's lock, into the call e ends,
+// and returns the state it was in, which the engine's compare-and-set
+// update names. A call ended by its deadline (e.By "") is charged up to
+// that deadline, not to whenever the timer got round to it.
+func EndCallAs(c *Call, e CallEnd) (from CallState, err error) {
+	if c.Reason, err = EndReason(*c, e); err != nil {
+		return 0, err
+	}
+	from = c.State
+	end := e.Now
+	if e.By == "" && c.AI {
+		end = c.Deadline
+	}
+	c.State, c.Ended, c.Deadline = Ended, end, time.Time{}
+	return from, nil
+}
+
 // EndReason is why e ends c, which is not ended yet; ErrBadCallID if e.By
 // is not in the call, ErrCallState if the call may not end so.
 func EndReason(c Call, e CallEnd) (string, error) {

@@ -167,19 +167,12 @@ func (db *DB) EndCall(ctx context.Context, e store.CallEnd) (store.Call, error) 
 		if c, err = tx.lockCallToEnd(ctx, e); err != nil {
 			return err
 		}
-		if c.Reason, err = store.EndReason(c, e); err != nil {
+		from, err := store.EndCallAs(&c, e)
+		if err != nil {
 			return err
 		}
-		from := c.State
-		end := e.Now
-		if e.By == "" && c.AI {
-			// Ended by its deadline: charge up to the deadline, not to
-			// whenever the timer got round to it.
-			end = c.Deadline
-		}
-		c.State, c.Ended, c.Deadline = store.Ended, end, time.Time{}
 		err = tx.casCall(ctx, `UPDATE calls SET state = $1, reason = $2, ended = $3, deadline = NULL
-			WHERE id = $4 AND state = $5`, store.Ended, c.Reason, ms(end), e.ID, from)
+			WHERE id = $4 AND state = $5`, store.Ended, c.Reason, ms(c.Ended), e.ID, from)
 		if err != nil {
 			return err
 		}

@@ -161,19 +161,12 @@ func (db *DB) EndCall(ctx context.Context, e store.CallEnd) (store.Call, error) 
 		if err != nil {
 			return err
 		}
-		if c.Reason, err = store.EndReason(c, e); err != nil {
+		from, err := store.EndCallAs(&c, e)
+		if err != nil {
 			return err
 		}
-		from := c.State
-		end := e.Now
-		if e.By == "" && c.AI {
-			// Ended by its deadline: charge up to the deadline, not to
-			// whenever the timer got round to it.
-			end = c.Deadline
-		}
-		c.State, c.Ended, c.Deadline = store.Ended, end, time.Time{}
 		r, err := tx.exec(`UPDATE calls SET state = ?, reason = ?, ended = ?, deadline = NULL WHERE id = ? AND state = ?`,
-			store.Ended, c.Reason, ms(end), e.ID, from)
+			store.Ended, c.Reason, ms(c.Ended), e.ID, from)
 		if err := casResult(r, err); err != nil {
 			return err
 		}
