@@ -216,6 +216,17 @@ func appendMessage(b []byte, m *store.Message) []byte {
 	b = wire.AppendString(b, m.CallerName)
 	b = append(b, `,"callee":`...)
 	b = wire.AppendString(b, m.Callee)
+	b = appendSendFields(b, m)
+	if m.CallID != "" {
+		b = append(b, `,"callid":`...)
+		b = wire.AppendString(b, m.CallID)
+	}
+	return append(b, '}')
+}
+
+// appendSendFields appends the members of m that every message of its
+// send shares, after its callee: time, uri, length, fname and text.
+func appendSendFields(b []byte, m *store.Message) []byte {
 	b = append(b, `,"time":`...)
 	b = strconv.AppendInt(b, m.Time, 10)
 	b = append(b, `,"uri":`...)
@@ -230,11 +241,7 @@ func appendMessage(b []byte, m *store.Message) []byte {
 		b = append(b, `,"text":`...)
 		b = wire.AppendString(b, *m.Text)
 	}
-	if m.CallID != "" {
-		b = append(b, `,"callid":`...)
-		b = wire.AppendString(b, m.CallID)
-	}
-	return append(b, '}')
+	return b
 }
 
 // hasText reports whether get and history answer m with its text.

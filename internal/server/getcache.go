@@ -75,20 +75,9 @@ func render(m *store.Message) *renderedSend {
 	b = append(b, `,"caller_name":`...)
 	b = wire.AppendString(b, m.CallerName)
 	mid := len(b)
-	b = append(b, `,"time":`...)
-	b = strconv.AppendInt(b, m.Time, 10)
-	b = append(b, `,"uri":`...)
-	b = wire.AppendString(b, m.URI)
-	b = append(b, `,"length":`...)
-	b = strconv.AppendInt(b, m.Length, 10)
-	if m.Fname != "" {
-		b = append(b, `,"fname":`...)
-		b = wire.AppendString(b, m.Fname)
-	}
+	b = appendSendFields(b, m)
 	if hasText(m) {
 		r.text = m.Text
-		b = append(b, `,"text":`...)
-		b = wire.AppendString(b, *m.Text)
 	}
 	b = append(b, '}')
 	r.mid, r.tail = b[:mid:mid], b[mid:]
