@@ -25,6 +25,16 @@ var steps = []step{
 		`ALTER TABLE devices ADD COLUMN login bigint NOT NULL DEFAULT 0`,
 		`ALTER TABLE outbox ADD COLUMN login bigint NOT NULL DEFAULT 0`,
 	),
+	// 3: objects whose data rows expiry has deleted, kept for one orphan
+	// grace for readers that opened them before. A table, not a node's
+	// memory, so that whichever node sweeps next knows them: written in
+	// the transaction that deletes the rows, cleared with the object.
+	// since is PostgreSQL's clock in Unix milliseconds, one clock for
+	// every node.
+	statements(
+		`CREATE TABLE doomed_objects(name text PRIMARY KEY, since bigint NOT NULL)`,
+		`CREATE INDEX doomed_objects_since ON doomed_objects(since)`,
+	),
 }
 
 // statements is a step that runs qs in order.
