@@ -208,14 +208,19 @@ func (db *DB) OpenData(ctx context.Context, m store.Message, offset, n int64) (i
 }
 
 // sweepObjects deletes the objects written before before that no data
-// row names, and returns how many it deleted.
+// row names and that are not doomed (doomed_objects) for less than
+// orphanGrace, and returns how many it deleted. An object's age is when
+// it was written, not when expiry freed it: only doomed_objects tells the
+// sweep that a reader may still hold an old object.
 func (db *DB) sweepObjects(ctx context.Context, before time.Time) (int, error) {
 	const chunk = 500
 	var names []string
 	deleted := 0
 	flush := func() error {
 		rows, err := db.pool.Query(ctx, `SELECT n FROM unnest($1::text[]) n
-			WHERE NOT EXISTS (SELECT 1 FROM data WHERE name = n)`, names)
+			WHERE NOT EXISTS (SELECT 1 FROM data WHERE name = n)
+				AND NOT EXISTS (SELECT 1 FROM doomed_objects WHERE name = n AND since > `+nowMillis+` - $2)`,
+			names, db.orphanGrace.Milliseconds())
 		if err != nil {
 			return mapErr(err)
 		}
@@ -225,10 +230,7 @@ func (db *DB) sweepObjects(ctx context.Context, before time.Time) (int, error) {
 			return mapErr(err)
 		}
 		for _, o := range orphans {
-			if db.isDoomed(o) {
-				continue // expired, but perhaps still read
-			}
-			if err := db.objects.Delete(ctx, o); err != nil {
+			if err := db.deleteObject(ctx, o); err != nil {
 				return err
 			}
 			deleted++

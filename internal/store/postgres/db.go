@@ -39,7 +39,6 @@ type DB struct {
 	threshold   int64       // data longer goes to objects
 	orphanGrace time.Duration
 	lastSweep   atomic.Int64 // Unix nanoseconds of the last object sweep
-	doomed      doomed
 	stats       counters
 
 	pushWanted atomic.Pointer[func(appid string) bool]

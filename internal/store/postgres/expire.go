@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -29,13 +28,10 @@ const expiryLock int64 = 0x72696e6764_02 // "ringd", 2
 func (db *DB) Expire(ctx context.Context, before time.Time) error {
 	cut := before.Unix()
 	for {
-		n, objects, err := db.expireBatch(ctx, cut)
+		n, err := db.expireBatch(ctx, cut)
 		if err != nil {
 			return err
 		}
-		// Committed: no row names these objects now, but a reader
-		// opened before may still be reading one.
-		db.doom(objects)
 		if n < expireBatch {
 			break
 		}
@@ -54,66 +50,56 @@ func (db *DB) Expire(ctx context.Context, before time.Time) error {
 	return db.maybeSweep(ctx)
 }
 
-// doomed are objects whose rows expiry has deleted, kept for readers
-// that opened them before (OpenData's promise) until they are
-// orphanGrace old: then deleteDoomed deletes them. Those a restart
-// forgets are orphans, which the sweep deletes.
-type doomed struct {
-	mu    sync.Mutex // guards the following
-	since map[string]time.Time
-}
+// Doomed objects: an object whose data row expiry deleted is listed in
+// doomed_objects (in the transaction that deleted the row) and kept there
+// for orphanGrace, for readers that opened it before (OpenData's promise);
+// then deleteDoomed, or the sweep of whichever node holds the janitor's
+// lease, deletes it and its listing. Times are PostgreSQL's clock, so the
+// grace is the same whichever node looks.
 
-// doom notes names as doomed from now.
-func (db *DB) doom(names []string) {
-	if len(names) == 0 {
-		return
-	}
-	db.doomed.mu.Lock()
-	defer db.doomed.mu.Unlock()
-	if db.doomed.since == nil {
-		db.doomed.since = map[string]time.Time{}
-	}
-	now := time.Now()
-	for _, n := range names {
-		db.doomed.since[n] = now
-	}
-}
+// nowMillis is PostgreSQL's clock in Unix milliseconds.
+const nowMillis = `(extract(epoch from clock_timestamp()) * 1000)::bigint`
 
-// isDoomed reports whether name waits in doomed, not to be swept.
-func (db *DB) isDoomed(name string) bool {
-	db.doomed.mu.Lock()
-	defer db.doomed.mu.Unlock()
-	_, ok := db.doomed.since[name]
-	return ok
-}
-
-// deleteDoomed deletes the doomed objects that are orphanGrace old.
+// deleteDoomed deletes the doomed objects that are orphanGrace old, and
+// their listings; a failed delete leaves the listing for the next expiry.
 func (db *DB) deleteDoomed(ctx context.Context) error {
-	var due []string
-	db.doomed.mu.Lock()
-	for n, t := range db.doomed.since {
-		if time.Since(t) >= db.orphanGrace {
-			due = append(due, n)
-		}
+	if db.objects == nil {
+		return nil
 	}
-	db.doomed.mu.Unlock()
+	var due []string
+	err := db.pool.QueryRow(ctx, `SELECT coalesce(array_agg(name), '{}') FROM
+			(SELECT name FROM doomed_objects WHERE since <= `+nowMillis+` - $1 LIMIT 1000) d`,
+		db.orphanGrace.Milliseconds()).Scan(&due)
+	if err != nil {
+		return mapErr(err)
+	}
 	for _, n := range due {
-		if err := db.objects.Delete(ctx, n); err != nil {
-			return err // it stays doomed, for the next expiry
+		if err := db.deleteObject(ctx, n); err != nil {
+			return err
 		}
-		db.doomed.mu.Lock()
-		delete(db.doomed.since, n)
-		db.doomed.mu.Unlock()
 	}
 	return nil
 }
 
+// deleteObject deletes the object name, then its listing in
+// doomed_objects if it had one: in that order, so that a failure between
+// leaves a listing of nothing rather than an object the sweep could
+// take for an orphan too early.
+func (db *DB) deleteObject(ctx context.Context, name string) error {
+	if err := db.objects.Delete(ctx, name); err != nil {
+		return err
+	}
+	_, err := db.pool.Exec(ctx, `DELETE FROM doomed_objects WHERE name = $1`, name)
+	return mapErr(err)
+}
+
 // expireBatch deletes up to expireBatch messages stored before cut, and
 // the data rows no other message names; it returns how many messages it
-// deleted and the objects of the data rows it deleted.
-func (db *DB) expireBatch(ctx context.Context, cut int64) (int, []string, error) {
+// deleted. The objects of the data rows it deleted are listed as doomed
+// in the same transaction: no row names them now, but a reader opened
+// before may still be reading one.
+func (db *DB) expireBatch(ctx context.Context, cut int64) (int, error) {
 	var n int
-	var objects []string
 	err := db.write(ctx, func(tx *wtx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, expiryLock); err != nil {
 			return err
@@ -127,11 +113,14 @@ func (db *DB) expireBatch(ctx context.Context, cut int64) (int, []string, error)
 				DELETE FROM data d WHERE d.name IN (SELECT data FROM gone WHERE data IS NOT NULL)
 					AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.data = d.name AND m.id NOT IN (SELECT id FROM gone))
 				RETURNING d.name, d.inline IS NULL AS external
+			), doomed AS (
+				INSERT INTO doomed_objects(name, since) SELECT name, `+nowMillis+` FROM freed WHERE external
+				ON CONFLICT (name) DO NOTHING
 			)
-			SELECT (SELECT count(*) FROM gone), coalesce((SELECT array_agg(name) FROM freed WHERE external), '{}')`,
-			cut, expireBatch).Scan(&n, &objects)
+			SELECT count(*) FROM gone`,
+			cut, expireBatch).Scan(&n)
 	})
-	return n, objects, err
+	return n, err
 }
 
 // deleteInBatches runs the DELETE q, bounded by its own LIMIT of 1000,

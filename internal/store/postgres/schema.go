@@ -25,6 +25,16 @@ var steps = []step{
 		`ALTER TABLE devices ADD COLUMN login bigint NOT NULL DEFAULT 0`,
 		`ALTER TABLE outbox ADD COLUMN login bigint NOT NULL DEFAULT 0`,
 	),
+	// 3: objects whose data rows expiry has deleted, kept for one orphan
+	// grace for readers that opened them before. A table, not a node's
+	// memory, so that whichever node sweeps next knows them: written in
+	// the transaction that deletes the rows, cleared with the object.
+	// since is PostgreSQL's clock in Unix milliseconds, one clock for
+	// every node.
+	statements(
+		`CREATE TABLE doomed_objects(name text PRIMARY KEY, since bigint NOT NULL)`,
+		`CREATE INDEX doomed_objects_since ON doomed_objects(since)`,
+	),
 }
 
 // statements is a step that runs qs in order.
@@ -68,13 +78,12 @@ var schemaV1 = []string{
 	)`,
 	`CREATE TABLE reserved(number text PRIMARY KEY)`,
 
-	// data: a datum messages refer to, by the name the engine gave it (a
-	// text's SHA-256, or a random name shared by the messages of one
-	// send). inline holds its bytes when they are kept in PostgreSQL, and
-	// is NULL when they are in the object store under name. Data is freed
-	// by mark and sweep: a send that refers to a datum sets last_used, and
-	// the sweep deletes data no message refers to only once last_used is
-	// older than a grace, so data a concurrent send just reused survives.
+	// data: the datum of one send, which only that send's messages name,
+	// by a random name of its own (never shared with another send, even
+	// for the same bytes: data.go). inline holds its bytes when they are
+	// kept in PostgreSQL, and is NULL when they are in the object store
+	// under name. Expiry deletes a row with its last message; last_used
+	// is when its send stored it.
 	`CREATE TABLE data(
 		name      text PRIMARY KEY,
 		length    bigint NOT NULL,
