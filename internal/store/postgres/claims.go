@@ -43,34 +43,20 @@ func (db *DB) pushLeaseMS() int64 {
 // when it is deleted (sent, given up), rescheduled (RetryPush), or its
 // lease runs out: its node died, and another sends it.
 func (db *DB) ClaimDuePushes(ctx context.Context, now time.Time, limit int, skip map[int64]bool) ([]store.Push, error) {
-	skipped := make([]int64, 0, len(skip))
-	for id := range skip {
-		skipped = append(skipped, id)
-	}
 	rows, err := db.pool.Query(ctx, `UPDATE outbox SET claimed_until = $4 WHERE id IN (
 			SELECT id FROM outbox WHERE due <= $1 AND claimed_until <= $1 AND id <> ALL($2)
 			ORDER BY due, id LIMIT $3 FOR UPDATE SKIP LOCKED)
-		RETURNING id, kind, token, appid, caller, caller_name, body, msgid, callid, reason,
-			created, expires, due, attempts, login`,
-		ms(now), skipped, limit, ms(now)+db.pushLeaseMS())
+		RETURNING `+pushColumns,
+		ms(now), idsOf(skip), limit, ms(now)+db.pushLeaseMS())
 	if err != nil {
 		return nil, mapErr(err)
 	}
-	var out []store.Push
-	var p store.Push
-	var kind string
-	var created, expires, due int64
-	err = forEach(rows, []any{&p.ID, &kind, &p.Token, &p.AppID, &p.Caller, &p.CallerName, &p.Body, &p.MsgID,
-		&p.CallID, &p.Reason, &created, &expires, &due, &p.Attempts, &p.Login}, func() {
-		p.Kind = store.PushKind(kind)
-		p.Created, p.Expires, p.Due = fromMS(created), fromMS(expires), fromMS(due)
-		out = append(out, p)
-	})
+	out, err := scanPushes(rows)
 	// RETURNING keeps no order.
 	slices.SortFunc(out, func(a, b store.Push) int {
 		return cmp.Or(a.Due.Compare(b.Due), cmp.Compare(a.ID, b.ID))
 	})
-	return out, mapErr(err)
+	return out, err
 }
 
 // lockCallToEnd locks the call e ends. A party's hangup waits for the

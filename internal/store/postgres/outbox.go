@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"github.com/jackc/pgx/v5"
 	"time"
 
 	"github.com/ringd/ringd/internal/store"
@@ -80,28 +81,41 @@ func (tx *wtx) queuePushTo(ctx context.Context, number string, p store.Push) (bo
 // out those whose id is in skip (being sent) and those another node holds
 // a lease on.
 func (db *DB) DuePushes(ctx context.Context, now time.Time, limit int, skip map[int64]bool) ([]store.Push, error) {
-	skipped := make([]int64, 0, len(skip))
-	for id := range skip {
-		skipped = append(skipped, id)
-	}
-	rows, err := db.pool.Query(ctx, `SELECT id, kind, token, appid, caller, caller_name, body, msgid, callid, reason,
-		created, expires, due, attempts, login FROM outbox
+	rows, err := db.pool.Query(ctx, `SELECT `+pushColumns+` FROM outbox
 		WHERE due <= $1 AND claimed_until <= $1 AND id <> ALL($2) ORDER BY due, id LIMIT $3`,
-		ms(now), skipped, limit)
+		ms(now), idsOf(skip), limit)
 	if err != nil {
 		return nil, mapErr(err)
 	}
+	return scanPushes(rows)
+}
+
+// pushColumns are the outbox columns scanPushes reads, in its order.
+const pushColumns = `id, kind, token, appid, caller, caller_name, body, msgid, callid, reason,
+	created, expires, due, attempts, login`
+
+// scanPushes reads rows of pushColumns.
+func scanPushes(rows pgx.Rows) ([]store.Push, error) {
 	var out []store.Push
 	var p store.Push
 	var kind string
 	var created, expires, due int64
-	err = forEach(rows, []any{&p.ID, &kind, &p.Token, &p.AppID, &p.Caller, &p.CallerName, &p.Body, &p.MsgID,
+	err := forEach(rows, []any{&p.ID, &kind, &p.Token, &p.AppID, &p.Caller, &p.CallerName, &p.Body, &p.MsgID,
 		&p.CallID, &p.Reason, &created, &expires, &due, &p.Attempts, &p.Login}, func() {
 		p.Kind = store.PushKind(kind)
 		p.Created, p.Expires, p.Due = fromMS(created), fromMS(expires), fromMS(due)
 		out = append(out, p)
 	})
 	return out, mapErr(err)
+}
+
+// idsOf lists the ids of skip, as a statement argument.
+func idsOf(skip map[int64]bool) []int64 {
+	ids := make([]int64, 0, len(skip))
+	for id := range skip {
+		ids = append(ids, id)
+	}
+	return ids
 }
 
 // NextPushDue returns when the soonest push is due; ok is false when the
