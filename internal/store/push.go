@@ -1,6 +1,11 @@
 package store
 
-import "time"
+import (
+	"io"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
 
 // PushKind says what a push announces; the push package turns each kind
 // into its provider's notification.
@@ -61,4 +66,28 @@ func Preview(text string) string {
 		n++
 	}
 	return text
+}
+
+// PreviewMax is the most bytes PreviewChars characters take.
+const PreviewMax = PreviewChars * utf8.UTFMax
+
+// PreviewReader passes a message's data through, keeping its first bytes:
+// enough for the Preview of a text an engine reads as it stores it.
+type PreviewReader struct {
+	R    io.Reader
+	head []byte
+}
+
+func (p *PreviewReader) Read(b []byte) (int, error) {
+	n, err := p.R.Read(b)
+	if k := min(n, PreviewMax-len(p.head)); k > 0 {
+		p.head = append(p.head, b[:k]...)
+	}
+	return n, err
+}
+
+// Preview is the first PreviewChars characters of what was read, dropping
+// a character cut off at the end.
+func (p *PreviewReader) Preview() string {
+	return Preview(strings.ToValidUTF8(string(p.head), ""))
 }

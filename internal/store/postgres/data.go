@@ -12,7 +12,6 @@ import (
 	"iter"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/ringd/ringd/internal/blob"
 	"github.com/ringd/ringd/internal/blob/s3"
@@ -118,10 +117,10 @@ func (db *DB) placeData(ctx context.Context, m *store.NewMessages, callees int) 
 	if db.objects == nil || m.Length <= db.threshold || hashed {
 		return p, db.readAll(m, &p)
 	}
-	var head *prefixReader
+	var head *store.PreviewReader
 	data := m.Data
 	if m.Fname == "" {
-		head = &prefixReader{r: data}
+		head = &store.PreviewReader{R: data}
 		data = head
 	}
 	if err := db.objects.Put(ctx, p.name, data, m.Length); err != nil {
@@ -129,7 +128,7 @@ func (db *DB) placeData(ctx context.Context, m *store.NewMessages, callees int) 
 	}
 	p.object = true
 	if head != nil {
-		p.preview = head.preview()
+		p.preview = head.Preview()
 	}
 	return p, nil
 }
@@ -254,30 +253,6 @@ func (db *DB) sweepObjects(ctx context.Context, before time.Time) (int, error) {
 	return deleted, flush()
 }
 
-// prefixReader passes data through, keeping its first bytes: enough for
-// store.PreviewChars characters of a text.
-type prefixReader struct {
-	r    io.Reader
-	head []byte
-}
-
-// prefixMax holds store.PreviewChars characters of up to 4 bytes each.
-const prefixMax = store.PreviewChars * utf8.UTFMax
-
-func (p *prefixReader) Read(b []byte) (int, error) {
-	n, err := p.r.Read(b)
-	if k := min(n, prefixMax-len(p.head)); k > 0 {
-		p.head = append(p.head, b[:k]...)
-	}
-	return n, err
-}
-
-// preview is the first store.PreviewChars characters of what was read,
-// dropping a character cut off at the end.
-func (p *prefixReader) preview() string {
-	return store.Preview(strings.ToValidUTF8(string(p.head), ""))
-}
-
 // messagePreview is the push body of a new message.
 func messagePreview(m *store.NewMessages, p *placed) string {
 	switch {
@@ -286,5 +261,5 @@ func messagePreview(m *store.NewMessages, p *placed) string {
 	case p.preview != "":
 		return p.preview
 	}
-	return store.Preview(strings.ToValidUTF8(string(p.bytes[:min(len(p.bytes), prefixMax)]), ""))
+	return store.Preview(strings.ToValidUTF8(string(p.bytes[:min(len(p.bytes), store.PreviewMax)]), ""))
 }

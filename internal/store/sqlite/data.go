@@ -10,9 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/ringd/ringd/internal/blob"
 	"github.com/ringd/ringd/internal/store"
@@ -94,14 +92,14 @@ func (db *DB) placeData(ctx context.Context, m *store.NewMessages) (placed, erro
 	}
 	p.uri = uniqueName()
 	data := m.Data
-	var head *prefixReader
+	var head *store.PreviewReader
 	if m.Fname == "" {
-		head = &prefixReader{r: data} // the push's preview
+		head = &store.PreviewReader{R: data} // the push's preview
 		data = head
 	}
 	err := db.placeLarge(ctx, &p, data)
 	if head != nil {
-		p.preview = head.preview()
+		p.preview = head.Preview()
 	}
 	return p, err
 }
@@ -293,28 +291,4 @@ func (db *DB) sweepOrphans(ctx context.Context, t time.Time) error {
 		}
 	}
 	return nil
-}
-
-// prefixReader passes data through, keeping its first bytes: enough for
-// store.PreviewChars characters of a text.
-type prefixReader struct {
-	r    io.Reader
-	head []byte
-}
-
-// prefixMax holds store.PreviewChars characters of up to 4 bytes each.
-const prefixMax = store.PreviewChars * utf8.UTFMax
-
-func (p *prefixReader) Read(b []byte) (int, error) {
-	n, err := p.r.Read(b)
-	if k := min(n, prefixMax-len(p.head)); k > 0 {
-		p.head = append(p.head, b[:k]...)
-	}
-	return n, err
-}
-
-// preview is the first store.PreviewChars characters of what was read,
-// dropping a character cut off at the end.
-func (p *prefixReader) preview() string {
-	return store.Preview(strings.ToValidUTF8(string(p.head), ""))
 }
