@@ -28,11 +28,9 @@ func (db *DB) Send(ctx context.Context, m store.NewMessages) (store.SendResult, 
 	}
 	var res store.SendResult
 	if m.CID == "" && db.pushWanted.Load() == nil {
-		// Nothing but the data and the messages to write: one statement.
-		err = db.retry(ctx, func() error {
-			res = store.SendResult{}
-			return db.sendAtOnce(ctx, &m, callees, &p, &res)
-		})
+		// Nothing but the data and the messages to write: one statement,
+		// shared with the sends that wait meanwhile (group.go).
+		res, err = db.sendInGroup(ctx, &m, callees, &p)
 	} else {
 		err = db.write(ctx, func(tx *wtx) error {
 			res = store.SendResult{}
@@ -157,6 +155,14 @@ func (db *DB) sendAtOnce(ctx context.Context, m *store.NewMessages, callees []st
 	case len(ids) == 0:
 		return store.ErrCalleeNotInUse
 	}
+	setStored(res, callees, stored, ids)
+	db.stats.commits.Add(1)
+	return nil
+}
+
+// setStored sets res's message ids, ids[i] the message to stored[i], and
+// its failed callees, those of callees not stored.
+func setStored(res *store.SendResult, callees, stored []string, ids []int64) {
 	res.MsgIDs = make(map[string]int64, len(ids))
 	for i, c := range stored {
 		res.MsgIDs[c] = ids[i]
@@ -166,8 +172,6 @@ func (db *DB) sendAtOnce(ctx context.Context, m *store.NewMessages, callees []st
 			res.Failed = append(res.Failed, c)
 		}
 	}
-	db.stats.commits.Add(1)
-	return nil
 }
 
 // claimCID makes m's cid this send's: its sends row, inserted now and
