@@ -13,9 +13,10 @@ import (
 )
 
 // Group commit of sends. A send without a cid, when no push is queued, is
-// one statement (sendAtOnce); under load the node joins such sends into
-// groups and stores each group with one statement, so one commit (and one
-// WAL flush, one round trip) serves several sends.
+// one statement (sendAtOnce); under load the node joins such sends, but
+// those whose data is in the object store, into groups and stores each
+// group with one statement, so one commit (and one WAL flush, one round
+// trip) serves several sends.
 //
 // At most groupsInFlight groups run at once. A send that finds one of
 // them free runs at once, with whatever waits; otherwise it waits, and
@@ -55,7 +56,7 @@ type groupedSend struct {
 	p       *placed
 	res     store.SendResult
 	err     error
-	// done receives once: when res and err are set, or when lead is.
+	// done receives at most once: when res and err are set, or lead is.
 	done chan struct{}
 	lead []*groupedSend // the group this send is to run, itself among them
 }
@@ -134,10 +135,7 @@ func (db *DB) runGroup(ctx context.Context, leader *groupedSend) {
 func (db *DB) storeGroup(ctx context.Context, group []*groupedSend) {
 	if len(group) == 1 {
 		s := group[0]
-		s.err = db.retry(ctx, func() error {
-			s.res = store.SendResult{}
-			return db.sendAtOnce(ctx, s.m, s.callees, s.p, &s.res)
-		})
+		s.res, s.err = db.sendAlone(ctx, s.m, s.callees, s.p)
 		return
 	}
 	err := db.retry(ctx, func() error { return db.sendGroup(ctx, group) })

@@ -27,11 +27,16 @@ func (db *DB) Send(ctx context.Context, m store.NewMessages) (store.SendResult, 
 		return store.SendResult{}, err
 	}
 	var res store.SendResult
-	if m.CID == "" && db.pushWanted.Load() == nil {
+	oneStatement := m.CID == "" && db.pushWanted.Load() == nil
+	switch {
+	case oneStatement && !p.object:
 		// Nothing but the data and the messages to write: one statement,
 		// shared with the sends that wait meanwhile (group.go).
 		res, err = db.sendInGroup(ctx, &m, callees, &p)
-	} else {
+	case oneStatement:
+		// An object's put outweighs a commit: a group gains it nothing.
+		res, err = db.sendAlone(ctx, &m, callees, &p)
+	default:
 		err = db.write(ctx, func(tx *wtx) error {
 			res = store.SendResult{}
 			return tx.send(ctx, &m, callees, &p, &res)
@@ -102,6 +107,17 @@ func (tx *wtx) send(ctx context.Context, m *store.NewMessages, callees []string,
 	}
 	_, err = tx.Exec(ctx, `UPDATE sends SET result = $3 WHERE caller = $1 AND cid = $2`, s.number, m.CID, string(rec))
 	return err
+}
+
+// sendAlone stores a send without a cid, when no push is queued, in a
+// statement of its own, run again on a serialization failure or deadlock.
+func (db *DB) sendAlone(ctx context.Context, m *store.NewMessages, callees []string, p *placed) (store.SendResult, error) {
+	var res store.SendResult
+	err := db.retry(ctx, func() error {
+		res = store.SendResult{}
+		return db.sendAtOnce(ctx, m, callees, p, &res)
+	})
+	return res, err
 }
 
 // sendAtOnce stores a send without a cid, when no push is queued, in one
