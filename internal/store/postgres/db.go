@@ -40,6 +40,7 @@ type DB struct {
 	orphanGrace time.Duration
 	lastSweep   atomic.Int64 // Unix nanoseconds of the last object sweep
 	stats       counters
+	group       grouper // sends waiting to be stored together (group.go)
 
 	pushWanted atomic.Pointer[func(appid string) bool]
 	pushKick   atomic.Pointer[func()]

@@ -27,13 +27,16 @@ func (db *DB) Send(ctx context.Context, m store.NewMessages) (store.SendResult, 
 		return store.SendResult{}, err
 	}
 	var res store.SendResult
-	if m.CID == "" && db.pushWanted.Load() == nil {
-		// Nothing but the data and the messages to write: one statement.
-		err = db.retry(ctx, func() error {
-			res = store.SendResult{}
-			return db.sendAtOnce(ctx, &m, callees, &p, &res)
-		})
-	} else {
+	oneStatement := m.CID == "" && db.pushWanted.Load() == nil
+	switch {
+	case oneStatement && !p.object:
+		// Nothing but the data and the messages to write: one statement,
+		// shared with the sends that wait meanwhile (group.go).
+		res, err = db.sendInGroup(ctx, &m, callees, &p)
+	case oneStatement:
+		// An object's put outweighs a commit: a group gains it nothing.
+		res, err = db.sendAlone(ctx, &m, callees, &p)
+	default:
 		err = db.write(ctx, func(tx *wtx) error {
 			res = store.SendResult{}
 			return tx.send(ctx, &m, callees, &p, &res)
@@ -106,6 +109,17 @@ func (tx *wtx) send(ctx context.Context, m *store.NewMessages, callees []string,
 	return err
 }
 
+// sendAlone stores a send without a cid, when no push is queued, in a
+// statement of its own, run again on a serialization failure or deadlock.
+func (db *DB) sendAlone(ctx context.Context, m *store.NewMessages, callees []string, p *placed) (store.SendResult, error) {
+	var res store.SendResult
+	err := db.retry(ctx, func() error {
+		res = store.SendResult{}
+		return db.sendAtOnce(ctx, m, callees, p, &res)
+	})
+	return res, err
+}
+
 // sendAtOnce stores a send without a cid, when no push is queued, in one
 // statement (one round trip, one implicit transaction): what send does
 // in several, with the same locks in the same order. It changes nothing
@@ -157,6 +171,14 @@ func (db *DB) sendAtOnce(ctx context.Context, m *store.NewMessages, callees []st
 	case len(ids) == 0:
 		return store.ErrCalleeNotInUse
 	}
+	setStored(res, callees, stored, ids)
+	db.stats.commits.Add(1)
+	return nil
+}
+
+// setStored sets res's message ids, ids[i] the message to stored[i], and
+// its failed callees, those of callees not stored.
+func setStored(res *store.SendResult, callees, stored []string, ids []int64) {
 	res.MsgIDs = make(map[string]int64, len(ids))
 	for i, c := range stored {
 		res.MsgIDs[c] = ids[i]
@@ -166,8 +188,6 @@ func (db *DB) sendAtOnce(ctx context.Context, m *store.NewMessages, callees []st
 			res.Failed = append(res.Failed, c)
 		}
 	}
-	db.stats.commits.Add(1)
-	return nil
 }
 
 // claimCID makes m's cid this send's: its sends row, inserted now and
