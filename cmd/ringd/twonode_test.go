@@ -600,3 +600,135 @@ func TestTwoNodesRestartKeepsUndelivered(t *testing.T) {
 		}
 	}
 }
+
+// scrape reads a node's /metrics: each series (name and labels) to its
+// value.
+func (p *proc) scrape(t *testing.T) map[string]float64 {
+	t.Helper()
+	code, body := httpGet(t, p.adminURL(t)+"/metrics")
+	if code != http.StatusOK {
+		t.Fatalf("/metrics: HTTP %d", code)
+	}
+	out := map[string]float64{}
+	for line := range strings.Lines(body) {
+		if strings.HasPrefix(line, "#") {
+			continue
+		}
+		i := strings.LastIndexByte(line, ' ')
+		if i < 0 {
+			continue
+		}
+		if v, err := strconv.ParseFloat(strings.TrimSpace(line[i+1:]), 64); err == nil {
+			out[line[:i]] = v
+		}
+	}
+	return out
+}
+
+// probe posts head through cl and returns the answer's code and its
+// Retry-After.
+func probe(t *testing.T, cl *client, head map[string]any) (int, string) {
+	t.Helper()
+	b, _ := json.Marshal(head)
+	req, err := http.NewRequest(http.MethodPost, cl.url, bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header = cl.header.Clone()
+	resp, err := cl.hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var a answer
+	if err := json.NewDecoder(resp.Body).Decode(&a); err != nil {
+		t.Fatal(err)
+	}
+	return a.code(), resp.Header.Get("Retry-After")
+}
+
+// admittedAcross sends head from one client address alternately through
+// the nodes, pace apart, until each node has refused it twice in a row,
+// and returns how many were admitted: any answer but 10009. A refusal
+// must carry a Retry-After.
+func admittedAcross(t *testing.T, nodes []*client, head map[string]any, pace time.Duration, most int) int {
+	t.Helper()
+	admitted, refusedInRow := 0, 0
+	for i := 0; refusedInRow < 2*len(nodes); i++ {
+		if i > most {
+			t.Fatalf("%d of %d requests admitted and still no refusal from both nodes", admitted, i)
+		}
+		code, retry := probe(t, nodes[i%len(nodes)], head)
+		if code != 10009 {
+			admitted++
+			refusedInRow = 0
+		} else if n, _ := strconv.Atoi(retry); n < 1 {
+			t.Fatalf("10009 with Retry-After %q", retry)
+		} else {
+			refusedInRow++
+		}
+		time.Sleep(pace)
+	}
+	return admitted
+}
+
+// A client whose requests the balancer spreads over both nodes is held to
+// one limit across them, not one per node: each node takes what the other
+// admitted from its own buckets. Over the limit, at most: for registers,
+// those a node admits while the other's message is on its way; for
+// requests, from the other node, a sixteenth of the burst (less one) and
+// what it admits in one share interval (250 ms) and a message's way.
+// Per-node limits admit twice the limit here.
+func TestTwoNodesRateLimits(t *testing.T) {
+	const registers, requests = 10, 30 // refilled per hour: nothing in the test's time
+	c := newCluster(t, 0, "-rate-exempt", "none", "-trusted-proxies", "127.0.0.1", "-admin-listen", "127.0.0.1:0",
+		"-register-rate", fmt.Sprint(registers, "/h"), "-request-rate", fmt.Sprint(requests, "/h"))
+	pa, pb := c.node(), c.node()
+	from := func(addr string) []*client {
+		nodes := []*client{newClient(pa.url), newClient(pb.url)}
+		for _, n := range nodes {
+			n.header = http.Header{"X-Forwarded-For": {addr}}
+		}
+		return nodes
+	}
+	before := [2]map[string]float64{pa.scrape(t), pb.scrape(t)}
+
+	got := admittedAcross(t, from("198.51.100.1"), map[string]any{"req": "register"}, 0, 4*registers)
+	t.Logf("registers admitted across both nodes: %d, limit %d", got, registers)
+	if got < registers || got > registers+2 {
+		t.Fatalf("%d registers admitted across both nodes, want %d and at most 2 the nodes had not yet heard of", got, registers)
+	}
+
+	const pace = 100 * time.Millisecond // each node sees one request every 200 ms
+	shareAt := (requests + 15) / 16
+	bound := shareAt - 1 + 3 // 3: what one node admits in a share interval and its message's way, at this pace
+	badLogin := map[string]any{"req": "login", "appid": "test.app", "build": "1.0", "name": "Al", "locale": "en",
+		"token": "t", "uuid": []string{"00000000-0000-4000-8000-000000000000"}}
+	got = admittedAcross(t, from("198.51.100.2"), badLogin, pace, 4*requests)
+	t.Logf("requests admitted across both nodes: %d, limit %d, bound %d over", got, requests, bound)
+	if got < requests || got > requests+bound {
+		t.Fatalf("%d requests admitted across both nodes, want %d and at most %d more", got, requests, bound)
+	}
+
+	// Every share sent was heard: the last ones may still be on their way.
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		after := [2]map[string]float64{pa.scrape(t), pb.scrape(t)}
+		var problems []string
+		for i, name := range []string{"A", "B"} {
+			sent := after[i]["ringd_pgnotify_messages_sent_total"] - before[i]["ringd_pgnotify_messages_sent_total"]
+			heard := after[1-i]["ringd_pgnotify_messages_received_total"] - before[1-i]["ringd_pgnotify_messages_received_total"]
+			if sent < 1 || heard != sent {
+				problems = append(problems, fmt.Sprintf("node %s sent %v rate-limit shares, the other heard %v", name, sent, heard))
+			}
+			if refused := after[i][`ringd_rate_limited_total{limit="request"}`]; refused < 2 {
+				problems = append(problems, fmt.Sprintf("node %s counted %v requests refused", name, refused))
+			}
+		}
+		if len(problems) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal(strings.Join(problems, "; "))
+		}
+	}
+}
