@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -10,6 +11,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -19,6 +21,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/ringd/ringd/internal/blob/s3"
 	"github.com/ringd/ringd/internal/notify/pgnotify"
 	"github.com/ringd/ringd/internal/testsrv"
 )
@@ -447,59 +450,172 @@ func (c *cluster) waitHolder(not int, limit time.Duration) (int, time.Duration) 
 	}
 }
 
+// bucket opens the cluster's bucket as the nodes do.
+func (c *cluster) bucket() *s3.Store {
+	c.t.Helper()
+	c.t.Setenv("AWS_ACCESS_KEY_ID", c.s3.AccessKey)
+	c.t.Setenv("AWS_SECRET_ACCESS_KEY", c.s3.SecretKey)
+	c.t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(c.t.TempDir(), "none"))
+	objects, err := s3.Open(c.t.Context(), c.s3.URL())
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return objects
+}
+
+// objectSet is the names of the objects in the bucket.
+func objectSet(t *testing.T, objects *s3.Store) map[string]bool {
+	t.Helper()
+	names := map[string]bool{}
+	for obj, err := range objects.ListOlder(t.Context(), time.Now().Add(time.Hour)) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		names[obj.Name] = true
+	}
+	return names
+}
+
+// lockNumber locks number's row, as a send to it does at its commit,
+// until unlock: a send to number waits between its object's put and its
+// commit.
+func (c *cluster) lockNumber(number string) (unlock func()) {
+	c.t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, c.db)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	c.t.Cleanup(func() { conn.Close(ctx) })
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, `SELECT 1 FROM numbers WHERE number = $1 FOR UPDATE`, number); err != nil {
+		c.t.Fatal(err)
+	}
+	return func() {
+		if err := tx.Commit(ctx); err != nil {
+			c.t.Fatal(err)
+		}
+	}
+}
+
+// waitFor polls cond, a state of other processes, until it holds; it
+// fails after limit.
+func waitFor(t *testing.T, limit time.Duration, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(limit); !cond(); {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %v", what, limit)
+		}
+		time.Sleep(50 * time.Millisecond) // other processes: nothing here to wait on
+	}
+}
+
+// fetchSum fetches msgid's data through cl as u and returns its SHA-256.
+func fetchSum(t *testing.T, cl *client, u user, msgid string) [32]byte {
+	t.Helper()
+	_, data := cl.must(t, map[string]any{"req": "fetch", "uuid": u.uuid, "msgid": msgid}, nil)
+	return sha256.Sum256(data)
+}
+
 // One node holds the janitor's lease; killed, another takes it within the
-// lease; stopped with SIGTERM, it gives the lease up at once and answers
-// its long-polls.
+// lease and sweeps the bucket at once, with an orphan grace short enough
+// that only what the sweep checks keeps the data of messages: a file
+// committed longer than the grace ago (its data row) and a file whose send
+// is in flight on the taking node, between its object's put and its
+// commit (younger than the grace). An orphan object as old is deleted, so
+// the sweep did run. Stopped with SIGTERM, the holder gives the lease up
+// at once and answers its long-polls.
 func TestTwoNodesJanitorLease(t *testing.T) {
-	const lease = 3 * time.Second
-	c := newCluster(t, 0, "-node-lease", lease.String())
+	const lease, grace = 2 * time.Second, 6 * time.Second
+	c := newCluster(t, 0, "-node-lease", lease.String(), "-orphan-grace", grace.String())
 	procs := map[int]*proc{}
 	for range 2 {
 		p := c.node()
 		procs[p.cmd.Process.Pid] = p
 	}
-	holder, _ := c.waitHolder(0, lease)
+	holder, _ := c.waitHolder(0, 2*lease)
 	if procs[holder] == nil {
 		t.Fatalf("the lease is held by pid %d, no node of ours", holder)
 	}
-	// Data sent through the survivor just before the holder dies and the
-	// survivor's janitor takes over (and sweeps at once): not deleted.
 	var survivor *proc
 	for pid, p := range procs {
 		if pid != holder {
 			survivor = p
 		}
 	}
+	holder = sweepOnTakeOver(t, c, procs[holder], survivor, lease, grace)
+	next := c.node()
+	procs = map[int]*proc{holder: survivor, next.cmd.Process.Pid: next}
+	leaveGracefully(t, c, procs[holder], lease)
+}
+
+// sweepOnTakeOver kills the janitor's holder while a send to the survivor
+// is in flight, and checks what the survivor's first sweep keeps; it
+// returns the survivor's pid, the new holder.
+func sweepOnTakeOver(t *testing.T, c *cluster, dying, survivor *proc, lease, grace time.Duration) int {
 	sc := newClient(survivor.url)
 	alice, bob := newUser(t, sc, "Alice"), newUser(t, sc, "Bob")
-	file := randomBytes(200_000)
-	sent, _ := sc.must(t, map[string]any{"req": "send", "uuid": alice.uuid, "callee": bob.number, "fname": "f.bin", "length": len(file)}, file)
-	procs[holder].kill(t)
-	killed := holder
-	holder, took := c.waitHolder(killed, 2*lease)
+	objects := c.bucket()
+	old := randomBytes(200_000) // sent through the node that dies
+	sentOld, _ := newClient(dying.url).must(t, map[string]any{"req": "send", "uuid": alice.uuid, "callee": bob.number,
+		"fname": "old.bin", "length": len(old)}, old)
+	const orphan = "orphan-of-no-send"
+	if err := objects.Put(t.Context(), orphan, bytes.NewReader(old), int64(len(old))); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(grace + 1100*time.Millisecond) // both older than the grace: object times have whole seconds
+
+	unlock := c.lockNumber(bob.number)
+	before := objectSet(t, objects)
+	inFlight := randomBytes(300_000)
+	sending := awaitSend(sc, map[string]any{"req": "send", "uuid": alice.uuid, "callee": bob.number,
+		"fname": "new.bin", "length": len(inFlight)}, inFlight)
+	waitFor(t, 10*time.Second, "the in-flight send's object in the bucket", func() bool { return len(objectSet(t, objects)) > len(before) })
+	dying.kill(t)
+	holder, took := c.waitHolder(dying.cmd.Process.Pid, 3*lease)
 	t.Logf("janitor lease taken over %v after its holder was killed (lease %v)", took.Round(time.Millisecond), lease)
 	// The hold ends at most a lease after the last renewal; the other
 	// node tries every third of a lease; and a busy machine adds its own.
 	if limit := lease + lease/3 + 2*time.Second; took > limit {
 		t.Fatalf("take-over took %v, over the lease of %v, a renewal period and slack", took, lease)
 	}
-	for deadline := time.Now().Add(5 * time.Second); !strings.Contains(survivor.logText(), "held=true"); {
-		if time.Now().After(deadline) {
-			t.Fatal("the survivor does not log taking the janitor's lease")
-		}
-		time.Sleep(50 * time.Millisecond) // another process: nothing to wait on but its log
+	waitFor(t, 15*time.Second, "the orphan deleted by the survivor's first sweep", func() bool { return !objectSet(t, objects)[orphan] })
+	select {
+	case r := <-sending:
+		t.Fatalf("the send was answered (%v) before its number was unlocked: it was not in flight across the sweep", r.a)
+	default:
 	}
-	time.Sleep(500 * time.Millisecond) // its janitor, woken by the take-over, runs
-	if _, got := sc.must(t, map[string]any{"req": "fetch", "uuid": bob.uuid, "msgid": sent.str("msgid")}, nil); !bytes.Equal(got, file) {
-		t.Fatalf("the file sent before the take-over: %d bytes fetched, differing", len(got))
+	unlock()
+	r := <-sending
+	if r.err != nil || r.a.code() != 10000 {
+		t.Fatalf("the send held across the sweep: %v %v", r.a, r.err)
 	}
-	delete(procs, killed)
-	next := c.node()
-	procs[next.cmd.Process.Pid] = next
+	if fetchSum(t, sc, bob, sentOld.str("msgid")) != sha256.Sum256(old) {
+		t.Fatal("the file committed before the grace: its data changed or lost after the sweep")
+	}
+	if fetchSum(t, sc, bob, r.a.str("msgid")) != sha256.Sum256(inFlight) {
+		t.Fatal("the file in flight during the sweep: its data changed or lost")
+	}
+	return holder
+}
 
-	// Graceful leaving: SIGTERM answers a waiting long-poll at once and
-	// hands the lease over without waiting it out.
-	p := procs[holder]
+// awaitSend runs a send with data through cl in the background.
+func awaitSend(cl *client, head map[string]any, data []byte) <-chan answerAt {
+	done := make(chan answerAt, 1)
+	go func() {
+		ans, _, err := cl.post(head, bytes.NewReader(data), int64(len(data)))
+		done <- answerAt{ans, time.Now(), err}
+	}()
+	return done
+}
+
+// leaveGracefully sends SIGTERM to p, the janitor's holder: it answers a
+// waiting long-poll at once and hands the lease over without waiting it
+// out.
+func leaveGracefully(t *testing.T, c *cluster, p *proc, lease time.Duration) {
 	cl := newClient(p.url)
 	u := newUser(t, cl, "Carol")
 	poll := awaitAnswer(cl, map[string]any{"req": "get", "uuid": []string{u.uuid}, "wait": 30})
@@ -512,7 +628,7 @@ func TestTwoNodesJanitorLease(t *testing.T) {
 	if msgs, _ := ans["messages"].([]any); len(msgs) != 0 {
 		t.Fatalf("the stopping node's long-poll answered %v", ans)
 	}
-	_, took = c.waitHolder(holder, lease)
+	_, took := c.waitHolder(p.cmd.Process.Pid, lease)
 	t.Logf("janitor lease taken over %v after its holder got SIGTERM", took.Round(time.Millisecond))
 	if took >= lease {
 		t.Fatalf("after SIGTERM the lease was taken over in %v: not given up", took)
