@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -635,41 +636,55 @@ func leaveGracefully(t *testing.T, c *cluster, p *proc, lease time.Duration) {
 	}
 }
 
-// A login on A moves Bob's number to a new device; B, which has Bob's uuid
-// cached, follows: a send through B pushes to the new device.
+// A login on A moves Bob's number to a new device, under a new name; B,
+// which has Bob's uuid cached (as a callee by its gets, as a sender by
+// his sends), follows. What B caches of a uuid is its number, which no
+// request changes, so it cannot be stale; what the login changed, the
+// device and the name, B reads from the store: a send through B pushes
+// to the new device only, and Bob's send through B carries his new name.
 func TestTwoNodesLoginMovesNumber(t *testing.T) {
 	c := newCluster(t, 0)
 	a, b := newClient(c.node().url), newClient(c.node().url)
 	alice, bob := newUser(t, a, "Alice"), newUser(t, a, "Bob")
 	takeAll(t, b, bob) // B caches Bob's uuid
-	send := func(cl *client, body string) string {
-		ans, _ := cl.must(t, map[string]any{"req": "send", "uuid": alice.uuid, "callee": bob.number, "length": len(body)}, []byte(body))
+	send := func(cl *client, from, to user, body string) string {
+		ans, _ := cl.must(t, map[string]any{"req": "send", "uuid": from.uuid, "callee": to.number, "length": len(body)}, []byte(body))
 		return ans.str("msgid")
 	}
-	waitPush := func(msgid string) pushHit {
-		deadline := time.Now().Add(15 * time.Second)
-		for time.Now().Before(deadline) {
+	pushesOf := func(msgid string) []string {
+		var tokens []string
+		waitFor(t, 15*time.Second, "a push of "+msgid, func() bool {
+			tokens = nil
 			for _, h := range c.hook.received() {
 				if h.MsgID == msgid {
-					return h
+					tokens = append(tokens, h.Token)
 				}
 			}
-			time.Sleep(50 * time.Millisecond) // other processes: nothing to wait on
-		}
-		t.Fatalf("no push for %s", msgid)
-		return pushHit{}
+			return len(tokens) > 0
+		})
+		return tokens
 	}
-	if h := waitPush(send(b, "before")); h.Token != "token-"+bob.number {
-		t.Fatalf("push before the move went to %q", h.Token)
+	if got := pushesOf(send(b, alice, bob, "before")); !slices.Equal(got, []string{"token-" + bob.number}) {
+		t.Fatalf("pushes before the move went to %q", got)
 	}
-	a.must(t, map[string]any{"req": "login", "appid": "test.app", "build": "1.0", "name": "Bob", "locale": "en",
+	send(b, bob, alice, "as Bob") // B knows Bob as a sender too
+	a.must(t, map[string]any{"req": "login", "appid": "test.app", "build": "1.0", "name": "Robert", "locale": "en",
 		"token": "token-new-device", "uuid": []string{bob.uuid}}, nil)
-	if h := waitPush(send(b, "after")); h.Token != "token-new-device" {
-		t.Fatalf("a send through B after the login on A pushed to %q, want the new device", h.Token)
+	after := send(b, alice, bob, "after")
+	time.Sleep(500 * time.Millisecond) // a second push, were one sent to the old device, has come too
+	if got := pushesOf(after); !slices.Equal(got, []string{"token-new-device"}) {
+		t.Fatalf("a send through B after the login on A pushed to %q, want the new device only", got)
 	}
-	got := takeAll(t, b, bob)
-	if len(got) != 2 {
+	if got := takeAll(t, b, bob); len(got) != 2 {
 		t.Fatalf("B's get with its cached uuid: %d messages, want 2", len(got))
+	}
+	send(b, bob, alice, "as Robert")
+	var names []any
+	for _, m := range takeAll(t, b, alice) {
+		names = append(names, m["caller_name"])
+	}
+	if !slices.Equal(names, []any{"Bob", "Robert"}) {
+		t.Fatalf("Bob's sends through B before and after his login on A came as %v, want Bob, then Robert", names)
 	}
 }
 
