@@ -280,9 +280,11 @@ func (c *cluster) terminateListeners() int {
 }
 
 func TestTwoNodesWakeUps(t *testing.T) {
-	c := newCluster(t, 0)
-	a, b := newClient(c.node().url), newClient(c.node().url)
+	c := newCluster(t, 0, "-admin-listen", "127.0.0.1:0")
+	pa, pb := c.node(), c.node()
+	a, b := newClient(pa.url), newClient(pb.url)
 	alice, bob := newUser(t, a, "Alice"), newUser(t, b, "Bob")
+	before := [2]map[string]float64{pa.scrape(t), pb.scrape(t)}
 
 	for _, phase := range []string{"get", "get after the listeners were terminated"} {
 		if strings.Contains(phase, "terminated") {
@@ -317,6 +319,33 @@ func TestTwoNodesWakeUps(t *testing.T) {
 	a.must(t, map[string]any{"req": "hangup", "uuid": alice.uuid, "callid": id}, nil)
 	if ans := wokenWithin(t, wait, cause, time.Second, "callinfo wait on B, hangup on A"); ans.str("state") != "ended" {
 		t.Fatalf("callinfo woken with %v", ans)
+	}
+	notifyMetricsMoved(t, before, [2]map[string]float64{pa.scrape(t), pb.scrape(t)})
+}
+
+// notifyMetricsMoved checks the pgnotify metrics of nodes A and B, read
+// before and after wake-ups went from A to B and both listeners were
+// terminated once: A sent topics in NOTIFY batches and B heard them, and
+// each listener reconnected once.
+func notifyMetricsMoved(t *testing.T, before, after [2]map[string]float64) {
+	t.Helper()
+	moved := func(node int, series string) float64 { return after[node][series] - before[node][series] }
+	if n := moved(0, "ringd_pgnotify_sends_total"); n < 3 || moved(0, "ringd_pgnotify_batch_lines_count") != n {
+		t.Errorf("A: %v NOTIFY statements, %v batches observed; want at least one per change", n, moved(0, "ringd_pgnotify_batch_lines_count"))
+	}
+	if sent, heard := moved(0, "ringd_pgnotify_topics_sent_total"), moved(1, "ringd_pgnotify_topics_received_total"); sent < 3 || heard < 3 {
+		t.Errorf("topics sent by A %v, heard by B %v; want at least the 3 changes B waited on", sent, heard)
+	}
+	if n := moved(1, "ringd_pgnotify_notifications_received_total"); n < 3 {
+		t.Errorf("B heard %v notifications", n)
+	}
+	for node, name := range []string{"A", "B"} {
+		if n := moved(node, "ringd_pgnotify_listener_reconnects_total"); n != 1 {
+			t.Errorf("%s: %v listener reconnects, want 1", name, n)
+		}
+		if n := after[node]["ringd_pgnotify_send_failures_total"]; n > 1 {
+			t.Errorf("%s: %v failed NOTIFYs; at most the one on the terminated session", name, n)
+		}
 	}
 }
 
