@@ -147,3 +147,19 @@ func TestDiskReserveFlag(t *testing.T) {
 		}
 	}
 }
+
+// -orphan-grace defaults to an hour and is refused under a second.
+func TestOrphanGraceFlag(t *testing.T) {
+	o, err := parseFlags(nil)
+	if err != nil || o.orphanGrace != time.Hour {
+		t.Fatalf("default: %v, %+v", err, o)
+	}
+	if o, err := parseFlags([]string{"-orphan-grace", "1s"}); err != nil || o.orphanGrace != time.Second {
+		t.Fatalf("1s: %v", err)
+	}
+	for _, v := range []string{"999ms", "0s", "-1h"} {
+		if _, err := parseFlags([]string{"-orphan-grace", v}); err == nil {
+			t.Errorf("-orphan-grace %s accepted", v)
+		}
+	}
+}

@@ -44,6 +44,9 @@ func checkDatabaseFlags(o *options) error {
 	if o.objectThreshold < 1 {
 		return fmt.Errorf("-object-threshold %d: at least 1", o.objectThreshold)
 	}
+	if o.orphanGrace < time.Second {
+		return fmt.Errorf("-orphan-grace %v: at least 1s", o.orphanGrace)
+	}
 	return nil
 }
 
@@ -53,7 +56,7 @@ func checkDatabaseFlags(o *options) error {
 func openPostgres(o *options, log *slog.Logger) (*postgres.DB, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	opts := postgres.Options{ObjectThreshold: o.objectThreshold}
+	opts := postgres.Options{ObjectThreshold: o.objectThreshold, OrphanGrace: o.orphanGrace}
 	if o.objectStore != "" {
 		objects, err := s3.Open(ctx, o.objectStore)
 		if err != nil {

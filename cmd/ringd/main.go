@@ -35,9 +35,10 @@ type options struct {
 	// (engine.go); "" database: SQLite under data.
 	database, objectStore string
 	objectThreshold       int64
-	version               bool         // -version: print the version and exit
-	config                string       // -config: the configuration file
-	push                  *push.Config // its push section; nil: no pushes
+	orphanGrace           time.Duration // -orphan-grace: the engine's OrphanGrace
+	version               bool          // -version: print the version and exit
+	config                string        // -config: the configuration file
+	push                  *push.Config  // its push section; nil: no pushes
 
 	adminListen string // -admin-listen: the operator's endpoints (admin.go); "": none
 
@@ -67,7 +68,7 @@ func parseFlags(args []string) (*options, error) {
 	fs.StringVar(&o.cfg.AdminToken, "admin-token", "", "token of operator requests (none: they are refused)")
 	fs.DurationVar(&o.cfg.RingTimeout, "ring-timeout", server.DefaultRingTimeout, "how long a call rings before it is missed")
 	rateFlags(fs, &o.cfg.RateConfig)
-	nodeFlags(fs, &o.cfg)
+	nodeFlags(fs, o)
 	fs.Int64Var(&o.arenaMax, "arena-max", sqlite.DefaultArenaMax, "largest data kept in the preallocated arena (data/arena), in bytes, at least 64 KiB; larger data is a file of its own under data/blobs")
 	fs.Int64Var(&o.cfg.DiskReserve, "disk-reserve", server.DefaultDiskReserve, "free space, in bytes, that sends leave on the data directory's filesystem for the database and the janitor: data to write is refused (10001) when it would leave less, texts when less than half is left")
 	fs.IntVar(&o.cfg.MaxInFlight, "max-inflight", server.DefaultMaxInFlight, "requests worked on at once (not those waiting for their client, nor waiting long-polls); past it the server answers 10009")

@@ -9,6 +9,7 @@ import (
 	"github.com/ringd/ringd/internal/notify/pgnotify"
 	"github.com/ringd/ringd/internal/push"
 	"github.com/ringd/ringd/internal/server"
+	"github.com/ringd/ringd/internal/store/postgres"
 )
 
 // openNotifier gives the PostgreSQL engine's nodes one Notifier across
@@ -44,6 +45,7 @@ func setPushLease(db engine, c push.Config) {
 }
 
 // nodeFlags are the settings of several nodes sharing one database.
-func nodeFlags(fs *flag.FlagSet, cfg *server.Config) {
-	fs.DurationVar(&cfg.NodeLease, "node-lease", server.DefaultNodeLease, "with -database, how long a node holds the janitor's lease unrenewed: another node takes over within it when the holder dies")
+func nodeFlags(fs *flag.FlagSet, o *options) {
+	fs.DurationVar(&o.cfg.NodeLease, "node-lease", server.DefaultNodeLease, "with -database, how long a node holds the janitor's lease unrenewed: another node takes over within it when the holder dies")
+	fs.DurationVar(&o.orphanGrace, "orphan-grace", postgres.DefaultOrphanGrace, "with -object-store, how old an object no message names must be before the janitor's sweep deletes it; longer than any send takes from its data's arrival to its commit")
 }

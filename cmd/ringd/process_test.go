@@ -165,8 +165,9 @@ func (p *proc) vmHWM(t *testing.T) int64 {
 // client is a plain HTTP client of the protocol; a fresh transport per
 // test, so no connection outlives a killed server.
 type client struct {
-	url string
-	hc  *http.Client
+	url    string
+	hc     *http.Client
+	header http.Header // sent with every request, when set
 }
 
 type answer map[string]any
@@ -192,6 +193,9 @@ func (c *client) post(head map[string]any, data io.Reader, length int64) (answer
 		return nil, nil, err
 	}
 	req.ContentLength = size
+	for k, v := range c.header {
+		req.Header[k] = v
+	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		return nil, nil, err

@@ -8,7 +8,9 @@
 //
 // Local carries them within one process. Nodes sharing one store need a
 // Notifier that crosses processes (the PostgreSQL engine's LISTEN/NOTIFY,
-// say); nothing else changes.
+// say); nothing else changes. Such a Notifier also carries small messages
+// between the nodes (Publish, Handle): what one node did that the others
+// must count too, as the requests it admitted under a rate limit.
 package notify
 
 import "sync"
@@ -29,7 +31,8 @@ func Call(id string) Topic { return Topic("call:" + id) }
 // for the earliest.
 const Deadlines Topic = "deadlines"
 
-// Notifier wakes the subscribers of a topic.
+// Notifier wakes the subscribers of a topic, and carries small messages
+// to the other nodes sharing it.
 type Notifier interface {
 	// Notify wakes every subscriber of t; it never blocks.
 	Notify(t Topic)
@@ -38,6 +41,41 @@ type Notifier interface {
 	// received are coalesced into one. cancel ends the subscription; the
 	// caller must call it.
 	Subscribe(topics ...Topic) (c <-chan struct{}, cancel func())
+	// Publish hands msg to the handlers of kind (Handle) on every other
+	// node, soon and batched with other messages and wake-ups; never on
+	// this node, and it never blocks. Like a wake-up it is a hint: one
+	// may be lost when a connection drops. A kind or msg that is not
+	// ValidMessage is dropped.
+	Publish(kind, msg string)
+	// Handle calls h with each message of kind another node publishes, one
+	// at a time, on the goroutine that receives them: h must return at
+	// once. cancel ends it; the caller must call it.
+	Handle(kind string, h func(msg string)) (cancel func())
+}
+
+// MaxMessage bounds the bytes of one published message.
+const MaxMessage = 1000
+
+// ValidMessage reports whether kind and msg may be published: kind of 1
+// to 32 letters, digits or dashes; msg of at most MaxMessage bytes of
+// printable ASCII (spaces included), so that any transport carries it as
+// text.
+func ValidMessage(kind, msg string) bool {
+	if len(kind) == 0 || len(kind) > 32 || len(msg) > MaxMessage {
+		return false
+	}
+	for i := range len(kind) {
+		c := kind[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	for i := range len(msg) {
+		if c := msg[i]; c < ' ' || c > '~' {
+			return false
+		}
+	}
+	return true
 }
 
 // Local is the Notifier of one process.
@@ -97,6 +135,12 @@ func (l *Local) Notify(t Topic) {
 		}
 	}
 }
+
+// Publish drops msg: one process is one node, and no other hears it.
+func (l *Local) Publish(kind, msg string) {}
+
+// Handle never calls h: there is no other node to publish.
+func (l *Local) Handle(kind string, h func(msg string)) (cancel func()) { return func() {} }
 
 // Subscribers is how many subscriptions wait on t.
 func (l *Local) Subscribers(t Topic) int {

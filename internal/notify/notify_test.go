@@ -1,6 +1,9 @@
 package notify
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 // A subscriber is woken by a Notify of any of its topics made after it
 // subscribed, once however many came, and by nothing after its cancel.
@@ -40,4 +43,27 @@ func TestLocal(t *testing.T) {
 	}
 	l.Notify(Messages("1002"))
 	<-other
+}
+
+func TestValidMessage(t *testing.T) {
+	for _, c := range []struct {
+		kind, msg string
+		ok        bool
+	}{
+		{"rate", "r 192.0.2.1 7", true},
+		{"rate", "", true},
+		{"a-Z9", strings.Repeat("~", MaxMessage), true},
+		{"", "x", false},
+		{"a kind", "x", false},
+		{"rate!", "x", false},
+		{strings.Repeat("k", 33), "x", false},
+		{"rate", strings.Repeat("x", MaxMessage+1), false},
+		{"rate", "two\nlines", false},
+		{"rate", "nul\x00", false},
+		{"rate", "é", false},
+	} {
+		if got := ValidMessage(c.kind, c.msg); got != c.ok {
+			t.Errorf("ValidMessage(%q, %.20q) = %v, want %v", c.kind, c.msg, got, c.ok)
+		}
+	}
 }

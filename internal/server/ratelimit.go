@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/time/rate"
 
+	"github.com/ringd/ringd/internal/notify"
 	"github.com/ringd/ringd/internal/wire"
 )
 
@@ -34,6 +35,9 @@ import (
 // table is swept every rateSweepEvery, and a shard sweeps itself whenever
 // it has doubled since its last sweep, so a flood of new addresses holds
 // only those whose buckets have not refilled yet.
+//
+// Nodes sharing one store share what they admit (rateshare.go), so that a
+// client spread over them is held to about one limit, not one per node.
 
 // Rate is a limit on one client address: Burst requests at once, refilled
 // at Burst per Per. The zero Rate takes the default; Off means no limit.
@@ -101,27 +105,36 @@ type rateLimits struct {
 	refusedRegister   prometheus.Counter
 	refusedRequest    prometheus.Counter
 	shards            [rateShards]rateShard
+	share             rateShare // with the other nodes (rateshare.go)
 }
 
 type rateShard struct {
 	mu      sync.Mutex // guards the following
 	clients map[netip.Addr]clientLimits
 	sweepAt int // the size at which a new address first sweeps the shard
+	// unshared are the addresses whose unshared count is above 0, when
+	// the share is on.
+	unshared map[netip.Addr]struct{}
 }
 
 // clientLimits are one address's buckets; nil: that limit is off or, for
-// register, the address has not registered since its buckets were last full.
+// register, the address has not registered since its buckets were last
+// full. unshared is how many requests this node admitted from it that it
+// has not yet told the other nodes of (rateshare.go).
 type clientLimits struct {
 	request, register *rate.Limiter
+	unshared          int
 }
 
-func newRateLimits(c RateConfig, clock Clock, reg *prometheus.Registry) *rateLimits {
+func newRateLimits(c RateConfig, clock Clock, reg *prometheus.Registry, n notify.Notifier) *rateLimits {
 	l := &rateLimits{register: c.RegisterRate, request: c.RequestRate,
 		exempt: c.RateExempt, trusted: c.TrustedProxies, clock: clock}
 	for i := range l.shards {
 		l.shards[i].clients = map[netip.Addr]clientLimits{}
 		l.shards[i].sweepAt = minSweepSize
+		l.shards[i].unshared = map[netip.Addr]struct{}{}
 	}
+	l.share.init(n, c.RequestRate)
 	// Labelled by limit only: an address never becomes a label.
 	refused := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "ringd_rate_limited_total",
@@ -170,6 +183,7 @@ func (l *rateLimits) allowRegister(r *http.Request) error {
 		l.refusedRegister.Inc()
 		return &wire.Error{Code: wire.ServerBusy, Detail: "register rate limit", Err: &rateLimited{wait}}
 	}
+	l.share.registered(key)
 	return nil
 }
 
@@ -214,6 +228,9 @@ func (l *rateLimits) take(key netip.Addr, register bool) time.Duration {
 		sh.clients[key] = c
 	}
 	if (*lim).AllowN(now, 1) {
+		if !register && l.share.on {
+			l.share.count(sh, key, c)
+		}
 		return 0
 	}
 	return time.Duration((1 - (*lim).TokensAt(now)) / float64(r.limit()) * float64(time.Second))
@@ -256,7 +273,8 @@ func (l *rateLimits) clients() int {
 	return n
 }
 
-// run sweeps the table every rateSweepEvery until stop closes.
+// run sweeps the table every rateSweepEvery, and shares with the other
+// nodes (rateshare.go), until stop closes.
 func (l *rateLimits) run(wg *sync.WaitGroup, stop <-chan struct{}) {
 	if l.request.Off && l.register.Off {
 		return
@@ -275,6 +293,7 @@ func (l *rateLimits) run(wg *sync.WaitGroup, stop <-chan struct{}) {
 			}
 		}
 	}()
+	l.runShare(wg, stop)
 }
 
 // shardOf spreads addresses over the shards (Fibonacci hashing of their

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/ringd/ringd/internal/notify"
 )
 
 // These tests drive the limiter table alone, with a clock of their own, to
@@ -37,7 +39,7 @@ func newTestLimits(request Rate) (*rateLimits, *testClock) {
 	clock := &testClock{t: time.Unix(1_900_000_000, 0)}
 	cfg := RateConfig{RegisterRate: DefaultRegisterRate, RequestRate: request, RateExempt: []netip.Prefix{}}
 	cfg.setDefaults()
-	return newRateLimits(cfg, clock, prometheus.NewRegistry()), clock
+	return newRateLimits(cfg, clock, prometheus.NewRegistry(), notify.NewLocal()), clock
 }
 
 // addr is the i-th of many distinct IPv4 addresses.
@@ -105,9 +107,24 @@ func TestRateTableBoundedUnderFlood(t *testing.T) {
 
 // BenchmarkRateCheck is the check every request pays: the client address
 // from the peer, the exempt list, one shard's lookup, the bucket.
-func BenchmarkRateCheck(b *testing.B) {
+func BenchmarkRateCheck(b *testing.B) { benchRateCheck(b, false) }
+
+// BenchmarkRateCheckShared is the same with the share on, as on one of
+// several nodes: each admitted request counted, shared every
+// rateShareEvery (to a Notifier that drops it).
+func BenchmarkRateCheckShared(b *testing.B) { benchRateCheck(b, true) }
+
+func benchRateCheck(b *testing.B, shared bool) {
 	l, _ := newTestLimits(Rate{Burst: 1 << 30, Per: time.Second})
 	l.clock = realClock{}
+	if shared {
+		l.share.on = true
+		var wg sync.WaitGroup
+		stop := make(chan struct{})
+		l.runShare(&wg, stop)
+		defer wg.Wait()
+		defer close(stop)
+	}
 	reqs := make([]*http.Request, 1024)
 	for i := range reqs {
 		reqs[i] = httptest.NewRequest(http.MethodPost, "/", nil)

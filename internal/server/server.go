@@ -218,7 +218,10 @@ func New(cfg Config, st store.Store) *Server {
 	}
 	s.initCalls()
 	s.metrics = newMetrics()
-	s.limits = newRateLimits(cfg.RateConfig, cfg.Clock, s.metrics.reg)
+	s.limits = newRateLimits(cfg.RateConfig, cfg.Clock, s.metrics.reg, cfg.Notifier)
+	if c, ok := cfg.Notifier.(prometheus.Collector); ok { // its own figures (pgnotify's)
+		s.metrics.reg.MustRegister(c)
+	}
 	// Read at each scrape, not kept per request.
 	s.metrics.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "ringd_requests_in_flight",

@@ -13,6 +13,12 @@
 // drops, the sender's fails), so every waiter is also woken after the
 // listener reconnects and every Recheck, and looks again: a lost
 // notification costs at most Recheck, never a message.
+//
+// Published messages (notify.Notifier's Publish) travel the same way, in
+// the same payloads as the topics, and are as much a hint.
+//
+// A payload is "node\nline\nline...": a line is a topic, or "!kind msg"
+// for a published message (no topic begins with "!").
 package pgnotify
 
 import (
@@ -62,8 +68,12 @@ type Notifier struct {
 	log     *slog.Logger
 	recheck time.Duration
 
-	mu      sync.Mutex // guards the following
-	pending map[notify.Topic]struct{}
+	mu       sync.Mutex // guards the following
+	pending  map[notify.Topic]struct{}
+	messages []string // published, as their lines ("!kind msg"), not yet sent
+
+	handlers handlers // of published messages from other nodes (messages.go)
+	stats    *stats   // what /metrics shows (metrics.go)
 
 	queued chan struct{} // holds one value while topics are pending
 	ctx    context.Context
@@ -96,6 +106,7 @@ func Open(ctx context.Context, url string, opts Options) (*Notifier, error) {
 		recheck: opts.Recheck,
 		pending: map[notify.Topic]struct{}{},
 		queued:  make(chan struct{}, 1),
+		stats:   newStats(),
 	}
 	listener, err := n.connectListener(ctx)
 	if err != nil {
@@ -130,6 +141,11 @@ func (n *Notifier) Notify(t notify.Topic) {
 	n.mu.Lock()
 	n.pending[t] = struct{}{}
 	n.mu.Unlock()
+	n.wakeSender()
+}
+
+// wakeSender makes the sender send what is queued.
+func (n *Notifier) wakeSender() {
 	select {
 	case n.queued <- struct{}{}:
 	default:
@@ -165,6 +181,7 @@ func (n *Notifier) listen(conn *pgx.Conn) {
 			if conn = n.reconnectListener(); conn == nil {
 				return // closed
 			}
+			n.stats.reconnects.Inc()
 			n.local.NotifyAll()
 		}
 		note, err := conn.WaitForNotification(n.ctx)
@@ -199,15 +216,23 @@ func (n *Notifier) reconnectListener() *pgx.Conn {
 	}
 }
 
-// deliver wakes the subscribers of the topics another node sent.
+// deliver wakes the subscribers of the topics another node sent, and
+// hands its messages to their handlers.
 func (n *Notifier) deliver(payload string) {
-	node, topics, _ := strings.Cut(payload, "\n")
+	node, lines, _ := strings.Cut(payload, "\n")
 	if node == n.node {
-		return // woken locally when sent
+		return // woken locally when sent; messages are for the others
 	}
-	for t := range strings.SplitSeq(topics, "\n") {
-		if t != "" {
-			n.local.Notify(notify.Topic(t))
+	n.stats.received.Inc()
+	for line := range strings.SplitSeq(lines, "\n") {
+		switch {
+		case line == "":
+		case line[0] == messageMark:
+			n.stats.messagesReceived.Inc()
+			n.handlers.deliver(line[1:])
+		default:
+			n.stats.topicsReceived.Inc()
+			n.local.Notify(notify.Topic(line))
 		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ringd/ringd/internal/notify"
 	"github.com/ringd/ringd/internal/notify/pgnotify"
@@ -124,6 +125,9 @@ func TestListenerTerminated(t *testing.T) {
 	}
 	// Anything sent meanwhile may be lost: the reconnect wakes every waiter.
 	woken(t, onB, 5*time.Second, "B, after its listener reconnected")
+	if r := counter(t, b, "ringd_pgnotify_listener_reconnects_total"); r != 1 {
+		t.Fatalf("B's listener reconnects counted %v, want 1", r)
+	}
 	// And it listens again; A's sender reconnects on its next send, which
 	// may be the one that finds its session gone.
 	deadline := time.Now().Add(5 * time.Second)
@@ -157,5 +161,89 @@ func TestOpenFailsWithoutDatabase(t *testing.T) {
 	}
 	if s := err.Error(); strings.Contains(s, "secretpw") {
 		t.Fatalf("error names the password: %s", s)
+	}
+}
+
+// counter is the value of the Notifier's metric name (a counter, or a
+// histogram's count), read as /metrics would.
+func counter(t *testing.T, n *pgnotify.Notifier, name string) float64 {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(n)
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		m := mf.GetMetric()[0]
+		if h := m.GetHistogram(); h != nil {
+			return float64(h.GetSampleCount())
+		}
+		return m.GetCounter().GetValue()
+	}
+	t.Fatalf("no metric %s", name)
+	return 0
+}
+
+// Published messages reach the other node's handlers of their kind, many
+// payloads' worth in a burst, never the publishing node's own; what is not
+// valid is dropped; a cancelled handler hears nothing more.
+func TestPublishAcrossNotifiers(t *testing.T) {
+	url := testsrv.Postgres(t)
+	a := open(t, url, time.Hour)
+	b := open(t, url, time.Hour)
+	got := make(chan string, 10000)
+	cancelB := b.Handle("rate", func(msg string) { got <- msg })
+	defer a.Handle("rate", func(msg string) { t.Errorf("A heard its own message %q", msg) })()
+	defer b.Handle("other", func(msg string) { t.Errorf("the handler of another kind heard %q", msg) })()
+	wake, cancelWake := b.Subscribe(notify.Messages("100"))
+	defer cancelWake()
+
+	const n = 400 // 100-byte messages: several payloads of under 8000 bytes
+	want := map[string]bool{}
+	a.Notify(notify.Messages("100")) // a topic in the same batch
+	a.Publish("rate", "bad\nline")
+	a.Publish("a kind", "x")
+	for i := range n {
+		msg := fmt.Sprintf("r 192.0.2.%d %d %s", i%256, i, strings.Repeat("x", 80))
+		want[msg] = true
+		a.Publish("rate", msg)
+	}
+	woken(t, wake, 5*time.Second, "B, by the topic sent with the messages")
+	for len(want) > 0 {
+		select {
+		case m := <-got:
+			if !want[m] {
+				t.Fatalf("B heard %q, not published or heard twice", m)
+			}
+			delete(want, m)
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%d of %d messages never reached B", len(want), n)
+		}
+	}
+	if d := counter(t, a, "ringd_pgnotify_messages_dropped_total"); d != 2 {
+		t.Fatalf("%v messages dropped, want the 2 invalid ones", d)
+	}
+	if s, r := counter(t, a, "ringd_pgnotify_messages_sent_total"), counter(t, b, "ringd_pgnotify_messages_received_total"); s != n || r != n {
+		t.Fatalf("messages sent by A %v, received by B %v; want %d", s, r, n)
+	}
+	notifies, batches := counter(t, a, "ringd_pgnotify_sends_total"), counter(t, a, "ringd_pgnotify_batch_lines")
+	if notifies < 1 || notifies > n/10 || batches != notifies {
+		t.Fatalf("%v NOTIFY statements (%v batches observed) for %d messages: not batched", notifies, batches, n)
+	}
+	t.Logf("%d messages and a topic in %v NOTIFY statements, %v notifications heard by B", n, notifies,
+		counter(t, b, "ringd_pgnotify_notifications_received_total"))
+
+	cancelB()
+	a.Publish("rate", "after cancel")
+	a.Notify(notify.Messages("100"))
+	woken(t, wake, 5*time.Second, "B, by a topic sent after the message")
+	select {
+	case m := <-got:
+		t.Fatalf("a cancelled handler heard %q", m)
+	default:
 	}
 }

@@ -6,17 +6,16 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-
-	"github.com/ringd/ringd/internal/notify"
 )
 
 // closeFlush bounds the last send at Close.
 const closeFlush = time.Second
 
-// sendLoop sends the queued topics, batched: whatever queued while the
-// previous NOTIFY was on its way goes in the next. Its connection is made
-// when first needed and again after a failure; topics that fail to go are
-// dropped, and the other nodes' re-check covers them.
+// sendLoop sends the queued topics and messages, batched: whatever queued
+// while the previous NOTIFY was on its way goes in the next. Its
+// connection is made when first needed and again after a failure; what
+// fails to go is dropped: the other nodes' re-check covers the topics,
+// and a message is a hint.
 func (n *Notifier) sendLoop() {
 	defer n.wg.Done()
 	var conn *pgx.Conn
@@ -47,27 +46,38 @@ func (n *Notifier) sendLoop() {
 	}
 }
 
-// sendPending sends the topics queued now in one statement, on *conn
-// (made if nil).
+// sendPending sends the topics and messages queued now in one statement,
+// on *conn (made if nil).
 func (n *Notifier) sendPending(ctx context.Context, conn **pgx.Conn) error {
 	n.mu.Lock()
-	topics := make([]notify.Topic, 0, len(n.pending))
+	lines := make([]string, 0, len(n.pending)+len(n.messages))
 	for t := range n.pending {
-		topics = append(topics, t)
+		lines = append(lines, string(t))
 	}
+	topics := len(lines)
+	lines = append(lines, n.messages...)
 	clear(n.pending)
+	n.messages = n.messages[:0]
 	n.mu.Unlock()
-	if len(topics) == 0 {
+	if len(lines) == 0 {
 		return nil
 	}
-	p := payloads(n.node, topics)
+	p := payloads(n.node, lines)
 	err := n.notify(ctx, conn, p)
 	if err != nil && ctx.Err() == nil {
 		// Most often the session was ended (a failover, a terminated
 		// backend) since the last send: once more on a new one.
 		err = n.notify(ctx, conn, p)
 	}
-	return err
+	if err != nil {
+		n.stats.sendFailures.Inc()
+		return err
+	}
+	n.stats.sends.Inc()
+	n.stats.batch.Observe(float64(len(lines)))
+	n.stats.topicsSent.Add(float64(topics))
+	n.stats.messagesSent.Add(float64(len(lines) - topics))
+	return nil
 }
 
 // notify sends the payloads in one statement on *conn, connecting first if
@@ -89,13 +99,14 @@ func (n *Notifier) notify(ctx context.Context, conn **pgx.Conn, payloads []strin
 	return err
 }
 
-// payloads packs topics into notifications of at most maxPayload bytes,
-// each "node\ntopic\ntopic...".
-func payloads(node string, topics []notify.Topic) []string {
+// payloads packs lines (topics and message lines) into notifications of at
+// most maxPayload bytes, each "node\nline\nline...". A line is at most
+// notify.MaxMessage and a few bytes, so every one fits.
+func payloads(node string, lines []string) []string {
 	var out []string
 	var b strings.Builder
-	for _, t := range topics {
-		if b.Len() > 0 && b.Len()+1+len(t) > maxPayload {
+	for _, l := range lines {
+		if b.Len() > 0 && b.Len()+1+len(l) > maxPayload {
 			out = append(out, b.String())
 			b.Reset()
 		}
@@ -103,7 +114,7 @@ func payloads(node string, topics []notify.Topic) []string {
 			b.WriteString(node)
 		}
 		b.WriteByte('\n')
-		b.WriteString(string(t))
+		b.WriteString(l)
 	}
 	if b.Len() > 0 {
 		out = append(out, b.String())
