@@ -20,8 +20,8 @@ import (
 // (one round trip); when it is, the statement answers each message's
 // device, and the pushes the filter wants are queued to the outbox by a
 // second statement of the same transaction, as a send alone queues them
-// (outbox.go): a push never announces a message not committed, and no
-// message committed lacks its push.
+// (outbox.go): a push never announces a message not committed, and the
+// messages commit only with their pushes.
 //
 // At most groupsInFlight groups run at once. A send that finds one of
 // them free runs at once, with whatever waits; otherwise it waits, and
