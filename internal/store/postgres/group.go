@@ -7,16 +7,21 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/ringd/ringd/internal/store"
 )
 
-// Group commit of sends. A send without a cid, when no push is queued, is
-// one statement (sendAtOnce); under load the node joins such sends, but
-// those whose data is in the object store, into groups and stores each
-// group with one statement, so one commit (and one WAL flush, one round
-// trip) serves several sends.
+// Group commit of sends. Under load the node joins the sends without a
+// cid, but those whose data is in the object store, into groups, and
+// stores each group with one statement, so one commit (and one WAL flush)
+// serves several sends. When push is not configured that statement is all
+// (one round trip); when it is, the statement answers each message's
+// device, and the pushes the filter wants are queued to the outbox by a
+// second statement of the same transaction, as a send alone queues them
+// (outbox.go): a push never announces a message not committed, and the
+// messages commit only with their pushes.
 //
 // At most groupsInFlight groups run at once. A send that finds one of
 // them free runs at once, with whatever waits; otherwise it waits, and
@@ -31,9 +36,9 @@ import (
 // locks all its callees' rows in the order of their numbers, as every
 // other send and login does, so groups queue behind each other rather
 // than deadlock. A serialization failure or deadlock runs the group again;
-// any other error PostgreSQL reports (which rolled the statement back) runs
+// any other error PostgreSQL reports (which rolled the group back) runs
 // its sends again one by one, so that one send's fault is that send's
-// answer alone.
+// answer alone. A group of one is a send alone (sendWithoutCID).
 
 const (
 	groupsInFlight = 4
@@ -135,7 +140,7 @@ func (db *DB) runGroup(ctx context.Context, leader *groupedSend) {
 func (db *DB) storeGroup(ctx context.Context, group []*groupedSend) {
 	if len(group) == 1 {
 		s := group[0]
-		s.res, s.err = db.sendAlone(ctx, s.m, s.callees, s.p)
+		s.res, s.err = db.sendWithoutCID(ctx, s.m, s.callees, s.p)
 		return
 	}
 	err := db.retry(ctx, func() error { return db.sendGroup(ctx, group) })
@@ -164,19 +169,44 @@ func (db *DB) storeGroup(ctx context.Context, group []*groupedSend) {
 // are taken in the order of the sends and, within a send, of its callees.
 // It answers a row per send: whether its sender was found and is in use,
 // and the callees it stored messages for with their ids.
-const groupStatement = `WITH s AS (
+//
+// groupPushStatement is groupStatement that answers, after those, what
+// the sends' pushes need: the sender's number, the caller name the
+// messages carry, and for each message its callee's device (token, appid,
+// empty when no device is known, and login count), as liveCallees reads
+// them. Without push the statement reads no device.
+var (
+	groupStatement     = groupSQL(false)
+	groupPushStatement = groupSQL(true)
+)
+
+// groupSQL is groupPushStatement if devices, else groupStatement.
+func groupSQL(devices bool) string {
+	var deviceColumns, deviceJoin, deviceAggregates, deviceAnswers string
+	if devices {
+		deviceColumns = `, c.token, coalesce(dv.appid, '') AS appid, coalesce(dv.login, 0) AS login`
+		deviceJoin = ` LEFT JOIN devices dv ON dv.token = c.token`
+		deviceAggregates = `, min(caller) AS caller, min(caller_name) AS caller_name,
+				array_agg(token ORDER BY id) AS tokens, array_agg(appid ORDER BY id) AS appids,
+				array_agg(login ORDER BY id) AS logins`
+		deviceAnswers = `, coalesce(k.caller, ''), coalesce(k.caller_name, ''),
+		coalesce(k.tokens, '{}'), coalesce(k.appids, '{}'), coalesce(k.logins, '{}')`
+	}
+	return `WITH s AS (
 		SELECT u.i, n.number, n.name, n.token IS NOT NULL AS in_use
 		FROM unnest($1::bytea[]) WITH ORDINALITY AS u(h, i) JOIN numbers n ON n.uuid_hash = u.h
 	), cc AS (
 		SELECT * FROM unnest($2::bigint[], $3::text[]) WITH ORDINALITY AS cc(i, callee, o)
 	), c AS MATERIALIZED (
-		SELECT number FROM numbers WHERE token IS NOT NULL
+		SELECT number, token FROM numbers WHERE token IS NOT NULL
 			AND number IN (SELECT cc.callee FROM cc JOIN s ON s.i = cc.i WHERE s.in_use)
 		ORDER BY number FOR NO KEY UPDATE
 	), r AS MATERIALIZED (
 		SELECT o.*, nextval('messages_id_seq') AS id FROM (
-			SELECT cc.i, cc.callee, s.number AS caller, coalesce(nullif(($4::text[])[cc.i], ''), s.name) AS caller_name
-			FROM cc JOIN s ON s.i = cc.i JOIN c ON c.number = cc.callee WHERE s.in_use ORDER BY cc.o) o
+			SELECT cc.i, cc.callee, s.number AS caller, coalesce(nullif(($4::text[])[cc.i], ''), s.name) AS caller_name` +
+		deviceColumns + `
+			FROM cc JOIN s ON s.i = cc.i JOIN c ON c.number = cc.callee` + deviceJoin + `
+			WHERE s.in_use ORDER BY cc.o) o
 	), d AS (
 		INSERT INTO data(name, length, inline, last_used)
 		SELECT ($9::text[])[i], ($7::bigint[])[i], ($10::bytea[])[i], $12
@@ -188,12 +218,15 @@ const groupStatement = `WITH s AS (
 			($8::text[])[i], ($9::text[])[i], ($11::bytea[])[i]
 		FROM r ORDER BY id
 	)
-	SELECT s.i IS NOT NULL, coalesce(s.in_use, false), coalesce(k.callees, '{}'), coalesce(k.ids, '{}')
+	SELECT s.i IS NOT NULL, coalesce(s.in_use, false), coalesce(k.callees, '{}'), coalesce(k.ids, '{}')` +
+		deviceAnswers + `
 	FROM generate_series(1, cardinality($1::bytea[])) AS g(i)
 		LEFT JOIN s ON s.i = g.i
-		LEFT JOIN (SELECT i, array_agg(callee ORDER BY id) AS callees, array_agg(id ORDER BY id) AS ids
+		LEFT JOIN (SELECT i, array_agg(callee ORDER BY id) AS callees, array_agg(id ORDER BY id) AS ids` +
+		deviceAggregates + `
 			FROM r GROUP BY i) k ON k.i = g.i
 	ORDER BY g.i`
+}
 
 // groupArgs are groupStatement's parameters.
 type groupArgs struct {
@@ -240,28 +273,90 @@ func argsOf(group []*groupedSend) *groupArgs {
 	return a
 }
 
-// sendGroup stores group in one statement and sets each send's answer.
+// sendGroup stores group in one transaction and sets each send's answer:
+// its one statement alone when push is not configured, else that
+// statement and the outbox's insert of the pushes it calls for, after
+// whose commit the dispatcher is kicked.
 func (db *DB) sendGroup(ctx context.Context, group []*groupedSend) error {
-	a := argsOf(group)
-	rows, err := db.pool.Query(ctx, groupStatement, a.hashes, a.calleeSend, a.callees, a.callerNames,
-		a.times, a.uris, a.lengths, a.fnames, a.names, a.dataBytes, a.messageBytes, time.Now().UnixMilli())
-	if err != nil {
+	if db.pushWanted.Load() == nil {
+		_, err := storeMessages(ctx, db.pool, group, false)
 		return err
 	}
-	var found, inUse bool
-	var stored []string
-	var ids []int64
+	tx := &wtx{db: db}
+	err := pgx.BeginFunc(ctx, db.pool, func(t pgx.Tx) error {
+		tx.Tx = t
+		pushes, err := storeMessages(ctx, t, group, true)
+		if err != nil {
+			return err
+		}
+		return tx.queuePushes(ctx, pushes)
+	})
+	if err == nil && tx.pushed {
+		db.pushCommitted()
+	}
+	return err
+}
+
+// storeMessages runs groupStatement through q, or groupPushStatement if
+// withPushes, sets each send's answer, and returns the pushes announcing
+// the messages stored.
+func storeMessages(ctx context.Context, q querier, group []*groupedSend, withPushes bool) ([]store.Push, error) {
+	a := argsOf(group)
+	var r groupRow
+	statement, scans := groupStatement, r.scans()
+	if withPushes {
+		statement, scans = groupPushStatement, append(scans, r.pushScans()...)
+	}
+	rows, err := q.Query(ctx, statement, a.hashes, a.calleeSend, a.callees, a.callerNames,
+		a.times, a.uris, a.lengths, a.fnames, a.names, a.dataBytes, a.messageBytes, time.Now().UnixMilli())
+	if err != nil {
+		return nil, err
+	}
+	var pushes []store.Push
 	i := 0
-	err = forEach(rows, []any{&found, &inUse, &stored, &ids}, func() {
+	err = forEach(rows, scans, func() {
 		if i < len(group) {
-			answer(group[i], found, inUse, stored, ids)
+			s := group[i]
+			answer(s, r.found, r.inUse, r.stored, r.ids)
+			if withPushes {
+				pushes = r.appendPushes(pushes, s)
+			}
 		}
 		i++
 	})
 	if err == nil && i != len(group) {
 		err = fmt.Errorf("postgres: a group of %d sends answered %d rows", len(group), i)
 	}
-	return err
+	return pushes, err
+}
+
+// groupRow is a send's row of groupStatement or groupPushStatement.
+type groupRow struct {
+	found, inUse       bool
+	stored             []string
+	ids                []int64
+	caller, callerName string
+	tokens, appids     []string
+	logins             []int64
+}
+
+// scans are the destinations of groupStatement's columns.
+func (r *groupRow) scans() []any { return []any{&r.found, &r.inUse, &r.stored, &r.ids} }
+
+// pushScans are those of the columns groupPushStatement answers after.
+func (r *groupRow) pushScans() []any {
+	return []any{&r.caller, &r.callerName, &r.tokens, &r.appids, &r.logins}
+}
+
+// appendPushes appends the pushes announcing the messages r stored for s,
+// as a send alone makes them (insertMessages). r's arrays are of one
+// length, aggregated from the same messages.
+func (r *groupRow) appendPushes(pushes []store.Push, s *groupedSend) []store.Push {
+	for k, id := range r.ids {
+		c := liveCallee{number: r.stored[k], token: r.tokens[k], appid: r.appids[k], login: r.logins[k]}
+		pushes = appendMessagePush(pushes, s.m, s.p, r.caller, r.callerName, c, id)
+	}
+	return pushes
 }
 
 // answer sets s's answer from its row of groupStatement.

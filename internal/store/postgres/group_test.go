@@ -4,7 +4,9 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"maps"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -170,4 +172,124 @@ func count(t *testing.T, db *DB, q string, args ...any) int {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// outboxRow is a row of the outbox as the test reads it.
+type outboxRow struct {
+	kind, token, appid, caller, callerName, body, callid, reason string
+	created, expires, due, login, claimedUntil                   int64
+	attempts                                                     int
+}
+
+// outboxSince reads the outbox's rows of ids above after, by msgid.
+func outboxSince(t *testing.T, db *DB, after int64) map[int64]outboxRow {
+	t.Helper()
+	rows, err := db.pool.Query(t.Context(), `SELECT msgid, kind, token, appid, caller, caller_name, body, callid,
+		reason, created, expires, due, login, claimed_until, attempts FROM outbox WHERE id > $1`, after)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[int64]outboxRow{}
+	var msgid int64
+	var r outboxRow
+	err = forEach(rows, []any{&msgid, &r.kind, &r.token, &r.appid, &r.caller, &r.callerName, &r.body, &r.callid,
+		&r.reason, &r.created, &r.expires, &r.due, &r.login, &r.claimedUntil, &r.attempts}, func() {
+		if _, dup := got[msgid]; dup {
+			t.Errorf("two pushes of message %d", msgid)
+		}
+		got[msgid] = r
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
+// With push configured, a group queues in its transaction the pushes each
+// of its sends queues alone: one per message to a callee whose appid the
+// filter wants, due at once, with the device's token and login count, the
+// caller, the name the message carries and its preview; none for a
+// refused send, none for a callee of an unwanted appid. Its commit kicks
+// the dispatcher. A group PostgreSQL refuses queues nothing of its own:
+// its sends, stored one by one, queue theirs.
+func TestGroupQueuesPushes(t *testing.T) {
+	db, err := Open(t.Context(), testsrv.Postgres(t), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	// Numbers 0-3 in use, 4 and 5 registered only; 3's device is of an
+	// app without a provider.
+	n := groupNumbers(t, db, 6, func(i int) bool { return i < 4 })
+	other := store.Device{Token: "token-other-" + n[3], AppID: "com.example.other", Build: "1", Name: n[3], Locale: "en"}
+	if _, err := db.Login(t.Context(), other, []store.UUIDHash{groupUUID(3)}, groupT0); err != nil {
+		t.Fatal(err)
+	}
+	db.SetPushFilter(func(appid string) bool { return appid == "com.example.chat" })
+	var kicks atomic.Int64
+	db.SetPushKick(func() { kicks.Add(1) })
+	long := strings.Repeat("é", store.TextMax/2) + "x"
+	send := func(from int, to []string, data, fname, name string) store.NewMessages {
+		return store.NewMessages{SenderHash: groupUUID(from), Callees: to, Data: strings.NewReader(data),
+			Length: int64(len(data)), Fname: fname, CallerName: name, Now: groupT0.Add(time.Duration(from) * time.Second)}
+	}
+	for _, bad := range []bool{false, true} {
+		fname := "f.txt"
+		if bad {
+			fname = "bad\xff" // not UTF-8: PostgreSQL refuses the statement
+		}
+		cases := []struct {
+			m          store.NewMessages
+			err        bool
+			body, name string
+		}{
+			{m: send(0, []string{n[1], n[3], n[2]}, "to three", "", "Ally"), body: "to three", name: "Ally"},
+			{m: send(99, []string{n[1]}, "unknown sender", "", ""), err: true},
+			{m: send(4, []string{n[1]}, "sender not in use", "", ""), err: true},
+			{m: send(0, []string{n[4], n[5]}, "no callee in use", "", ""), err: true},
+			{m: send(1, []string{n[4], n[2], n[0]}, long, "", ""), body: store.Preview(long), name: n[1]},
+			{m: send(3, []string{n[2], n[3]}, "a file", fname, ""), body: fname, name: n[3], err: bad},
+			{m: send(2, []string{n[3]}, "to an app without a provider", "", ""), name: n[2]},
+		}
+		group := make([]*groupedSend, len(cases))
+		for i, c := range cases {
+			group[i] = grouped(t, db, c.m)
+		}
+		var lastPush int64
+		if err := db.pool.QueryRow(t.Context(), `SELECT coalesce(max(id), 0) FROM outbox`).Scan(&lastPush); err != nil {
+			t.Fatal(err)
+		}
+		kicked := kicks.Load()
+		db.storeGroup(t.Context(), group)
+		want := map[int64]outboxRow{}
+		for i, c := range cases {
+			s := group[i]
+			if (s.err != nil) != c.err {
+				t.Fatalf("bad %v, send %d: %v", bad, i, s.err)
+			}
+			for callee, id := range s.res.MsgIDs {
+				if callee == n[3] {
+					continue // an app without a provider
+				}
+				var login int64
+				if err := db.pool.QueryRow(t.Context(), `SELECT login FROM devices WHERE token = $1`,
+					"token-"+callee).Scan(&login); err != nil {
+					t.Fatal(err)
+				}
+				at := c.m.Now.UnixMilli()
+				want[id] = outboxRow{kind: string(store.PushMessage), token: "token-" + callee, appid: "com.example.chat",
+					caller: n[groupSender(c.m)], callerName: c.name, body: c.body, created: at, due: at, login: login}
+			}
+		}
+		if got := outboxSince(t, db, lastPush); !maps.Equal(got, want) {
+			t.Fatalf("bad %v: pushes queued\n%+v\nwant\n%+v", bad, got, want)
+		}
+		wantKicks := int64(1)
+		if bad {
+			wantKicks = 2 // the sends that queued pushes, alone
+		}
+		if got := kicks.Load() - kicked; got != wantKicks {
+			t.Fatalf("bad %v: %d kicks, want %d", bad, got, wantKicks)
+		}
+	}
 }

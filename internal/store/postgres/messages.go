@@ -27,15 +27,14 @@ func (db *DB) Send(ctx context.Context, m store.NewMessages) (store.SendResult, 
 		return store.SendResult{}, err
 	}
 	var res store.SendResult
-	oneStatement := m.CID == "" && db.pushWanted.Load() == nil
 	switch {
-	case oneStatement && !p.object:
-		// Nothing but the data and the messages to write: one statement,
-		// shared with the sends that wait meanwhile (group.go).
+	case m.CID == "" && !p.object:
+		// The data, the messages and their pushes are stored in one
+		// transaction shared with the sends that wait meanwhile (group.go).
 		res, err = db.sendInGroup(ctx, &m, callees, &p)
-	case oneStatement:
+	case m.CID == "":
 		// An object's put outweighs a commit: a group gains it nothing.
-		res, err = db.sendAlone(ctx, &m, callees, &p)
+		res, err = db.sendWithoutCID(ctx, &m, callees, &p)
 	default:
 		err = db.write(ctx, func(tx *wtx) error {
 			res = store.SendResult{}
@@ -107,6 +106,21 @@ func (tx *wtx) send(ctx context.Context, m *store.NewMessages, callees []string,
 	}
 	_, err = tx.Exec(ctx, `UPDATE sends SET result = $3 WHERE caller = $1 AND cid = $2`, s.number, m.CID, string(rec))
 	return err
+}
+
+// sendWithoutCID stores a send without a cid alone: in one statement
+// (sendAlone) when push is not configured, else in a transaction of its
+// own that also queues its pushes.
+func (db *DB) sendWithoutCID(ctx context.Context, m *store.NewMessages, callees []string, p *placed) (store.SendResult, error) {
+	if db.pushWanted.Load() == nil {
+		return db.sendAlone(ctx, m, callees, p)
+	}
+	var res store.SendResult
+	err := db.write(ctx, func(tx *wtx) error {
+		res = store.SendResult{}
+		return tx.send(ctx, m, callees, p, &res)
+	})
+	return res, err
 }
 
 // sendAlone stores a send without a cid, when no push is queued, in a
@@ -298,13 +312,20 @@ func (tx *wtx) insertMessages(ctx context.Context, m *store.NewMessages, p *plac
 	}
 	var pushes []store.Push
 	for _, c := range live {
-		if c.appid == "" {
-			continue
-		}
-		pushes = append(pushes, store.Push{Kind: store.PushMessage, Caller: caller, CallerName: callerName,
-			Body: messagePreview(m, p), Created: m.Now, Token: c.token, AppID: c.appid, MsgID: res.MsgIDs[c.number], Login: c.login})
+		pushes = appendMessagePush(pushes, m, p, caller, callerName, c, res.MsgIDs[c.number])
 	}
 	return tx.queuePushes(ctx, pushes)
+}
+
+// appendMessagePush appends to pushes the push announcing message id, of
+// m from caller to c, unless c's device is unknown (no appid).
+func appendMessagePush(pushes []store.Push, m *store.NewMessages, p *placed, caller, callerName string,
+	c liveCallee, id int64) []store.Push {
+	if c.appid == "" {
+		return pushes
+	}
+	return append(pushes, store.Push{Kind: store.PushMessage, Caller: caller, CallerName: callerName,
+		Body: messagePreview(m, p), Created: m.Now, Token: c.token, AppID: c.appid, MsgID: id, Login: c.login})
 }
 
 // messageColumns are what scanMessage reads, from messages m joined to

@@ -44,10 +44,28 @@ type groupedSend struct {
 // answer it would get alone, the messages stored are exactly those the
 // answers name, with their data, and the sends without a cid were stored
 // in groups (fewer commits than sends), with no deadlock between groups.
+// With push configured, each message stored has its push, but those to a
+// device of an app without a provider, and no other push is queued.
 func TestConcurrentSendsInGroups(t *testing.T) {
+	for _, push := range []bool{false, true} {
+		t.Run(fmt.Sprintf("push=%v", push), func(t *testing.T) { testConcurrentSendsInGroups(t, push) })
+	}
+}
+
+func testConcurrentSendsInGroups(t *testing.T, push bool) {
 	dbs, url := nodes(t, 2)
 	// Numbers 0-9 in use, 10 and 11 registered only; sender 99 unknown.
+	// Number 9's device is of an app without a provider.
 	numbers := online(t, dbs[0], 10)
+	other := store.Device{Token: "token-other", AppID: "com.example.other", Build: "1", Name: "other", Locale: "en"}
+	if _, err := dbs[0].Login(t.Context(), other, []store.UUIDHash{uuid(9)}, t0); err != nil {
+		t.Fatal(err)
+	}
+	if push {
+		for _, db := range dbs {
+			db.SetPushFilter(func(appid string) bool { return appid == "com.example.chat" })
+		}
+	}
 	for i := 10; i < 12; i++ {
 		numbers = append(numbers, fmt.Sprintf("%d", 40000000+i))
 		if err := dbs[0].Register(t.Context(), numbers[i], uuid(i), t0); err != nil {
@@ -97,6 +115,7 @@ func TestConcurrentSendsInGroups(t *testing.T) {
 	}
 	stored := checkAnswers(t, numbers, all)
 	checkMessages(t, url, numbers, stored)
+	checkPushes(t, url, numbers, stored, push)
 	commits = metric(t, dbs[0], "ringd_postgres_commits_total") + metric(t, dbs[1], "ringd_postgres_commits_total") - commits
 	if commits >= int64(len(stored)) {
 		t.Fatalf("%d sends stored in %d commits: no groups formed", len(stored), commits)
@@ -197,5 +216,38 @@ func checkMessages(t *testing.T, url string, numbers []string, stored []*grouped
 	}
 	if !maps.Equal(got, want) {
 		t.Fatalf("%d messages stored, answers name %d, or they differ", len(got), len(want))
+	}
+}
+
+// checkPushes checks that the outbox holds a push of each message the
+// stored sends answered, to its callee's device, if push is configured,
+// but to number 9's, and no other.
+func checkPushes(t *testing.T, url string, numbers []string, stored []*groupedSend, push bool) {
+	t.Helper()
+	want := map[int64]string{}
+	for _, s := range stored {
+		for callee, id := range s.res.MsgIDs {
+			if push && callee != numbers[9] {
+				want[id] = numbers[s.from] + "|token-" + callee
+			}
+		}
+	}
+	conn, err := pgx.Connect(t.Context(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	rows, err := conn.Query(t.Context(), `SELECT msgid, caller || '|' || token FROM outbox`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[int64]string{}
+	var id int64
+	var row string
+	if _, err := pgx.ForEachRow(rows, []any{&id, &row}, func() error { got[id] = row; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if !maps.Equal(got, want) {
+		t.Fatalf("%d pushes queued, want %d, or they differ", len(got), len(want))
 	}
 }
