@@ -31,10 +31,16 @@ const effectiveState = `CASE WHEN m.state = 0 AND m.id <= k.upto THEN 1 ELSE m.s
 // would answer: most gets find nothing, and this read takes no lock and
 // writes nothing. A message committed after it is one the get came too
 // early for.
-const anyWaiting = `SELECT EXISTS (SELECT 1 FROM unnest($1::text[]) AS q(number)
-	LEFT JOIN cursors k ON k.number = q.number
-	WHERE EXISTS (SELECT 1 FROM messages m WHERE m.callee = q.number AND m.id > coalesce(k.upto, 0)
-		AND m.state = 0 AND m.time > $2 AND m.id > $3))`
+//
+// Here and below, a scan of one number's messages is ordered by (callee,
+// id): only messages_callee is in that order, so no plan, even a generic
+// one on a table not yet analyzed, walks the primary key through every
+// number's messages above a cursor instead.
+const anyWaiting = `SELECT EXISTS (SELECT 1 FROM unnest($1::text[]) AS q(number), LATERAL (
+		SELECT 1 FROM messages m WHERE m.callee = q.number
+			AND m.id > coalesce((SELECT upto FROM cursors k WHERE k.number = q.number), 0)
+			AND m.state = 0 AND m.time > $2 AND m.id > $3
+		ORDER BY m.callee, m.id LIMIT 1) w)`
 
 // lockCursors locks the cursor rows of the numbers $1, making those
 // missing, in the order of their numbers (so concurrent gets of several
@@ -48,35 +54,38 @@ const lockCursors = `INSERT INTO cursors(number, upto)
 // waiting messages of the numbers $1 that pass the filters (time > $2, id >
 // $3), at most $4, and whether more wait, and marks them delivered: each
 // number's from its own index range above its cursor, then the oldest of
-// them. A number whose taken messages are all that waited for it up to
-// the last of them (none left behind for the filters) has its cursor
-// moved there; one with any left behind has its taken rows marked one by
-// one, as the cursor must not pass a message still waiting.
+// them, whole rows, so that the answer reads no row twice. A number whose
+// taken messages are all that waited for it up to the last of them (none
+// left behind for the filters) has its cursor moved there; one with any
+// left behind has its taken rows marked one by one, as the cursor must
+// not pass a message still waiting.
 const takeWaiting = `WITH k AS (
 		SELECT number, upto FROM cursors WHERE number = ANY($1)
 	), picked AS (
-		SELECT w.id, w.callee FROM k, LATERAL (
-			SELECT id, callee FROM messages
+		SELECT w.* FROM k, LATERAL (
+			SELECT * FROM messages
 			WHERE callee = k.number AND id > k.upto AND state = 0 AND time > $2 AND id > $3
-			ORDER BY id LIMIT $4 + 1) w
+			ORDER BY callee, id LIMIT $4 + 1) w
 		ORDER BY w.id LIMIT $4 + 1
 	), taken AS (
-		SELECT id, callee FROM picked ORDER BY id LIMIT $4
+		SELECT * FROM picked ORDER BY id LIMIT $4
 	), tops AS (
 		SELECT callee, max(id) AS top FROM taken GROUP BY callee
 	), cuts AS (
-		SELECT t.callee, t.top, NOT EXISTS (SELECT 1 FROM messages s
-			WHERE s.callee = t.callee AND s.id > k.upto AND s.id < t.top
-				AND s.state = 0 AND NOT (s.time > $2 AND s.id > $3)) AS whole
-		FROM tops t JOIN k ON k.number = t.callee
+		SELECT t.callee, t.top, s.id IS NULL AS whole
+		FROM tops t JOIN k ON k.number = t.callee LEFT JOIN LATERAL (
+			SELECT id FROM messages
+			WHERE callee = t.callee AND id > k.upto AND id < t.top
+				AND state = 0 AND NOT (time > $2 AND id > $3)
+			ORDER BY callee, id LIMIT 1) s ON true
 	), moved AS (
 		UPDATE cursors c SET upto = t.top FROM cuts t WHERE t.whole AND c.number = t.callee
 	), marked AS (
-		UPDATE messages m SET state = 1 FROM taken t JOIN cuts u ON u.callee = t.callee
-		WHERE NOT u.whole AND m.id = t.id AND m.state = 0
+		UPDATE messages SET state = 1 WHERE state = 0 AND id = ANY(ARRAY(
+			SELECT t.id FROM taken t JOIN cuts u ON u.callee = t.callee WHERE NOT u.whole))
 	)
 	SELECT ` + messageHead + `1::smallint` + messageTail + `, (SELECT count(*) FROM picked) > $4
-	FROM taken t JOIN messages m ON m.id = t.id` + dataJoin + `ORDER BY m.id`
+	FROM taken m` + dataJoin + `ORDER BY m.id`
 
 // TakeUndelivered takes the oldest waiting messages of q's numbers. The
 // cursors are locked by one statement and the messages read and marked by
