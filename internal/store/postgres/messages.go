@@ -328,16 +328,21 @@ func appendMessagePush(pushes []store.Push, m *store.NewMessages, p *placed, cal
 		Body: messagePreview(m, p), Created: m.Now, Token: c.token, AppID: c.appid, MsgID: id, Login: c.login})
 }
 
-// messageColumns are what scanMessage reads, from messages m joined to
-// their data rows d. A text of at most store.TextMax bytes comes with its
+// messageHead, a message's state and messageTail are what scanMessage
+// reads, from messages m joined to their data rows d. The state is an
+// expression of the query's (cursor.go: a message's state column is not
+// its state). A text of at most store.TextMax bytes comes with its
 // message, from whichever row holds it.
-const messageColumns = `m.id, m.caller, m.caller_name, m.callee, m.time, m.uri, m.length,
-	coalesce(m.fname, ''), coalesce(m.callid, ''), m.state, coalesce(m.data, ''),
+const (
+	messageHead = `m.id, m.caller, m.caller_name, m.callee, m.time, m.uri, m.length,
+	coalesce(m.fname, ''), coalesce(m.callid, ''), `
+	messageTail = `, coalesce(m.data, ''),
 	CASE WHEN m.fname IS NULL AND m.length <= 4096 THEN coalesce(m.inline, d.inline) END`
+)
 
 const dataJoin = ` LEFT JOIN data d ON d.name = m.data `
 
-// scanMessage scans a row of messageColumns,
+// scanMessage scans a row of a message's columns (messageHead),
 // and any columns after them into more.
 func scanMessage(row pgx.Row, more ...any) (store.Message, error) {
 	var m store.Message
@@ -352,7 +357,7 @@ func scanMessage(row pgx.Row, more ...any) (store.Message, error) {
 	return m, err
 }
 
-// collect appends rows of messageColumns to dst; more reports a row past
+// collect appends rows of a message's columns to dst; more reports a row past
 // limit, which it leaves out.
 func collect(rows pgx.Rows, limit int, dst []store.Message) ([]store.Message, bool, error) {
 	defer rows.Close()
@@ -374,80 +379,6 @@ func collect(rows pgx.Rows, limit int, dst []store.Message) ([]store.Message, bo
 	return dst, more, rows.Err()
 }
 
-// TakeUndelivered takes the oldest waiting messages in one statement:
-// each number's from its own index range (a scan in id order over all
-// numbers' messages would read every message of the others), then the
-// oldest of them;
-// their rows are locked with SKIP LOCKED, so of concurrent gets of one
-// number each takes rows no other has, and the UPDATE marks them in the
-// statement that reads them. One row past the limit is locked too, to
-// tell whether more wait; a row another get holds is not counted, as it
-// is that get's.
-func (db *DB) TakeUndelivered(ctx context.Context, q store.GetQuery, dst []store.Message) ([]store.Message, bool, error) {
-	// Most gets find nothing: a read of the index of waiting messages
-	// answers them, cheaper than the UPDATE's plan, locks and snapshot.
-	// A message committed after this read is one the get came too early for.
-	var waiting bool
-	err := db.pool.QueryRow(ctx, `SELECT EXISTS(SELECT 1 FROM messages WHERE callee = ANY($1) AND state = 0)`,
-		q.Callees).Scan(&waiting)
-	if err != nil || !waiting {
-		return nil, false, mapErr(err)
-	}
-	var msgs []store.Message
-	var more bool
-	// One statement, so no transaction of its own: one round trip.
-	err = db.retry(ctx, func() error {
-		rows, err := db.pool.Query(ctx, `WITH picked AS (
-				SELECT w.id FROM unnest($1::text[]) c, LATERAL (
-					SELECT id FROM messages WHERE callee = c AND state = 0 AND time > $2 AND id > $3
-					ORDER BY id LIMIT $4 + 1 FOR UPDATE SKIP LOCKED) w
-				ORDER BY w.id LIMIT $4 + 1
-			), taken AS (
-				UPDATE messages m SET state = 1
-				FROM (SELECT id FROM picked ORDER BY id LIMIT $4) p WHERE m.id = p.id RETURNING m.*
-			)
-			SELECT `+messageColumns+`, (SELECT count(*) FROM picked) > $4 FROM taken m`+dataJoin+`ORDER BY m.id`,
-			q.Callees, q.After, q.AfterID, q.Limit)
-		if err != nil {
-			return err
-		}
-		msgs, more = dst, false
-		for rows.Next() {
-			m, err := scanMessage(rows, &more)
-			if err != nil {
-				rows.Close()
-				return err
-			}
-			msgs = append(msgs, m)
-		}
-		return rows.Err()
-	})
-	if err != nil {
-		return nil, false, err
-	}
-	return msgs, more, nil
-}
-
-func (db *DB) History(ctx context.Context, q store.GetQuery) ([]store.Message, bool, error) {
-	rows, err := db.pool.Query(ctx, `SELECT `+messageColumns+` FROM unnest($1::text[]) c, LATERAL (
-			SELECT * FROM messages WHERE callee = c AND time > $2 AND id > $3 ORDER BY id LIMIT $4) m`+dataJoin+`
-		ORDER BY m.id LIMIT $4`,
-		q.Callees, q.After, q.AfterID, q.Limit+1)
-	if err != nil {
-		return nil, false, mapErr(err)
-	}
-	msgs, more, err := collect(rows, q.Limit, nil)
-	return msgs, more, mapErr(err)
-}
-
-func (db *DB) Message(ctx context.Context, id int64) (store.Message, error) {
-	m, err := scanMessage(db.pool.QueryRow(ctx, `SELECT `+messageColumns+` FROM messages m`+dataJoin+`WHERE m.id = $1`, id))
-	if notFound(err) {
-		return store.Message{}, store.ErrBadMsgID
-	}
-	return m, mapErr(err)
-}
-
 func (db *DB) MarkRead(ctx context.Context, callees []string, ids []int64) error {
 	want := int64(len(distinct64(ids)))
 	return db.write(ctx, func(tx *wtx) error {
@@ -467,26 +398,4 @@ func distinct64(ids []int64) []int64 {
 	out := slices.Clone(ids)
 	slices.Sort(out)
 	return slices.Compact(out)
-}
-
-func (db *DB) States(ctx context.Context, caller string, ids []int64) ([]store.State, error) {
-	rows, err := db.pool.Query(ctx, `SELECT id, state FROM messages WHERE id = ANY($1) AND caller = $2`, ids, caller)
-	if err != nil {
-		return nil, mapErr(err)
-	}
-	found := make(map[int64]store.State, len(ids))
-	var id int64
-	var st store.State
-	if err := forEach(rows, []any{&id, &st}, func() { found[id] = st }); err != nil {
-		return nil, mapErr(err)
-	}
-	out := make([]store.State, len(ids))
-	for i, id := range ids {
-		s, ok := found[id]
-		if !ok {
-			return nil, store.ErrBadMsgID
-		}
-		out[i] = s
-	}
-	return out, nil
 }

@@ -77,6 +77,7 @@ func TestConcurrentGetsTakeEachMessageOnce(t *testing.T) {
 				for _, m := range msgs {
 					if other, dup := taken.LoadOrStore(m.ID, g); dup {
 						errs <- fmt.Errorf("message %d taken by getters %d and %d", m.ID, other, g)
+						return // one error a getter: errs has room for each
 					}
 				}
 			}

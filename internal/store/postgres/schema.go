@@ -35,6 +35,21 @@ var steps = []step{
 		`CREATE TABLE doomed_objects(name text PRIMARY KEY, since bigint NOT NULL)`,
 		`CREATE INDEX doomed_objects_since ON doomed_objects(since)`,
 	),
+	// 4: delivery by cursor (cursor.go): every message to number whose
+	// state is 0 and whose id is at or below upto has been delivered. A
+	// table of its own, not a column of numbers: sends lock the callees'
+	// numbers rows, and a get must not queue behind them. Each number's
+	// cursor starts just below its oldest undelivered message (or at its
+	// newest message), exact for what the database holds: a message not
+	// yet committed has a larger id than every committed one of its
+	// callee's. Then messages_undelivered goes: it would hold every
+	// message delivered by cursor until it expires, and no read uses it.
+	statements(
+		`CREATE TABLE cursors(number text PRIMARY KEY, upto bigint NOT NULL)`,
+		`INSERT INTO cursors(number, upto)
+			SELECT callee, coalesce(min(id) FILTER (WHERE state = 0) - 1, max(id)) FROM messages GROUP BY callee`,
+		`DROP INDEX messages_undelivered`,
+	),
 }
 
 // statements is a step that runs qs in order.
@@ -98,8 +113,9 @@ var schemaV1 = []string{
 	// row itself, so a get of texts reads no second table. Ids come from
 	// a sequence: unique and never reused, but two inserts that commit at
 	// once may commit in the order opposite to their ids. What needs ids
-	// to grow in commit order for one callee (paging by id) must make
-	// that callee's inserts queue, such as by locking its numbers row.
+	// to grow in commit order for one callee (paging by id, delivery by
+	// cursor) must make that callee's inserts queue: every insert locks
+	// the callee's numbers row first, until it commits.
 	`CREATE TABLE messages(
 		id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
 		caller      text NOT NULL,
@@ -114,8 +130,8 @@ var schemaV1 = []string{
 		data        text,
 		inline      bytea
 	)`,
-	// A get takes a number's oldest undelivered messages: this index holds
-	// only those, so it stays small however much history is kept.
+	// A get took a number's oldest undelivered messages from this index
+	// of only those, until step 4 delivered by cursor and dropped it.
 	`CREATE INDEX messages_undelivered ON messages(callee, id) WHERE state = 0`,
 	`CREATE INDEX messages_callee ON messages(callee, id)`,
 	`CREATE INDEX messages_time ON messages(time)`,

@@ -15,6 +15,7 @@ import (
 
 var concurrencyCases = []testCase{
 	{"SendsAndTakesOfOneNumber", testSendsAndTakes},
+	{"TakesOfOverlappingNumbers", testTakesOfOverlappingNumbers},
 	{"SameCIDAtOnce", testSameCIDAtOnce},
 	{"LoginsMovingNumbers", testConcurrentLogins},
 }
@@ -84,6 +85,86 @@ func testSendsAndTakes(t *testing.T, f *fixture) {
 	})
 	if nSent != senders*sendsPerSender || nTaken != nSent {
 		t.Fatalf("%d sent, %d taken; want %d each", nSent, nTaken, senders*sendsPerSender)
+	}
+}
+
+// Takers of overlapping sets of numbers at once, while messages to each
+// are sent: every message is taken exactly once, each take oldest first
+// and only of its own numbers, and no take waits forever on another.
+func testTakesOfOverlappingNumbers(t *testing.T, f *fixture) {
+	ctx, cancel := context.WithTimeout(f.ctx, stuckAfter)
+	defer cancel()
+	from := f.online("Sender")
+	to := []party{f.online("Inbox 0"), f.online("Inbox 1"), f.online("Inbox 2")}
+	sets := [][]string{{to[0].Number, to[1].Number}, {to[1].Number, to[2].Number},
+		{to[2].Number, to[0].Number}, {to[0].Number, to[1].Number, to[2].Number}}
+	const sends = 150
+	var sent, taken sync.Map // id → true, id → taker
+	var sendersLeft atomic.Int32
+	sendersLeft.Store(1)
+	errs := make(chan error, 1+len(sets))
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		defer sendersLeft.Add(-1)
+		for i := range sends {
+			c := to[i%len(to)].Number
+			res, err := f.st.Send(ctx, newText(from.UUID, c, fmt.Sprint(i), at(1)))
+			if err != nil {
+				errs <- err
+				return
+			}
+			sent.Store(res.MsgIDs[c], true)
+		}
+	})
+	for k, set := range sets {
+		wg.Go(func() { errs <- takeSetUntilDone(ctx, f.st, set, k, &sendersLeft, &taken) })
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	n := 0
+	sent.Range(func(id, _ any) bool {
+		n++
+		if _, ok := taken.Load(id); !ok {
+			t.Errorf("message %d was sent and never taken", id)
+		}
+		return true
+	})
+	if n != sends {
+		t.Fatalf("%d sent, want %d", n, sends)
+	}
+}
+
+// takeSetUntilDone is takeUntilDone for a take of several numbers, which
+// also checks that each message taken is to one of them.
+func takeSetUntilDone(ctx context.Context, st store.Store, numbers []string, taker int, sendersLeft *atomic.Int32, taken *sync.Map) error {
+	for {
+		done := sendersLeft.Load() == 0
+		msgs, _, err := st.TakeUndelivered(ctx, store.GetQuery{Callees: numbers, Limit: 1 + taker*3}, nil)
+		if err != nil {
+			return fmt.Errorf("taker %d: %w", taker, err)
+		}
+		if !slices.IsSortedFunc(msgs, func(a, b store.Message) int { return int(a.ID - b.ID) }) {
+			return fmt.Errorf("taker %d: a take not oldest first: %v", taker, idsOf(msgs))
+		}
+		for _, m := range msgs {
+			if !slices.Contains(numbers, m.Callee) {
+				return fmt.Errorf("taker %d of %v took message %d to %s", taker, numbers, m.ID, m.Callee)
+			}
+			if other, dup := taken.LoadOrStore(m.ID, taker); dup {
+				return fmt.Errorf("message %d taken by takers %d and %d", m.ID, other, taker)
+			}
+		}
+		if len(msgs) == 0 {
+			if done {
+				return nil
+			}
+			runtime.Gosched()
+		}
 	}
 }
 

@@ -72,6 +72,46 @@ func testTakeAfter(t *testing.T, f *fixture) {
 	}
 }
 
+// A take that leaves older messages waiting (After) marks only what it
+// took; a later take answers the ones left and the newer ones, past those
+// already taken, and afterwards every state, history and later take agrees
+// that each was delivered once.
+func testTakeLeftBehindThenAll(t *testing.T, f *fixture) {
+	a, b := f.online("Alice"), f.online("Bob")
+	ids := f.inbox(a, b, 5) // at 1 … 5
+	if msgs, more := f.take(at(3).Unix(), 10, b.Number); !slices.Equal(idsOf(msgs), ids[3:]) || more {
+		t.Fatalf("take after at(3): %v more %v, want %v", idsOf(msgs), more, ids[3:])
+	}
+	want := []store.State{store.Sent, store.Sent, store.Sent, store.Delivered, store.Delivered}
+	if got := f.states(a.Number, ids...); !slices.Equal(got, want) {
+		t.Fatalf("states after the take after at(3) %v, want %v", got, want)
+	}
+	ids = append(ids, f.sendText(a, b.Number, "text 5", at(6)), f.sendText(a, b.Number, "text 6", at(7)))
+	wantTaken := []int64{ids[0], ids[1], ids[2], ids[5], ids[6]}
+	if msgs, more := f.take(0, 10, b.Number); !slices.Equal(idsOf(msgs), wantTaken) || more {
+		t.Fatalf("take of the rest: %v more %v, want %v", idsOf(msgs), more, wantTaken)
+	}
+	if msgs, _ := f.take(0, 10, b.Number); len(msgs) != 0 {
+		t.Fatalf("taken again: %v", idsOf(msgs))
+	}
+	if err := f.st.MarkRead(f.ctx, []string{b.Number}, ids[:1]); err != nil {
+		t.Fatal(err)
+	}
+	want = slices.Repeat([]store.State{store.Delivered}, len(ids))
+	want[0] = store.Read
+	if got := f.states(a.Number, ids...); !slices.Equal(got, want) {
+		t.Fatalf("states after both takes and a read %v, want %v", got, want)
+	}
+	for i, m := range f.history(3, b.Number) {
+		if m.ID != ids[i] || m.State != want[i] {
+			t.Fatalf("history[%d] = id %d state %v, want %d %v", i, m.ID, m.State, ids[i], want[i])
+		}
+	}
+	if m := f.message(ids[2]); m.State != store.Delivered {
+		t.Fatalf("Message(%d).State = %v, want delivered", ids[2], m.State)
+	}
+}
+
 // A take of several numbers answers all of theirs, oldest first, and no
 // one else's; a read message waits no more.
 func testTakeSeveralNumbers(t *testing.T, f *fixture) {

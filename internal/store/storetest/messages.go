@@ -19,6 +19,7 @@ var messageCases = []testCase{
 	{"CIDOfFailedSend", testCIDOfFailedSend},
 	{"TakeOrderLimitMore", testTakeOrderLimitMore},
 	{"TakeAfter", testTakeAfter},
+	{"TakeLeftBehindThenAll", testTakeLeftBehindThenAll},
 	{"TakeSeveralNumbers", testTakeSeveralNumbers},
 	{"History", testHistory},
 	{"Message", testMessage},
