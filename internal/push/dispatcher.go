@@ -23,6 +23,8 @@ type Outbox interface {
 	// NextPushDue returns when the soonest push is due; false if none.
 	NextPushDue(ctx context.Context) (time.Time, bool, error)
 	DeletePush(ctx context.Context, id int64) error
+	// DeletePushes removes the pushes ids in one commit.
+	DeletePushes(ctx context.Context, ids []int64) error
 	RetryPush(ctx context.Context, id int64, attempts int, due time.Time) error
 	// UnbindToken unbinds the numbers still bound to token, unless the
 	// device logged in again after the push was made: its login count is
@@ -76,8 +78,15 @@ type Dispatcher struct {
 	slots  chan struct{} // one per push in flight
 	wg     sync.WaitGroup
 
-	mu       sync.Mutex // guards the following
-	inflight map[int64]bool
+	mu       sync.Mutex     // guards the following
+	inflight map[int64]bool // attempts in flight, one slot each
+	// deleting are the pushes done (delivered or given up) whose delete
+	// has not committed: they hold no slot, but are not taken again.
+	// toDelete are those of them no delete has begun on; deleterBusy is
+	// whether a goroutine is deleting (deleteDone).
+	deleting    map[int64]bool
+	toDelete    []int64
+	deleterBusy bool
 
 	unconfigured sync.Map // appids already logged as having no provider
 }
@@ -104,6 +113,7 @@ func New(cfg Config, out Outbox, opts Options) (*Dispatcher, error) {
 		kick:     make(chan struct{}, 1),
 		slots:    make(chan struct{}, cfg.Workers),
 		inflight: map[int64]bool{},
+		deleting: map[int64]bool{},
 	}
 	// APNs speaks HTTP/2 on one connection per host, apns2's own unless
 	// the caller gives a client; the others share one pooled client.
@@ -242,8 +252,11 @@ func (d *Dispatcher) loop() {
 func (d *Dispatcher) dispatchDue() time.Duration {
 	d.mu.Lock()
 	free := cap(d.slots) - len(d.inflight)
-	skip := make(map[int64]bool, len(d.inflight))
+	skip := make(map[int64]bool, len(d.inflight)+len(d.deleting))
 	for id := range d.inflight {
+		skip[id] = true
+	}
+	for id := range d.deleting {
 		skip[id] = true
 	}
 	d.mu.Unlock()
@@ -286,11 +299,19 @@ func (d *Dispatcher) dispatchDue() time.Duration {
 	return pollEvery // due but in flight: its end kicks
 }
 
+// drop gives up p before an attempt: it is counted failed and deleted.
 func (d *Dispatcher) drop(p store.Push, prov, reason string) {
-	d.failed.WithLabelValues(prov, reason).Inc()
+	d.giveUp(prov, reason)
 	if err := d.out.DeletePush(context.Background(), p.ID); err != nil {
 		d.log.Warn("push: deleting", "id", p.ID, "err", err)
 	}
+}
+
+// giveUp counts a push given up; it reports true, done: its caller deletes
+// it.
+func (d *Dispatcher) giveUp(prov, reason string) bool {
+	d.failed.WithLabelValues(prov, reason).Inc()
+	return true
 }
 
 // callMaxAge is how long a push about a call that names no expiry is
@@ -321,15 +342,60 @@ func (d *Dispatcher) backoff(n int) time.Duration {
 	return b + rand.N(b/10+1)
 }
 
+// deliver makes an attempt at p in a slot of its own, then frees the slot
+// and, if p is done, leaves it to be deleted with the others done
+// meanwhile.
 func (d *Dispatcher) deliver(prov provider, p store.Push) {
-	defer func() {
-		<-d.slots
+	defer d.wg.Done()
+	done := d.attempt(prov, p)
+	<-d.slots
+	d.mu.Lock()
+	delete(d.inflight, p.ID)
+	lead := false
+	if done {
+		d.deleting[p.ID] = true
+		d.toDelete = append(d.toDelete, p.ID)
+		lead, d.deleterBusy = !d.deleterBusy, true
+	}
+	d.mu.Unlock()
+	d.Kick()
+	if lead {
+		d.deleteDone()
+	}
+}
+
+// deleteDone deletes the pushes done, in one statement all those done
+// while the previous one ran, until none is left. One goroutine runs it
+// at a time: the others leave their pushes to it, and return. A push
+// stays in deleting, not taken again here, and claimed (its lease counts
+// from before its attempt and outlasts it by leaseMargin), until its
+// delete commits; only then may it be sent again, if the delete failed.
+func (d *Dispatcher) deleteDone() {
+	for {
 		d.mu.Lock()
-		delete(d.inflight, p.ID)
+		ids := d.toDelete
+		d.toDelete = nil
+		if len(ids) == 0 {
+			d.deleterBusy = false
+			d.mu.Unlock()
+			return
+		}
 		d.mu.Unlock()
-		d.Kick()
-		d.wg.Done()
-	}()
+		// Its own context: Close waits for it rather than cut it short.
+		if err := d.out.DeletePushes(context.Background(), ids); err != nil {
+			d.log.Warn("push: deleting pushes done", "pushes", len(ids), "err", err)
+		}
+		d.mu.Lock()
+		for _, id := range ids {
+			delete(d.deleting, id)
+		}
+		d.mu.Unlock()
+	}
+}
+
+// attempt sends p once and records the outcome, but for deleting p: it
+// reports whether p is done (sent, or given up) and is to be deleted.
+func (d *Dispatcher) attempt(prov provider, p store.Push) (done bool) {
 	name := prov.name()
 	// Bookkeeping uses its own context: once an attempt is made, recording
 	// its outcome must not be cut short by Close.
@@ -339,27 +405,22 @@ func (d *Dispatcher) deliver(prov provider, p store.Push) {
 	exp := d.expiry(p)
 	if !now.Before(exp) {
 		log.Info("push: given up, out of time", "attempts", p.Attempts)
-		d.drop(p, name, reasonExpired)
-		return
+		return d.giveUp(name, reasonExpired)
 	}
 	ctx, cancel := context.WithTimeout(d.ctx, time.Duration(d.cfg.Timeout))
 	err := prov.send(ctx, p)
 	cancel()
 	if err == nil {
 		d.sent.WithLabelValues(name).Inc()
-		if err := d.out.DeletePush(bg, p.ID); err != nil {
-			log.Warn("push: deleting sent push", "err", err)
-		}
-		return
+		return true
 	}
 	if d.ctx.Err() != nil {
-		return // stopping: it stays in the outbox for the next start
+		return false // stopping: it stays in the outbox for the next start
 	}
 	var f *Failure
 	if !errors.As(err, &f) {
 		log.Warn("push: failed", "err", err)
-		d.drop(p, name, reasonRefused)
-		return
+		return d.giveUp(name, reasonRefused)
 	}
 	switch {
 	case f.Dead:
@@ -368,22 +429,21 @@ func (d *Dispatcher) deliver(prov provider, p store.Push) {
 			log.Warn("push: unbinding a dead token", "err", err)
 		}
 		log.Info("push: token dead", "status", f.Status, "reason", f.Reason, "numbers_unbound", n)
-		d.drop(p, name, reasonDeadToken)
+		return d.giveUp(name, reasonDeadToken)
 	case f.Retry:
 		attempts := p.Attempts + 1
 		due := now.Add(max(d.backoff(attempts), f.RetryAfter))
 		if !due.Before(exp) {
 			log.Info("push: given up after retries", "attempts", attempts, "err", f)
-			d.drop(p, name, reasonExpired)
-			return
+			return d.giveUp(name, reasonExpired)
 		}
 		d.retried.WithLabelValues(name).Inc()
 		log.Debug("push: will retry", "attempts", attempts, "due", due, "err", f)
 		if err := d.out.RetryPush(bg, p.ID, attempts, due); err != nil {
 			log.Warn("push: rescheduling", "err", err)
 		}
-	default:
-		log.Warn("push: refused", "status", f.Status, "reason", f.Reason)
-		d.drop(p, name, reasonRefused)
+		return false
 	}
+	log.Warn("push: refused", "status", f.Status, "reason", f.Reason)
+	return d.giveUp(name, reasonRefused)
 }

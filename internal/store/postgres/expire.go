@@ -162,6 +162,9 @@ type counters struct {
 	commits  atomic.Int64 // write transactions committed
 	sends    atomic.Int64 // sends stored (not replays)
 	messages atomic.Int64 // messages those sends stored
+	// pushDeletes are the statements that deleted pushes from the
+	// outbox, each a commit of its own.
+	pushDeletes atomic.Int64
 }
 
 // Metrics are the engine's figures for /metrics: its commits and sends
@@ -174,6 +177,8 @@ func (db *DB) Metrics() []store.Metric {
 		counter("ringd_postgres_commits_total", "Write transactions committed on PostgreSQL.", &db.stats.commits),
 		counter("ringd_postgres_sends_total", "Sends stored on PostgreSQL (replays of a cid not counted).", &db.stats.sends),
 		counter("ringd_postgres_messages_total", "Messages stored on PostgreSQL by sends.", &db.stats.messages),
+		counter("ringd_postgres_push_deletes_total", "Statements that deleted pushes from the outbox, each a commit of its own.",
+			&db.stats.pushDeletes),
 		{Name: "ringd_postgres_pool_acquired_conns", Help: "PostgreSQL connections in use.", Gauge: true,
 			Value: func() float64 { return float64(db.pool.Stat().AcquiredConns()) }},
 		{Name: "ringd_postgres_pool_total_conns", Help: "PostgreSQL connections open.", Gauge: true,

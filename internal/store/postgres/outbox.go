@@ -132,6 +132,19 @@ func (db *DB) NextPushDue(ctx context.Context) (due time.Time, ok bool, err erro
 // DeletePush removes a push that was delivered or given up.
 func (db *DB) DeletePush(ctx context.Context, id int64) error {
 	_, err := db.pool.Exec(ctx, `DELETE FROM outbox WHERE id = $1`, id)
+	db.stats.pushDeletes.Add(1)
+	return mapErr(err)
+}
+
+// DeletePushes removes the pushes ids, delivered or given up, in one
+// statement and one commit however many there are. Ids no longer in the
+// outbox are left.
+func (db *DB) DeletePushes(ctx context.Context, ids []int64) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	_, err := db.pool.Exec(ctx, `DELETE FROM outbox WHERE id = ANY($1)`, ids)
+	db.stats.pushDeletes.Add(1)
 	return mapErr(err)
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"slices"
 	"strings"
 	"time"
 
@@ -190,6 +191,28 @@ func (db *DB) DeletePush(ctx context.Context, id int64) error {
 	return db.write(ctx, func(tx *wtx) error {
 		_, err := tx.exec(`DELETE FROM outbox WHERE id = ?`, id)
 		return err
+	})
+}
+
+// DeletePushes removes the pushes ids, delivered or given up, in one
+// transaction, pushChunk ids a statement. Ids no longer in the outbox are
+// left.
+func (db *DB) DeletePushes(ctx context.Context, ids []int64) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	return db.write(ctx, func(tx *wtx) error {
+		for chunk := range slices.Chunk(ids, pushChunk) {
+			args := make([]any, len(chunk))
+			for i, id := range chunk {
+				args[i] = id
+			}
+			q := `DELETE FROM outbox WHERE id IN (` + strings.TrimSuffix(strings.Repeat("?, ", len(chunk)), ", ") + `)`
+			if _, err := tx.exec(q, args...); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 }
 

@@ -128,7 +128,7 @@ func testPushKick(t *testing.T, f *fixture) {
 
 // DuePushes answers the pushes due, soonest first, at most limit, leaving
 // out those skipped; RetryPush moves one later and counts its attempt;
-// DeletePush takes it away.
+// DeletePush takes it away, DeletePushes several at once.
 func testDueRetryDelete(t *testing.T, f *fixture) {
 	o := f.outbox()
 	o.SetPushFilter(func(string) bool { return true })
@@ -156,13 +156,21 @@ func testDueRetryDelete(t *testing.T, f *fixture) {
 	if !slices.Equal(idsOfPushes(ps), []int64{ids[1], ids[2], ids[0]}) || ps[2].Attempts != 1 || !ps[2].Due.Equal(at(20)) {
 		t.Fatalf("due with the retry: %+v", ps)
 	}
-	for i, id := range []int64{ids[1], ids[2], ids[0]} {
-		if err := o.DeletePush(f.ctx, id); err != nil {
-			t.Fatal(err)
-		}
-		if n := f.depth(o); n != 2-i {
-			t.Fatalf("depth %d after %d deletes", n, i+1)
-		}
+	if err := o.DeletePush(f.ctx, ids[1]); err != nil {
+		t.Fatal(err)
+	}
+	if n := f.depth(o); n != 2 {
+		t.Fatalf("depth %d after a delete", n)
+	}
+	if err := o.DeletePushes(f.ctx, nil); err != nil || f.depth(o) != 2 {
+		t.Fatalf("DeletePushes of none: %v, depth %d", err, f.depth(o))
+	}
+	// Ids gone already (ids[1]) or never there are left.
+	if err := o.DeletePushes(f.ctx, []int64{ids[2], ids[1], ids[0], ids[2] + 1000}); err != nil {
+		t.Fatal(err)
+	}
+	if n := f.depth(o); n != 0 {
+		t.Fatalf("depth %d after DeletePushes of the rest", n)
 	}
 	if _, ok, err := o.NextPushDue(f.ctx); ok || err != nil {
 		t.Fatalf("NextPushDue of an emptied outbox: %v %v", ok, err)
