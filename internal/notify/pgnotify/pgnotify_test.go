@@ -227,7 +227,16 @@ func TestPublishAcrossNotifiers(t *testing.T) {
 	if d := counter(t, a, "ringd_pgnotify_messages_dropped_total"); d != 2 {
 		t.Fatalf("%v messages dropped, want the 2 invalid ones", d)
 	}
-	if s, r := counter(t, a, "ringd_pgnotify_messages_sent_total"), counter(t, b, "ringd_pgnotify_messages_received_total"); s != n || r != n {
+	// B can hear a NOTIFY before A's statement has returned and A counted
+	// it: A's counts are read once they have stopped moving.
+	var s, r float64
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		s, r = counter(t, a, "ringd_pgnotify_messages_sent_total"), counter(t, b, "ringd_pgnotify_messages_received_total")
+		if s == n || time.Now().After(deadline) {
+			break
+		}
+	}
+	if s != n || r != n {
 		t.Fatalf("messages sent by A %v, received by B %v; want %d", s, r, n)
 	}
 	notifies, batches := counter(t, a, "ringd_pgnotify_sends_total"), counter(t, a, "ringd_pgnotify_batch_lines")
