@@ -279,21 +279,26 @@ func (l *rateLimits) run(wg *sync.WaitGroup, stop <-chan struct{}) {
 	if l.request.Off && l.register.Off {
 		return
 	}
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		t := time.NewTicker(rateSweepEvery)
+	everyUntil(wg, stop, rateSweepEvery, func() { l.sweep(l.clock.Now()) }, func() {})
+	l.runShare(wg, stop)
+}
+
+// everyUntil runs f every d in a goroutine of wg until stop closes, and
+// then done.
+func everyUntil(wg *sync.WaitGroup, stop <-chan struct{}, d time.Duration, f, done func()) {
+	wg.Go(func() {
+		defer done()
+		t := time.NewTicker(d)
 		defer t.Stop()
 		for {
 			select {
 			case <-stop:
 				return
 			case <-t.C:
-				l.sweep(l.clock.Now())
+				f()
 			}
 		}
-	}()
-	l.runShare(wg, stop)
+	})
 }
 
 // shardOf spreads addresses over the shards (Fibonacci hashing of their

@@ -107,23 +107,11 @@ func (l *rateLimits) runShare(wg *sync.WaitGroup, stop <-chan struct{}) {
 		return
 	}
 	cancel := l.share.notifier.Handle(rateShareKind, l.debitMessage)
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		defer cancel()
-		t := time.NewTicker(rateShareEvery)
-		defer t.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-t.C:
-				if !l.request.Off {
-					l.shareRequests()
-				}
-			}
+	everyUntil(wg, stop, rateShareEvery, func() {
+		if !l.request.Off {
+			l.shareRequests()
 		}
-	}()
+	}, cancel)
 }
 
 // debitMessage takes what another node admitted, as its message says,

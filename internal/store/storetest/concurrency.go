@@ -59,7 +59,7 @@ func testSendsAndTakes(t *testing.T, f *fixture) {
 		})
 	}
 	for k := range takers {
-		wg.Go(func() { errs <- takeUntilDone(ctx, f.st, to.Number, k, &sendersLeft, &taken) })
+		wg.Go(func() { errs <- takeUntilDone(ctx, f.st, []string{to.Number}, 7, k, &sendersLeft, &taken) })
 	}
 	wg.Wait()
 	close(errs)
@@ -117,7 +117,7 @@ func testTakesOfOverlappingNumbers(t *testing.T, f *fixture) {
 		}
 	})
 	for k, set := range sets {
-		wg.Go(func() { errs <- takeSetUntilDone(ctx, f.st, set, k, &sendersLeft, &taken) })
+		wg.Go(func() { errs <- takeUntilDone(ctx, f.st, set, 1+k*3, k, &sendersLeft, &taken) })
 	}
 	wg.Wait()
 	close(errs)
@@ -139,12 +139,20 @@ func testTakesOfOverlappingNumbers(t *testing.T, f *fixture) {
 	}
 }
 
-// takeSetUntilDone is takeUntilDone for a take of several numbers, which
-// also checks that each message taken is to one of them.
-func takeSetUntilDone(ctx context.Context, st store.Store, numbers []string, taker int, sendersLeft *atomic.Int32, taken *sync.Map) error {
+// newText is the NewMessages of a text, for the goroutines of a
+// concurrency test, which cannot use the fixture's helpers (they fail the
+// test from the test's goroutine only).
+func newText(from store.UUIDHash, to, text string, when time.Time) store.NewMessages {
+	return sendingMessages(sending{From: from, To: []string{to}, Data: text, At: when})
+}
+
+// takeUntilDone takes the messages of numbers, limit at a time, until the
+// senders are done and nothing waits, recording in taken which taker took
+// each; a message taken twice, or to a number not asked for, is an error.
+func takeUntilDone(ctx context.Context, st store.Store, numbers []string, limit, taker int, sendersLeft *atomic.Int32, taken *sync.Map) error {
 	for {
-		done := sendersLeft.Load() == 0
-		msgs, _, err := st.TakeUndelivered(ctx, store.GetQuery{Callees: numbers, Limit: 1 + taker*3}, nil)
+		done := sendersLeft.Load() == 0 // before the take: then it sees every send
+		msgs, _, err := st.TakeUndelivered(ctx, store.GetQuery{Callees: numbers, Limit: limit}, nil)
 		if err != nil {
 			return fmt.Errorf("taker %d: %w", taker, err)
 		}
@@ -155,40 +163,6 @@ func takeSetUntilDone(ctx context.Context, st store.Store, numbers []string, tak
 			if !slices.Contains(numbers, m.Callee) {
 				return fmt.Errorf("taker %d of %v took message %d to %s", taker, numbers, m.ID, m.Callee)
 			}
-			if other, dup := taken.LoadOrStore(m.ID, taker); dup {
-				return fmt.Errorf("message %d taken by takers %d and %d", m.ID, other, taker)
-			}
-		}
-		if len(msgs) == 0 {
-			if done {
-				return nil
-			}
-			runtime.Gosched()
-		}
-	}
-}
-
-// newText is the NewMessages of a text, for the goroutines of a
-// concurrency test, which cannot use the fixture's helpers (they fail the
-// test from the test's goroutine only).
-func newText(from store.UUIDHash, to, text string, when time.Time) store.NewMessages {
-	return sendingMessages(sending{From: from, To: []string{to}, Data: text, At: when})
-}
-
-// takeUntilDone takes number's messages, a few at a time, until the
-// senders are done and nothing waits, recording in taken which taker took
-// each; a message taken twice is an error.
-func takeUntilDone(ctx context.Context, st store.Store, number string, taker int, sendersLeft *atomic.Int32, taken *sync.Map) error {
-	for {
-		done := sendersLeft.Load() == 0 // before the take: then it sees every send
-		msgs, _, err := st.TakeUndelivered(ctx, store.GetQuery{Callees: []string{number}, Limit: 7}, nil)
-		if err != nil {
-			return fmt.Errorf("taker %d: %w", taker, err)
-		}
-		if !slices.IsSortedFunc(msgs, func(a, b store.Message) int { return int(a.ID - b.ID) }) {
-			return fmt.Errorf("taker %d: a take not oldest first: %v", taker, idsOf(msgs))
-		}
-		for _, m := range msgs {
 			if other, dup := taken.LoadOrStore(m.ID, taker); dup {
 				return fmt.Errorf("message %d taken by takers %d and %d", m.ID, other, taker)
 			}
