@@ -48,8 +48,8 @@ const (
 
 // grouper queues the sends waiting for a group.
 type grouper struct {
-	mu      sync.Mutex
-	running int // groups in flight
+	mu      sync.Mutex // guards the following
+	running int        // groups in flight
 	waiting []*groupedSend
 }
 
