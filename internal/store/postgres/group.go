@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -18,8 +19,9 @@ import (
 // stores each group with one statement, so one commit (and one WAL flush)
 // serves several sends. When push is not configured that statement is all
 // (one round trip); when it is, the statement answers each message's
-// device, and the pushes the filter wants are queued to the outbox by a
-// second statement of the same transaction, as a send alone queues them
+// device token, a second statement reads those devices (devicesOf), and
+// the pushes the filter wants are queued to the outbox by a third
+// statement of the same transaction, as a send alone queues them
 // (outbox.go): a push never announces a message not committed, and the
 // messages commit only with their pushes.
 //
@@ -182,15 +184,12 @@ var (
 
 // groupSQL is groupPushStatement if devices, else groupStatement.
 func groupSQL(devices bool) string {
-	var deviceColumns, deviceJoin, deviceAggregates, deviceAnswers string
+	var deviceColumns, deviceAggregates, deviceAnswers string
 	if devices {
-		deviceColumns = `, c.token, coalesce(dv.appid, '') AS appid, coalesce(dv.login, 0) AS login`
-		deviceJoin = ` LEFT JOIN devices dv ON dv.token = c.token`
+		deviceColumns = `, c.token`
 		deviceAggregates = `, min(caller) AS caller, min(caller_name) AS caller_name,
-				array_agg(token ORDER BY id) AS tokens, array_agg(appid ORDER BY id) AS appids,
-				array_agg(login ORDER BY id) AS logins`
-		deviceAnswers = `, coalesce(k.caller, ''), coalesce(k.caller_name, ''),
-		coalesce(k.tokens, '{}'), coalesce(k.appids, '{}'), coalesce(k.logins, '{}')`
+				array_agg(token ORDER BY id) AS tokens`
+		deviceAnswers = `, coalesce(k.caller, ''), coalesce(k.caller_name, ''), coalesce(k.tokens, '{}')`
 	}
 	return `WITH s AS (
 		SELECT u.i, n.number, n.name, n.token IS NOT NULL AS in_use
@@ -205,7 +204,7 @@ func groupSQL(devices bool) string {
 		SELECT o.*, nextval('messages_id_seq') AS id FROM (
 			SELECT cc.i, cc.callee, s.number AS caller, coalesce(nullif(($4::text[])[cc.i], ''), s.name) AS caller_name` +
 		deviceColumns + `
-			FROM cc JOIN s ON s.i = cc.i JOIN c ON c.number = cc.callee` + deviceJoin + `
+			FROM cc JOIN s ON s.i = cc.i JOIN c ON c.number = cc.callee
 			WHERE s.in_use ORDER BY cc.o) o
 	), d AS (
 		INSERT INTO data(name, length, inline, last_used)
@@ -312,14 +311,14 @@ func storeMessages(ctx context.Context, q querier, group []*groupedSend, withPus
 	if err != nil {
 		return nil, err
 	}
-	var pushes []store.Push
+	var announce []groupRow
 	i := 0
 	err = forEach(rows, scans, func() {
 		if i < len(group) {
-			s := group[i]
-			answer(s, r.found, r.inUse, r.stored, r.ids)
-			if withPushes {
-				pushes = r.appendPushes(pushes, s)
+			answer(group[i], r.found, r.inUse, r.stored, r.ids)
+			if withPushes && len(r.ids) > 0 {
+				announce = append(announce, groupRow{send: group[i], caller: r.caller, callerName: r.callerName,
+					stored: slices.Clone(r.stored), ids: slices.Clone(r.ids), tokens: slices.Clone(r.tokens)})
 			}
 		}
 		i++
@@ -327,17 +326,43 @@ func storeMessages(ctx context.Context, q querier, group []*groupedSend, withPus
 	if err == nil && i != len(group) {
 		err = fmt.Errorf("postgres: a group of %d sends answered %d rows", len(group), i)
 	}
-	return pushes, err
+	if err != nil || len(announce) == 0 {
+		return nil, err
+	}
+	return pushesOf(ctx, q, announce)
+}
+
+// pushesOf returns the pushes announcing the messages rows stored, as a
+// send alone makes them (insertMessages), to the devices read now
+// (devicesOf).
+func pushesOf(ctx context.Context, q querier, rows []groupRow) ([]store.Push, error) {
+	var tokens []string
+	for _, r := range rows {
+		tokens = append(tokens, r.tokens...)
+	}
+	devices, err := devicesOf(ctx, q, tokens)
+	if err != nil {
+		return nil, err
+	}
+	var pushes []store.Push
+	for _, r := range rows {
+		for k, id := range r.ids {
+			d := devices[r.tokens[k]]
+			c := liveCallee{number: r.stored[k], token: r.tokens[k], appid: d.appid, login: d.login}
+			pushes = appendMessagePush(pushes, r.send.m, r.send.p, r.caller, r.callerName, c, id)
+		}
+	}
+	return pushes, nil
 }
 
 // groupRow is a send's row of groupStatement or groupPushStatement.
 type groupRow struct {
+	send               *groupedSend
 	found, inUse       bool
 	stored             []string
 	ids                []int64
 	caller, callerName string
-	tokens, appids     []string
-	logins             []int64
+	tokens             []string
 }
 
 // scans are the destinations of groupStatement's columns.
@@ -345,18 +370,7 @@ func (r *groupRow) scans() []any { return []any{&r.found, &r.inUse, &r.stored, &
 
 // pushScans are those of the columns groupPushStatement answers after.
 func (r *groupRow) pushScans() []any {
-	return []any{&r.caller, &r.callerName, &r.tokens, &r.appids, &r.logins}
-}
-
-// appendPushes appends the pushes announcing the messages r stored for s,
-// as a send alone makes them (insertMessages). r's arrays are of one
-// length, aggregated from the same messages.
-func (r *groupRow) appendPushes(pushes []store.Push, s *groupedSend) []store.Push {
-	for k, id := range r.ids {
-		c := liveCallee{number: r.stored[k], token: r.tokens[k], appid: r.appids[k], login: r.logins[k]}
-		pushes = appendMessagePush(pushes, s.m, s.p, r.caller, r.callerName, c, id)
-	}
-	return pushes
+	return []any{&r.caller, &r.callerName, &r.tokens}
 }
 
 // answer sets s's answer from its row of groupStatement.

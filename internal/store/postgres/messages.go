@@ -232,6 +232,30 @@ func (tx *wtx) claimCID(ctx context.Context, caller string, m *store.NewMessages
 	}
 }
 
+// device is what a push to a device's token carries of its row.
+type device struct {
+	appid string
+	login int64
+}
+
+// devicesOf reads the devices of tokens. Called after the send has locked
+// the rows of the numbers bound to them, in a statement of its own: a
+// statement reads the devices as they were when it began, and a login
+// that moved a number to a new device may have committed while the lock
+// waited for it; a new statement sees that device, and no later login can
+// bind or rebind those numbers until the send commits.
+func devicesOf(ctx context.Context, q querier, tokens []string) (map[string]device, error) {
+	rows, err := q.Query(ctx, `SELECT token, appid, login FROM devices WHERE token = ANY($1)`, tokens)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]device, len(tokens))
+	var token string
+	var d device
+	err = forEach(rows, []any{&token, &d.appid, &d.login}, func() { out[token] = d })
+	return out, err
+}
+
 // liveCallee is a callee in use, and the device its pushes go to.
 type liveCallee struct {
 	number, token, appid string
@@ -247,16 +271,27 @@ type liveCallee struct {
 // number's message never later finds one of a smaller id. The rows are
 // locked in the order of their numbers, as login locks them.
 func (tx *wtx) liveCallees(ctx context.Context, callees []string, res *store.SendResult) ([]liveCallee, error) {
-	rows, err := tx.Query(ctx, `SELECT n.number, coalesce(n.token, ''), coalesce(d.appid, ''), coalesce(d.login, 0)
-		FROM numbers n LEFT JOIN devices d ON d.token = n.token
-		WHERE n.number = ANY($1) ORDER BY n.number FOR NO KEY UPDATE OF n`, callees)
+	rows, err := tx.Query(ctx, `SELECT number, coalesce(token, '') FROM numbers
+		WHERE number = ANY($1) ORDER BY number FOR NO KEY UPDATE`, callees)
 	if err != nil {
 		return nil, err
 	}
 	found := make(map[string]liveCallee, len(callees))
 	var c liveCallee
-	if err := forEach(rows, []any{&c.number, &c.token, &c.appid, &c.login}, func() { found[c.number] = c }); err != nil {
+	if err := forEach(rows, []any{&c.number, &c.token}, func() { found[c.number] = c }); err != nil {
 		return nil, err
+	}
+	var tokens []string
+	for _, c := range found {
+		tokens = append(tokens, c.token)
+	}
+	devices, err := devicesOf(ctx, tx, tokens)
+	if err != nil {
+		return nil, err
+	}
+	for n, c := range found {
+		c.appid, c.login = devices[c.token].appid, devices[c.token].login
+		found[n] = c
 	}
 	res.MsgIDs = make(map[string]int64, len(callees))
 	live := make([]liveCallee, 0, len(callees))
