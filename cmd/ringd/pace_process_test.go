@@ -17,12 +17,13 @@ import (
 func TestStalledBodyCutOff(t *testing.T) {
 	p := startRingd(t, t.TempDir(), "-read-timeout", "1s")
 	host := strings.TrimSuffix(strings.TrimPrefix(p.url, "http://"), "/")
+	// From before the dial: the server's timeout runs from its accept.
+	start := time.Now()
 	conn, err := net.Dial("tcp", host)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	start := time.Now()
 	fmt.Fprintf(conn, "POST / HTTP/1.1\r\nHost: %s\r\nContent-Length: 10\r\n\r\n{", host)
 	conn.SetReadDeadline(time.Now().Add(30 * time.Second))
 	br := bufio.NewReader(conn)

@@ -100,13 +100,16 @@ func TestLongPollsHoldNoSlots(t *testing.T) {
 			answers <- polled{a, time.Since(start), err}
 		}()
 	}
-	// Every long-poll is either answered or waiting.
+	// Every long-poll is either answered or waiting. A long-poll listens
+	// before its first take and takes its place after, where it may put an
+	// older one out: so every one listening must also hold its place.
 	var got []polled
 	waitFor(t, "every long-poll to be answered or waiting", func() bool {
 		for len(answers) > 0 {
 			got = append(got, <-answers)
 		}
-		return len(got)+server.Waiters(s.Server, carol.Number) == attackers
+		waiting := server.Waiters(s.Server, carol.Number)
+		return len(got)+waiting == attackers && server.LongPolls(s.Server) == waiting
 	})
 	checkNormalClient(t, s, alice, bob, fmt.Sprintf("%d long-polls of one number", attackers))
 
