@@ -215,6 +215,19 @@ func (l *rateLimits) take(key netip.Addr, register bool) time.Duration {
 	sh := &l.shards[shardOf(key)]
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
+	lim, c := l.bucketLocked(sh, key, register, now)
+	if lim.AllowN(now, 1) {
+		if !register && l.share.on {
+			l.share.count(sh, key, c)
+		}
+		return 0
+	}
+	return time.Duration((1 - lim.TokensAt(now)) / float64(lim.Limit()) * float64(time.Second))
+}
+
+// bucketLocked is key's request bucket, or its register bucket, made full
+// if key has none, and key's buckets; the caller holds sh's lock.
+func (l *rateLimits) bucketLocked(sh *rateShard, key netip.Addr, register bool, now time.Time) (*rate.Limiter, clientLimits) {
 	c, known := sh.clients[key]
 	if !known && len(sh.clients) >= sh.sweepAt {
 		l.sweepLocked(sh, now)
@@ -227,13 +240,7 @@ func (l *rateLimits) take(key netip.Addr, register bool) time.Duration {
 		*lim = rate.NewLimiter(r.limit(), r.Burst)
 		sh.clients[key] = c
 	}
-	if (*lim).AllowN(now, 1) {
-		if !register && l.share.on {
-			l.share.count(sh, key, c)
-		}
-		return 0
-	}
-	return time.Duration((1 - (*lim).TokensAt(now)) / float64(r.limit()) * float64(time.Second))
+	return *lim, c
 }
 
 // sweep forgets every address whose buckets are full at now.

@@ -7,7 +7,6 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/time/rate"
 
 	"github.com/ringd/ringd/internal/notify"
 )
@@ -146,21 +145,10 @@ func (l *rateLimits) debit(key netip.Addr, register bool, n int) {
 	sh := &l.shards[shardOf(key)]
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	c, known := sh.clients[key]
-	if !known && len(sh.clients) >= sh.sweepAt {
-		l.sweepLocked(sh, now)
-	}
-	lim := &c.request
-	if register {
-		lim = &c.register
-	}
-	if *lim == nil {
-		*lim = rate.NewLimiter(r.limit(), r.Burst)
-	}
-	sh.clients[key] = c
+	lim, _ := l.bucketLocked(sh, key, register, now)
 	for n = min(n, 2*r.Burst); n > 0; { // a reservation takes at most the burst
 		k := min(n, r.Burst)
-		(*lim).ReserveN(now, k)
+		lim.ReserveN(now, k)
 		n -= k
 	}
 }

@@ -197,14 +197,23 @@ func checkMessages(t *testing.T, url string, numbers []string, stored []*grouped
 			want[id] = strings.Join([]string{numbers[s.from], callee, s.data}, "|")
 		}
 	}
+	got := rowsByID(t, url, `SELECT m.id, m.caller || '|' || m.callee || '|' ||
+			convert_from(coalesce(m.inline, d.inline), 'UTF8')
+		FROM messages m LEFT JOIN data d ON d.name = m.data`)
+	if !maps.Equal(got, want) {
+		t.Fatalf("%d messages stored, answers name %d, or they differ", len(got), len(want))
+	}
+}
+
+// rowsByID runs query, whose rows are an id and a string, on url.
+func rowsByID(t *testing.T, url, query string) map[int64]string {
+	t.Helper()
 	conn, err := pgx.Connect(t.Context(), url)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close(context.Background())
-	rows, err := conn.Query(t.Context(), `SELECT m.id, m.caller || '|' || m.callee || '|' ||
-			convert_from(coalesce(m.inline, d.inline), 'UTF8')
-		FROM messages m LEFT JOIN data d ON d.name = m.data`)
+	rows, err := conn.Query(t.Context(), query)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -214,9 +223,7 @@ func checkMessages(t *testing.T, url string, numbers []string, stored []*grouped
 	if _, err := pgx.ForEachRow(rows, []any{&id, &row}, func() error { got[id] = row; return nil }); err != nil {
 		t.Fatal(err)
 	}
-	if !maps.Equal(got, want) {
-		t.Fatalf("%d messages stored, answers name %d, or they differ", len(got), len(want))
-	}
+	return got
 }
 
 // checkPushes checks that the outbox holds a push of each message the
@@ -232,21 +239,7 @@ func checkPushes(t *testing.T, url string, numbers []string, stored []*groupedSe
 			}
 		}
 	}
-	conn, err := pgx.Connect(t.Context(), url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(context.Background())
-	rows, err := conn.Query(t.Context(), `SELECT msgid, caller || '|' || token FROM outbox`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := map[int64]string{}
-	var id int64
-	var row string
-	if _, err := pgx.ForEachRow(rows, []any{&id, &row}, func() error { got[id] = row; return nil }); err != nil {
-		t.Fatal(err)
-	}
+	got := rowsByID(t, url, `SELECT msgid, caller || '|' || token FROM outbox`)
 	if !maps.Equal(got, want) {
 		t.Fatalf("%d pushes queued, want %d, or they differ", len(got), len(want))
 	}
