@@ -7,7 +7,6 @@ import (
 	"sync"
 	"time"
 
-
 	"github.com/ringd/ringd/internal/notify"
 )
 
