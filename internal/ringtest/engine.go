@@ -44,15 +44,22 @@ func EngineName() string {
 // one before it stored.
 var databases sync.Map // dir → URL
 
+// DatabaseURL is the PostgreSQL database of the servers started on dir,
+// made now if it is not yet: what runs beside them on it (another node's
+// Notifier) connects there.
+func DatabaseURL(t testing.TB, dir string) string {
+	url, ok := databases.Load(dir)
+	if !ok {
+		url, _ = databases.LoadOrStore(dir, testsrv.Postgres(t))
+	}
+	return url.(string)
+}
+
 // openEngine opens the engine of EngineName for dir; db is the SQLite
 // engine's, nil for another.
 func openEngine(t testing.TB, dir string, maxGet int, fileRoom func(int64) error) (Engine, *sqlite.DB, error) {
 	if EngineName() == "postgres" {
-		url, ok := databases.Load(dir)
-		if !ok {
-			url, _ = databases.LoadOrStore(dir, testsrv.Postgres(t))
-		}
-		pg, err := postgres.Open(context.Background(), url.(string), postgres.Options{})
+		pg, err := postgres.Open(context.Background(), DatabaseURL(t, dir), postgres.Options{})
 		return pg, nil, err
 	}
 	// Chunks of 4 MiB, made on the first send of a file: a test server

@@ -32,7 +32,14 @@ func InFlight(s *Server) int { return int(s.slots.inUse()) }
 func LongPolls(s *Server) int { return s.polls.count() }
 
 // Waiters is how many requests wait in s for a message to number (a get
-// with wait).
+// with wait): the subscribers of its topic, less the one of a watched
+// entry of the empty gets (emptygets.go).
 func Waiters(s *Server, number string) int {
-	return s.notifier.(*notify.Local).Subscribers(notify.Messages(number))
+	n := s.notifier.(*notify.Local).Subscribers(notify.Messages(number))
+	s.empties.mu.Lock()
+	defer s.empties.mu.Unlock()
+	if en := s.empties.m[number]; en != nil && en.woke != nil {
+		n--
+	}
+	return n
 }

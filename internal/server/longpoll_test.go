@@ -212,9 +212,12 @@ func TestLongPollBound(t *testing.T) {
 	waitFor(t, "waiting long-polls to hold no slot", func() bool { return server.InFlight(s.Server) == 0 })
 	carolPoll := startPoll(t, s, get(carol))
 	waitPolls(3)
+	waitFor(t, "carol's long-poll to hold no slot", func() bool { return server.InFlight(s.Server) == 0 })
 	s.Must(t, map[string]any{"req": "history", "uuid": []string{alice.UUID}}, nil)
 	bob1.pending(t, "bob's first long-poll")
-	s.Send(t, alice, bob.Number, "to bob")
+	if a := s.Send(t, alice, bob.Number, "to bob"); a.Code() != 10000 {
+		t.Fatalf("send to bob: %v", a)
+	}
 	// One of bob's long-polls takes the message; the other waits on.
 	var a ringtest.Answer
 	other := bob1

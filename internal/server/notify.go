@@ -27,7 +27,7 @@ func (s *Server) takeWaiting(ctx context.Context, q store.GetQuery, wait *int64,
 		if err != nil {
 			return nil, false, err
 		}
-		return s.msgs.TakeUndelivered(ctx, q, dst)
+		return s.empties.take(ctx, s.msgs, q, dst)
 	}
 	topics := make([]notify.Topic, len(q.Callees))
 	for i, c := range q.Callees {
@@ -39,7 +39,7 @@ func (s *Server) takeWaiting(ctx context.Context, q store.GetQuery, wait *int64,
 	defer t.Stop()
 	var p *longPoll
 	for {
-		msgs, more, err := s.msgs.TakeUndelivered(ctx, q, dst)
+		msgs, more, err := s.empties.take(ctx, s.msgs, q, dst)
 		if err != nil || len(msgs) > 0 {
 			return msgs, more, err
 		}

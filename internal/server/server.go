@@ -178,6 +178,7 @@ type Server struct {
 
 	numbers numberCache // get's uuid hash → number (numcache.go)
 	renders renderCache // get's renderings of sends (getcache.go)
+	empties *emptyGets  // numbers a get found nothing waiting for (emptygets.go)
 
 	janitorLease *lease        // nil unless the store keeps leases (lease.go)
 	janitorWake  chan struct{} // runs the janitor now
@@ -219,6 +220,7 @@ func New(cfg Config, st store.Store) *Server {
 	s.initCalls()
 	s.metrics = newMetrics()
 	s.limits = newRateLimits(cfg.RateConfig, cfg.Clock, s.metrics.reg, cfg.Notifier)
+	s.empties = newEmptyGets(cfg.Notifier, cfg.Clock, s.metrics.reg)
 	if c, ok := cfg.Notifier.(prometheus.Collector); ok { // its own figures (pgnotify's)
 		s.metrics.reg.MustRegister(c)
 	}
@@ -273,6 +275,7 @@ func (s *Server) Close() {
 	s.stopOnce.Do(func() { close(s.stop) })
 	s.wg.Wait()
 	s.cancelDeadlines()
+	s.empties.close()
 }
 
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
