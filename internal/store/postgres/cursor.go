@@ -87,6 +87,31 @@ const takeWaiting = `WITH k AS (
 	SELECT ` + messageHead + `1::smallint` + messageTail + `, (SELECT count(*) FROM picked) > $4
 	FROM taken m` + dataJoin + `ORDER BY m.id`
 
+// takeInOrder, run with the cursors of $1 locked, is takeWaiting for the
+// common get, in one pass over each number's index range: when each
+// number's oldest waiting messages above its cursor, at most $4 + 1, all
+// pass the filters, they are what takeWaiting would pick, none is left
+// behind below any taken, and each number's cursor moves to the last of
+// its taken. When any of them fails the filters it takes nothing, writes
+// nothing and answers no rows.
+const takeInOrder = `WITH k AS (
+		SELECT number, upto FROM cursors WHERE number = ANY($1)
+	), ahead AS (
+		SELECT w.* FROM k, LATERAL (
+			SELECT * FROM messages WHERE callee = k.number AND id > k.upto AND state = 0
+			ORDER BY callee, id LIMIT $4 + 1) w
+	), picked AS (
+		SELECT * FROM ahead WHERE NOT EXISTS (SELECT FROM ahead WHERE NOT (time > $2 AND id > $3))
+		ORDER BY id LIMIT $4 + 1
+	), taken AS (
+		SELECT * FROM picked ORDER BY id LIMIT $4
+	), moved AS (
+		UPDATE cursors c SET upto = t.top
+		FROM (SELECT callee, max(id) AS top FROM taken GROUP BY callee) t WHERE c.number = t.callee
+	)
+	SELECT ` + messageHead + `1::smallint` + messageTail + `, (SELECT count(*) FROM picked) > $4
+	FROM taken m` + dataJoin + `ORDER BY m.id`
+
 // TakeUndelivered takes the oldest waiting messages of q's numbers. The
 // cursors are locked by one statement and the messages read and marked by
 // the next, in one transaction sent in one round trip: the second
@@ -112,16 +137,38 @@ func (db *DB) TakeUndelivered(ctx context.Context, q store.GetQuery, dst []store
 	return msgs, more, nil
 }
 
-// take is one attempt of TakeUndelivered's transaction: a batch without
-// BEGIN runs as one implicit transaction, committed at its end.
+// take is one attempt of TakeUndelivered: takeInOrder, and when it takes
+// nothing (a message the filters leave behind is among the oldest, or
+// another get took them first), takeWaiting in a transaction of its own.
 func (db *DB) take(ctx context.Context, q store.GetQuery, dst []store.Message) ([]store.Message, bool, error) {
+	msgs, more, err := db.takeBy(ctx, takeInOrder, q, dst)
+	if err != nil || len(msgs) > len(dst) {
+		return msgs, more, err
+	}
+	return db.takeBy(ctx, takeWaiting, q, dst)
+}
+
+// genericPlans makes the statements after it in its transaction, and only
+// those, run on their generic plans: left to choose, PostgreSQL plans a
+// take anew for each get's parameters, a large part of the take's work,
+// while the generic plan reads each number's range by messages_callee in
+// order, and each message's data row by its key, whatever the parameters.
+const genericPlans = `SELECT set_config('plan_cache_mode', 'force_generic_plan', true)`
+
+// takeBy locks q's cursors and runs the take statement take, in one
+// transaction sent in one round trip: a batch without BEGIN runs as one
+// implicit transaction, committed at its end.
+func (db *DB) takeBy(ctx context.Context, take string, q store.GetQuery, dst []store.Message) ([]store.Message, bool, error) {
 	var b pgx.Batch
+	b.Queue(genericPlans)
 	b.Queue(lockCursors, q.Callees)
-	b.Queue(takeWaiting, q.Callees, q.After, q.AfterID, q.Limit)
+	b.Queue(take, q.Callees, q.After, q.AfterID, q.Limit)
 	br := db.pool.SendBatch(ctx, &b)
 	defer br.Close()
-	if _, err := br.Exec(); err != nil {
-		return nil, false, err
+	for range 2 {
+		if _, err := br.Exec(); err != nil {
+			return nil, false, err
+		}
 	}
 	rows, err := br.Query()
 	if err != nil {
