@@ -5,11 +5,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/ringd/ringd/internal/notify/pgnotify"
 	"github.com/ringd/ringd/internal/ringtest"
 	"github.com/ringd/ringd/internal/server"
+	"github.com/ringd/ringd/internal/testsrv"
 )
 
 // emptyHits counts s's gets answered empty without its store.
@@ -73,26 +72,6 @@ func TestEmptyGetsRemembered(t *testing.T) {
 	emptyThrice(t, s, bob, "after the missed call")
 }
 
-// terminateListenerSessions ends the backends of every node's listener
-// (not their senders'), as an operator's pg_terminate_backend would.
-func terminateListenerSessions(t *testing.T, url string) int {
-	t.Helper()
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	var n int
-	err = conn.QueryRow(ctx, `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
-		WHERE datname = current_database() AND application_name = $1 AND query LIKE 'LISTEN %'`,
-		pgnotify.ApplicationName).Scan(&n)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return n
-}
-
 // getWithin gets u's messages on s until one comes, for at most d.
 func getWithin(t *testing.T, s *ringtest.Server, u ringtest.User, d time.Duration, what string) []map[string]any {
 	t.Helper()
@@ -139,7 +118,7 @@ func TestEmptyGetsAcrossNodes(t *testing.T) {
 	}
 
 	emptyThrice(t, b, bob, "B after the first message")
-	if n := terminateListenerSessions(t, url); n != 2 {
+	if n := testsrv.TerminateBackends(t, url, pgnotify.ApplicationName, "LISTEN "); n != 2 {
 		t.Fatalf("terminated %d listeners, want both nodes'", n)
 	}
 	a.Send(t, alice, bob.Number, "while B was not listening")

@@ -96,3 +96,25 @@ func redact(raw string) string {
 	}
 	return u.Redacted()
 }
+
+// TerminateBackends ends the backends on url's database of the sessions
+// named app (application_name) whose last statement starts with
+// queryPrefix ("" for any), as an operator's pg_terminate_backend or a
+// failover would, and returns how many it ended.
+func TerminateBackends(t testing.TB, url, app, queryPrefix string) int {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var n int
+	err = conn.QueryRow(ctx, `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+		WHERE datname = current_database() AND application_name = $1 AND starts_with(query, $2)`,
+		app, queryPrefix).Scan(&n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}

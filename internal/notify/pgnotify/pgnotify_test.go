@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ringd/ringd/internal/notify"
@@ -92,25 +91,6 @@ func TestBatchesManyTopics(t *testing.T) {
 	}
 }
 
-// terminateListeners ends every ringd notify session's backend, as an
-// operator's pg_terminate_backend or a failover would.
-func terminateListeners(t *testing.T, url string) int {
-	t.Helper()
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	var n int
-	err = conn.QueryRow(ctx, `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
-		WHERE datname = current_database() AND application_name = $1`, pgnotify.ApplicationName).Scan(&n)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return n
-}
-
 func TestListenerTerminated(t *testing.T) {
 	url := testsrv.Postgres(t)
 	a := open(t, url, time.Hour)
@@ -120,7 +100,7 @@ func TestListenerTerminated(t *testing.T) {
 	a.Notify(notify.Messages("100")) // the sender's session exists too
 	woken(t, onB, time.Second, "before")
 
-	if n := terminateListeners(t, url); n < 3 {
+	if n := testsrv.TerminateBackends(t, url, pgnotify.ApplicationName, ""); n < 3 {
 		t.Fatalf("terminated %d sessions, want both listeners and A's sender", n)
 	}
 	// Anything sent meanwhile may be lost: the reconnect wakes every waiter.
